@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import translation
+
+from .services import user_language_set, user_onboard
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Grants the sign-up bonus and sends people to their own language."""
+
+    def save_user(self, request: HttpRequest, user, form, commit: bool = True):  # noqa: ANN001, ANN201
+        user = super().save_user(request, user, form, commit=False)
+        user.preferred_language = translation.get_language() or user.preferred_language
+        if commit:
+            user.save()
+            user_onboard(user=user)
+        return user
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        user = request.user
+        language = getattr(user, "preferred_language", None)
+        if language:
+            with translation.override(language):
+                return reverse("dashboard")
+        return super().get_login_redirect_url(request)
+
+
+__all__ = ["AccountAdapter", "user_language_set"]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts.models import User
+from accounts.services import user_onboard
+from credits.models import Wallet
+from credits.services import credits_grant
+
+DEMO_CREDITS = 200
+
+
+class Command(BaseCommand):
+    help = "Create the staff user and the demo user of the embedded setup (idempotent) and print their credentials."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--admin-email", default="admin@mirsam.local")
+        parser.add_argument("--admin-password", default="mirsam-admin")
+        parser.add_argument("--demo-email", default="demo@mirsam.local")
+        parser.add_argument("--demo-password", default="mirsam-demo")
+
+    def handle(self, *args, **o) -> None:
+        admin = self._user(o["admin_email"], o["admin_password"], staff=True)
+        demo = self._user(o["demo_email"], o["demo_password"], staff=False)
+        credits_grant(
+            user=demo, amount=DEMO_CREDITS, idempotency_key=f"seed-demo:{demo.pk}",
+            reason="Demo credits", reference="seed",
+        )
+        self.stdout.write(self.style.SUCCESS("Seeded users:"))
+        self.stdout.write(f"  staff: {admin.email} / {o['admin_password']}  (admin at /admin/)")
+        self.stdout.write(f"  demo:  {demo.email} / {o['demo_password']}  ({Wallet.objects.get(user=demo).available} credits)")
+
+    def _user(self, email: str, password: str, *, staff: bool) -> User:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User(email=email, username=email.split("@")[0], is_staff=staff, is_superuser=staff,
+                        preferred_language=settings.LANGUAGE_CODE)
+            user.set_password(password)
+            user.save()
+            user_onboard(user=user)
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.get_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        return user

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import translate_url
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .services import user_language_set
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Switch the interface language, remember it on the signed-in user, and
+    go back to the same page in that language."""
+    language = request.POST.get("language", "")
+    next_url = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    if language not in dict(settings.LANGUAGES):
+        return redirect(next_url)
+    if request.user.is_authenticated:
+        user_language_set(user=request.user, language=language)
+    response = redirect(translate_url(next_url, language))
+    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+@login_required
+def account_settings(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        user_language_set(user=request.user, language=request.POST.get("language", ""))
+        messages.success(request, _("Your settings were saved."))
+        with translation.override(request.user.preferred_language):
+            return redirect(translate_url(request.path, request.user.preferred_language))
+    return render(request, "accounts/settings.html", {"languages": settings.LANGUAGES})

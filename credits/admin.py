@@ -1,0 +1,60 @@
+from django.contrib import admin
+
+from .models import Hold, LedgerEntry, Wallet
+
+
+class ReadOnlyMixin:
+    """Ledger rows are immutable: nobody adds, edits or deletes them here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline):
+    model = LedgerEntry
+    fields = ("created_at", "kind", "amount", "held_delta", "balance_after", "held_after", "reason", "reference", "actor")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    extra = 0
+    show_change_link = True
+
+
+class WalletInline(ReadOnlyMixin, admin.StackedInline):
+    model = Wallet
+    fields = ("balance", "held", "updated_at")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("user", "balance", "held", "available", "updated_at")
+    search_fields = ("user__email",)
+    readonly_fields = ("user", "balance", "held", "updated_at")
+    inlines = [LedgerEntryInline]
+
+    def has_view_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return request.user.is_staff
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "wallet", "kind", "amount", "held_delta", "balance_after", "reference", "actor")
+    list_filter = ("kind", "created_at")
+    search_fields = ("wallet__user__email", "reference", "idempotency_key", "reason")
+    date_hierarchy = "created_at"
+    list_select_related = ("wallet__user", "actor")
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("reference", "wallet", "amount", "captured_amount", "status", "created_at", "closed_at")
+    list_filter = ("status",)
+    search_fields = ("reference", "wallet__user__email")
+    list_select_related = ("wallet__user",)

@@ -1,0 +1,145 @@
+"""The credits ledger: one wallet per user and an append-only list of entries.
+
+Invariants (DESIGN.md, "The credits ledger"):
+
+* credits are whole numbers;
+* ``wallet.balance == sum(entry.amount)`` and ``wallet.held == sum(entry.held_delta)``
+  over the wallet's entries, always (``check_ledger`` verifies it);
+* ``0 <= held <= balance`` (database check constraints);
+* entries are never updated or deleted; ``idempotency_key`` is unique, so a
+  repeated operation finds its earlier entry instead of counting twice.
+
+Only ``credits.services`` writes these tables.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Wallet(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet", verbose_name=_("user")
+    )
+    balance = models.BigIntegerField(_("balance"), default=0, help_text=_("Credits owned, including held ones."))
+    held = models.BigIntegerField(_("held"), default=0, help_text=_("Credits reserved by running jobs."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_not_negative"),
+            models.CheckConstraint(condition=Q(held__lte=F("balance")), name="wallet_held_within_balance"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.balance}"
+
+    @property
+    def available(self) -> int:
+        """Credits that can be spent or held now: ``balance - held``."""
+        return self.balance - self.held
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant", _("Grant")
+    PURCHASE = "purchase", _("Purchase")
+    SUBSCRIPTION_GRANT = "subscription_grant", _("Plan credits")
+    HOLD = "hold", _("Hold")
+    CAPTURE = "capture", _("Charge")
+    RELEASE = "release", _("Release")
+    REFUND = "refund", _("Refund")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+    EXPIRY = "expiry", _("Expiry")
+
+
+class LedgerEntry(models.Model):
+    """One change to a wallet.
+
+    ``amount`` is the signed change to ``balance`` and ``held_delta`` the signed
+    change to ``held``: a hold is ``(0, +n)``, a capture ``(-n, -n)``, a release
+    ``(0, -n)``, a grant ``(+n, 0)``. ``balance_after`` and ``held_after`` are the
+    wallet right after this entry.
+    """
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="entries", verbose_name=_("wallet"))
+    kind = models.CharField(_("kind"), max_length=32, choices=EntryKind.choices)
+    amount = models.BigIntegerField(_("amount"))
+    held_delta = models.BigIntegerField(_("held change"), default=0)
+    balance_after = models.BigIntegerField(_("balance after"))
+    held_after = models.BigIntegerField(_("held after"))
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    # What the entry is about: "job:42", "stripe:cs_123", "signup", …
+    reference = models.CharField(_("reference"), max_length=128, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+        help_text=_("The staff member who made this change, if any."),
+    )
+    hold = models.ForeignKey(
+        "Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="entries", verbose_name=_("hold")
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="entry_balance_after_not_negative"),
+            models.CheckConstraint(condition=Q(held_after__gte=0), name="entry_held_after_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} ({self.reference})"
+
+    @property
+    def available_delta(self) -> int:
+        """The change to what the user could spend: a hold shows as ``-n``."""
+        return self.amount - self.held_delta
+
+    @property
+    def available_after(self) -> int:
+        return self.balance_after - self.held_after
+
+
+class HoldStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CAPTURED = "captured", _("Captured")
+    RELEASED = "released", _("Released")
+
+
+class Hold(models.Model):
+    """Credits reserved for one piece of work until it is captured or released."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="holds", verbose_name=_("wallet"))
+    amount = models.BigIntegerField(_("amount"))
+    captured_amount = models.BigIntegerField(_("captured"), default=0)
+    status = models.CharField(_("status"), max_length=16, choices=HoldStatus.choices, default=HoldStatus.OPEN)
+    reference = models.CharField(_("reference"), max_length=128, db_index=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(captured_amount__gte=0) & Q(captured_amount__lte=F("amount")),
+                name="hold_captured_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} · {self.amount} · {self.status}"

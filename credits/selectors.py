@@ -1,0 +1,43 @@
+"""Read queries over the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet, Sum
+
+from .models import LedgerEntry, Wallet
+
+
+def entries_for_user(*, user) -> QuerySet[LedgerEntry]:  # noqa: ANN001
+    """The user's ledger entries, newest first."""
+    return LedgerEntry.objects.filter(wallet__user=user).order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A wallet whose stored totals differ from the sum of its entries."""
+
+    wallet_id: int
+    user: str
+    balance: int
+    held: int
+    ledger_balance: int
+    ledger_held: int
+
+
+def ledger_drift() -> list[Drift]:
+    """Every wallet whose ``balance``/``held`` differ from its entries' sums
+    (``sum(amount)``, ``sum(held_delta)``). Empty when the ledger is clean."""
+    sums = {
+        row["wallet"]: row
+        for row in LedgerEntry.objects.values("wallet").annotate(b=Sum("amount"), h=Sum("held_delta"))
+    }
+    drifts = []
+    for wallet in Wallet.objects.select_related("user").iterator():
+        row = sums.get(wallet.pk, {"b": 0, "h": 0})
+        if (row["b"] or 0) != wallet.balance or (row["h"] or 0) != wallet.held:
+            drifts.append(
+                Drift(wallet.pk, str(wallet.user), wallet.balance, wallet.held, row["b"] or 0, row["h"] or 0)
+            )
+    return drifts

@@ -1,0 +1,242 @@
+"""Every change to a balance goes through these functions.
+
+Each one runs in one transaction, locks the wallet row (``select_for_update``)
+before reading it, writes exactly one ledger entry per change, and is
+idempotent: called again with the same idempotency key (or on a hold that is
+no longer open) it returns what the first call did and changes nothing.
+
+Amounts are whole credits. Errors raised: :class:`InsufficientCredits` when
+the available balance does not cover an amount, :class:`CreditsError` for
+other refused operations (zero or negative amounts where a positive one is
+required). Both carry a translatable message for the user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
+
+
+class CreditsError(Exception):
+    """A refused credits operation; ``message`` is safe to show the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InsufficientCredits(CreditsError):
+    def __init__(self, *, needed: int, available: int) -> None:
+        super().__init__(
+            _("This needs %(needed)d credits but you have %(available)d available.")
+            % {"needed": needed, "available": available}
+        )
+        self.needed = needed
+        self.available = available
+
+
+@dataclass(frozen=True)
+class _Change:
+    kind: str
+    amount: int
+    held_delta: int
+
+
+def wallet_for(user) -> Wallet:  # noqa: ANN001 - any AUTH_USER_MODEL instance
+    """The user's wallet, created empty on first use (no lock)."""
+    wallet, _created = Wallet.objects.get_or_create(user=user)
+    return wallet
+
+
+def _lock_wallet(user) -> Wallet:  # noqa: ANN001
+    # get_or_create outside the lock may race with itself; the unique user
+    # constraint makes the loser re-read the winner's row.
+    try:
+        Wallet.objects.get_or_create(user=user)
+    except IntegrityError:
+        pass
+    return Wallet.objects.select_for_update().get(user=user)
+
+
+def _apply(
+    wallet: Wallet,
+    change: _Change,
+    *,
+    idempotency_key: str,
+    reason: str = "",
+    reference: str = "",
+    actor=None,  # noqa: ANN001
+    hold: Hold | None = None,
+) -> LedgerEntry:
+    """Write one entry and update the locked wallet. Caller holds the lock."""
+    wallet.balance += change.amount
+    wallet.held += change.held_delta
+    if wallet.balance < 0 or wallet.held < 0 or wallet.held > wallet.balance:
+        raise CreditsError(_("This change would leave the wallet inconsistent."))
+    wallet.save(update_fields=["balance", "held", "updated_at"])
+    return LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=change.kind,
+        amount=change.amount,
+        held_delta=change.held_delta,
+        balance_after=wallet.balance,
+        held_after=wallet.held,
+        reason=reason[:255],
+        reference=reference[:128],
+        actor=actor,
+        hold=hold,
+        idempotency_key=idempotency_key,
+    )
+
+
+def credits_grant(
+    *,
+    user,  # noqa: ANN001
+    amount: int,
+    idempotency_key: str,
+    reason: str,
+    kind: str = EntryKind.GRANT,
+    reference: str = "",
+    actor=None,  # noqa: ANN001
+) -> LedgerEntry:
+    """Add ``amount`` (> 0) credits to the user's balance.
+
+    ``kind`` is one of grant, purchase or subscription_grant. Returns the new
+    entry, or the earlier one when ``idempotency_key`` was used before.
+    """
+    if amount <= 0:
+        raise CreditsError(_("A grant must be a positive number of credits."))
+    with transaction.atomic():
+        wallet = _lock_wallet(user)
+        existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        return _apply(
+            wallet,
+            _Change(kind, amount, 0),
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+            actor=actor,
+        )
+
+
+def credits_adjust(
+    *,
+    user,  # noqa: ANN001
+    amount: int,
+    reason: str,
+    actor,  # noqa: ANN001
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """A staff adjustment of ``amount`` credits (positive or negative).
+
+    A negative adjustment may take at most the available credits (held ones
+    belong to running jobs): raises :class:`InsufficientCredits` otherwise, so
+    no wallet goes below zero. ``reason`` is required.
+    """
+    if amount == 0:
+        raise CreditsError(_("An adjustment must change the balance."))
+    if not reason.strip():
+        raise CreditsError(_("An adjustment needs a reason."))
+    with transaction.atomic():
+        wallet = _lock_wallet(user)
+        key = idempotency_key or f"adjust:{uuid.uuid4()}"
+        existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing
+        if amount < 0 and -amount > wallet.available:
+            raise InsufficientCredits(needed=-amount, available=wallet.available)
+        return _apply(
+            wallet,
+            _Change(EntryKind.ADJUSTMENT, amount, 0),
+            idempotency_key=key,
+            reason=reason,
+            reference=f"staff:{actor.pk}" if actor is not None else "",
+            actor=actor,
+        )
+
+
+def credits_hold(*, user, amount: int, reference: str, reason: str = "") -> Hold:  # noqa: ANN001
+    """Reserve ``amount`` (> 0) credits for the work named by ``reference``
+    (e.g. ``"job:42"``; one hold per reference).
+
+    Raises :class:`InsufficientCredits` when ``balance - held < amount``.
+    Returns the open hold (or the existing one for this reference).
+    """
+    if amount <= 0:
+        raise CreditsError(_("A hold must be a positive number of credits."))
+    key = f"hold:{reference}"
+    with transaction.atomic():
+        wallet = _lock_wallet(user)
+        existing = LedgerEntry.objects.filter(idempotency_key=key).select_related("hold").first()
+        if existing is not None and existing.hold is not None:
+            return existing.hold
+        if wallet.available < amount:
+            raise InsufficientCredits(needed=amount, available=wallet.available)
+        hold = Hold.objects.create(wallet=wallet, amount=amount, reference=reference)
+        _apply(
+            wallet,
+            _Change(EntryKind.HOLD, 0, amount),
+            idempotency_key=key,
+            reason=reason,
+            reference=reference,
+            hold=hold,
+        )
+        return hold
+
+
+def _lock_open_hold(hold: Hold) -> tuple[Wallet, Hold]:
+    # Lock order is always wallet then hold, the same as credits_hold.
+    wallet = Wallet.objects.select_for_update().get(pk=hold.wallet_id)
+    locked = Hold.objects.select_for_update().get(pk=hold.pk)
+    return wallet, locked
+
+
+def credits_capture(*, hold: Hold, amount: int | None = None, reason: str = "") -> Hold:
+    """Charge ``amount`` credits of an open hold (default: all of it) and
+    release the rest. A hold that is no longer open is returned unchanged,
+    so a repeated capture (a duplicated callback) never charges twice.
+    """
+    with transaction.atomic():
+        wallet, hold = _lock_open_hold(hold)
+        if hold.status != HoldStatus.OPEN:
+            return hold
+        charge = hold.amount if amount is None else amount
+        if not 0 <= charge <= hold.amount:
+            raise CreditsError(_("A capture cannot exceed its hold."))
+        if charge:
+            _apply(
+                wallet,
+                _Change(EntryKind.CAPTURE, -charge, -charge),
+                idempotency_key=f"capture:{hold.reference}",
+                reason=reason,
+                reference=hold.reference,
+                hold=hold,
+            )
+        rest = hold.amount - charge
+        if rest:
+            _apply(
+                wallet,
+                _Change(EntryKind.RELEASE, 0, -rest),
+                idempotency_key=f"release:{hold.reference}",
+                reason=reason,
+                reference=hold.reference,
+                hold=hold,
+            )
+        hold.captured_amount = charge
+        hold.status = HoldStatus.CAPTURED if charge else HoldStatus.RELEASED
+        hold.closed_at = timezone.now()
+        hold.save(update_fields=["captured_amount", "status", "closed_at"])
+        return hold
+
+
+def credits_release(*, hold: Hold, reason: str = "") -> Hold:
+    """Give back all credits of an open hold; a closed hold is returned unchanged."""
+    return credits_capture(hold=hold, amount=0, reason=reason)

@@ -1,0 +1,400 @@
+"""The generation pipeline (DESIGN.md, "The generation pipeline").
+
+``job_submit`` validates, prices from the catalogue, holds credits and
+creates the job in one transaction, then (on commit) a Celery task submits
+its provider tasks (``job_dispatch``). Results arrive by callback
+(``callback_receive``) or by polling (``job_poll``); each final task result
+goes through ``task_complete``, which downloads the outputs into our storage
+and, once every task is final, ``job_try_finish`` captures the price of what
+was delivered and releases the rest. ``sweep_stuck_jobs`` fails jobs past
+their deadline. Every step is guarded by state, so repeating one (a
+duplicated callback, a redelivered Celery message) changes nothing.
+
+Errors: :class:`GenerationError` carries a message for the user; credits
+errors (``InsufficientCredits``) pass through from ``credits.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from PIL import Image, UnidentifiedImageError
+
+from credits.services import credits_capture, credits_hold
+from providers.base import Download, ProviderError, TaskRequest, TaskResult, TaskState
+from providers.models import Offer
+from providers.registry import get_adapter
+
+from .models import FINAL_JOB_STATUSES, Asset, Job, JobStatus, ProviderTask, TaskStatus
+
+log = logging.getLogger(__name__)
+
+IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+TIMEOUT_MESSAGE = gettext_lazy("The provider did not finish in time. Your credits were returned.")
+
+
+class GenerationError(Exception):
+    """A refused generation request; ``message`` is safe to show the user."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+# --- submitting -----------------------------------------------------------------
+
+
+def offers_available(*, service: str) -> list[Offer]:
+    """Active catalogue models of ``service`` whose adapter is configured here."""
+    return [
+        offer
+        for offer in Offer.objects.filter(service=service, is_active=True)
+        if get_adapter(offer.adapter).is_configured()
+    ]
+
+
+def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against what ``offer`` accepts and return the clean set:
+    ``{"prompt": str, "aspect_ratio": str, "outputs": int}``.
+    Raises :class:`GenerationError` naming the first problem."""
+    prompt = str(params.get("prompt") or "").strip()
+    if not prompt:
+        raise GenerationError(_("Write a prompt first."))
+    limit = min(offer.prompt_max_length, settings.MIRSAM_PROMPT_MAX_LENGTH)
+    if len(prompt) > limit:
+        raise GenerationError(
+            _("The prompt is too long: %(length)d characters, at most %(limit)d.") % {"length": len(prompt), "limit": limit}
+        )
+    aspect_ratio = str(params.get("aspect_ratio") or offer.aspect_ratios[0])
+    if aspect_ratio not in offer.aspect_ratios:
+        raise GenerationError(_("This model does not offer the aspect ratio %(ratio)s.") % {"ratio": aspect_ratio})
+    try:
+        outputs = int(params.get("outputs") or 1)
+    except (TypeError, ValueError):
+        outputs = 0
+    if not 1 <= outputs <= offer.max_outputs:
+        raise GenerationError(
+            _("Choose between 1 and %(max)d images.") % {"max": offer.max_outputs}
+        )
+    return {"prompt": prompt, "aspect_ratio": aspect_ratio, "outputs": outputs}
+
+
+def job_submit(*, user, offer: Offer, params: dict[str, Any], parent: Job | None = None) -> Job:  # noqa: ANN001
+    """Create a queued job for ``user``, holding its price in credits.
+
+    The price comes from the catalogue (``offer.price_for``), never from the
+    client. Raises :class:`GenerationError` for bad input or an unavailable
+    model and ``credits.services.InsufficientCredits`` for a short balance;
+    in both cases nothing is created or held.
+    """
+    if not offer.is_active or not get_adapter(offer.adapter).is_configured():
+        raise GenerationError(_("This model is not available right now."))
+    clean = job_params_clean(offer=offer, params=params)
+    price = offer.price_for(outputs=clean["outputs"])
+    with transaction.atomic():
+        job = Job.objects.create(
+            user=user, offer=offer, service=offer.service, params=clean, price_credits=price, parent=parent
+        )
+        job.hold = credits_hold(
+            user=user,
+            amount=price,
+            reference=f"job:{job.pk}",
+            reason=f"{offer.get_service_display()} · {offer.name} × {clean['outputs']}",
+        )
+        job.save(update_fields=["hold"])
+        ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
+        from .tasks import submit_job_task
+
+        transaction.on_commit(lambda: submit_job_task.delay(job.pk))
+    return job
+
+
+def job_regenerate(*, job: Job) -> Job:
+    """A new job with the same model and settings as ``job`` (held and priced anew)."""
+    return job_submit(user=job.user, offer=job.offer, params=dict(job.params), parent=job)
+
+
+def _callback_url(job: Job) -> str | None:
+    base = settings.KIE_CALLBACK_BASE_URL
+    if not base or not get_adapter(job.offer.adapter).supports_callbacks:
+        return None
+    return base.rstrip("/") + reverse("provider_callback", kwargs={"token": job.callback_token})
+
+
+def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
+    return TaskRequest(
+        job_id=job.pk,
+        index=task.index,
+        provider_model=job.offer.provider_model,
+        params={
+            "prompt": job.prompt,
+            "aspect_ratio": job.params.get("aspect_ratio", "1:1"),
+            "output_format": job.offer.options.get("output_format", "png"),
+        },
+        callback_url=_callback_url(job),
+    )
+
+
+def job_dispatch(*, job_id: int) -> Job:
+    """Submit every not-yet-submitted task of the job to its provider.
+
+    A permanent :class:`ProviderError` fails that task; a transient one is
+    raised so the Celery task retries (tasks already submitted are skipped
+    next time). Returns the job.
+    """
+    job = Job.objects.select_related("offer").get(pk=job_id)
+    if job.is_final:
+        return job
+    adapter = get_adapter(job.offer.adapter)
+    for task in job.tasks.filter(status=TaskStatus.PENDING, task_id=""):
+        try:
+            task_id = adapter.submit(_task_request(job, task))
+        except ProviderError as exc:
+            if not exc.permanent:
+                raise
+            _task_finish_failed(task.pk, code=exc.code, message=str(exc.message))
+            continue
+        ProviderTask.objects.filter(pk=task.pk, task_id="").update(
+            task_id=task_id, status=TaskStatus.RUNNING, updated_at=timezone.now()
+        )
+    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.SUBMITTED, submitted_at=timezone.now(), updated_at=timezone.now()
+    )
+    return job_try_finish(job_id=job.pk)
+
+
+# --- results --------------------------------------------------------------------
+
+
+def _task_finish_failed(task_pk: int, *, code: str, message: str) -> None:
+    ProviderTask.objects.filter(pk=task_pk, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]).update(
+        status=TaskStatus.FAILED, error_code=code[:64], error_message=message, updated_at=timezone.now()
+    )
+
+
+def _check_image(download: Download) -> tuple[str, int, int]:
+    """Content type, width and height of a downloaded image, checked by Pillow
+    rather than trusted from the provider's headers."""
+    try:
+        with Image.open(download.file) as img:
+            fmt, (width, height) = img.format, img.size
+            img.verify()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ProviderError(
+            _("The provider returned a file that is not a valid image."), code="bad_output", permanent=True
+        ) from exc
+    finally:
+        download.file.seek(0)
+    if fmt not in IMAGE_TYPES:
+        raise ProviderError(
+            _("The provider returned an image type we do not accept (%(type)s).") % {"type": fmt},
+            code="bad_output",
+            permanent=True,
+        )
+    return IMAGE_TYPES[fmt], width, height
+
+
+def job_mark_processing(*, job_id: int) -> None:
+    Job.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.SUBMITTED]).update(
+        status=JobStatus.PROCESSING, updated_at=timezone.now()
+    )
+
+
+def task_complete(*, task_pk: int, result: TaskResult) -> None:
+    """Record a task's final result: download its outputs into our storage
+    (provider URLs expire) and finish the job if it was the last task.
+
+    Idempotent: a task already final is left as it is, so a duplicated
+    callback or a poll racing a callback stores files and charges once.
+    """
+    task = ProviderTask.objects.select_related("job__offer").get(pk=task_pk)
+    if not result.state.is_final:
+        if result.state == TaskState.RUNNING:
+            job_mark_processing(job_id=task.job_id)
+        return
+    if task.is_final:
+        return
+    job = task.job
+    downloads: list[tuple[Download, str, int, int]] = []
+    code, message = result.error_code, result.error_message
+    succeeded = result.state == TaskState.SUCCEEDED
+    if succeeded:
+        adapter = get_adapter(job.offer.adapter)
+        request = _task_request(job, task)
+        try:
+            if not result.output_urls:
+                raise ProviderError(_("The provider finished without a result."), code="no_output", permanent=True)
+            for url in result.output_urls:
+                download = adapter.download(url, request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
+                downloads.append((download, *_check_image(download)))
+        except ProviderError as exc:
+            succeeded, code, message = False, exc.code, str(exc.message)
+        except requests.RequestException as exc:
+            log.warning("download of task %s failed: %s", task.pk, exc)
+            succeeded, code, message = False, "download_failed", _("We could not fetch the result from the provider.")
+    try:
+        with transaction.atomic():
+            task = ProviderTask.objects.select_for_update().get(pk=task_pk)
+            if task.is_final:
+                return
+            if succeeded:
+                for offset, (download, content_type, width, height) in enumerate(downloads):
+                    asset = Asset(
+                        job=job, user_id=job.user_id, task=task, index=task.index + offset,
+                        content_type=content_type, size_bytes=download.size, width=width, height=height,
+                    )
+                    ext = content_type.split("/")[1].replace("jpeg", "jpg")
+                    asset.file.save(f"output.{ext}", File(download.file), save=False)
+                    asset.save()
+                task.status = TaskStatus.SUCCEEDED
+                task.output_urls = list(result.output_urls)
+            else:
+                task.status = TaskStatus.FAILED
+                task.error_code = (code or "failed")[:64]
+                task.error_message = message or _("The provider could not make this.")
+            task.save()
+    finally:
+        for download, *_rest in downloads:
+            download.file.close()
+    job_try_finish(job_id=job.pk)
+
+
+def job_try_finish(*, job_id: int) -> Job:
+    """If every task of the job is final, finish the job: capture the price
+    of the outputs delivered, release the rest, set the final status.
+    Otherwise return the job unchanged."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_final:
+            return job
+        tasks = list(job.tasks.all())
+        if any(not t.is_final for t in tasks):
+            return job
+        delivered = [t for t in tasks if t.status == TaskStatus.SUCCEEDED]
+        failed = [t for t in tasks if t.status == TaskStatus.FAILED]
+        per_output = job.price_credits // max(1, len(tasks))
+        charge = per_output * len(delivered)
+        if job.hold is not None:
+            credits_capture(hold=job.hold, amount=charge, reason=f"job {job.pk}")
+        job.charged_credits = charge
+        job.finished_at = timezone.now()
+        if delivered:
+            job.status = JobStatus.SUCCEEDED
+            if failed:
+                job.error_code = failed[0].error_code
+                job.error_message = _(
+                    "%(made)d of %(asked)d images were made; the credits for the rest were returned. (%(reason)s)"
+                ) % {"made": len(delivered), "asked": len(tasks), "reason": failed[0].error_message}
+        else:
+            job.status = JobStatus.FAILED
+            job.error_code = failed[0].error_code if failed else "failed"
+            job.error_message = failed[0].error_message if failed else _("The job failed.")
+        job.save()
+        return job
+
+
+def job_fail(*, job_id: int, code: str, message: str) -> Job:
+    """Fail every unfinished task of the job with ``code``/``message`` and
+    finish the job (its hold is released for what was not delivered)."""
+    for task in ProviderTask.objects.filter(job_id=job_id, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]):
+        _task_finish_failed(task.pk, code=code, message=message)
+    return job_try_finish(job_id=job_id)
+
+
+def job_poll(*, job_id: int) -> bool:
+    """Ask the provider once about every running task of the job and record
+    final results. Returns True when the job is final afterwards. Transient
+    provider errors are logged and left for the next poll."""
+    job = Job.objects.select_related("offer").get(pk=job_id)
+    if job.is_final:
+        return True
+    adapter = get_adapter(job.offer.adapter)
+    for task in job.tasks.filter(status=TaskStatus.RUNNING).exclude(task_id=""):
+        try:
+            result = adapter.fetch(task.task_id, _task_request(job, task))
+        except ProviderError as exc:
+            if not exc.permanent:
+                log.info("poll of task %s: transient %s", task.pk, exc.code)
+                continue
+            result = TaskResult(
+                task_id=task.task_id, state=TaskState.FAILED, error_code=exc.code, error_message=str(exc.message)
+            )
+        except requests.RequestException as exc:
+            log.info("poll of task %s: %s", task.pk, exc)
+            continue
+        task_complete(task_pk=task.pk, result=result)
+    return Job.objects.filter(pk=job_id, status__in=FINAL_JOB_STATUSES).exists()
+
+
+def sweep_stuck_jobs() -> int:
+    """Fail jobs older than ``MIRSAM_JOB_TIMEOUT_SECONDS`` that are not final,
+    after asking the provider one last time. Returns how many were failed."""
+    deadline = timezone.now() - timedelta(seconds=settings.MIRSAM_JOB_TIMEOUT_SECONDS)
+    failed = 0
+    for job_id in Job.objects.exclude(status__in=FINAL_JOB_STATUSES).filter(created_at__lt=deadline).values_list(
+        "pk", flat=True
+    ):
+        try:
+            if job_poll(job_id=job_id):
+                continue
+        except Exception:  # a broken provider must not stop the sweep
+            log.exception("last poll of stuck job %s failed", job_id)
+        job_fail(job_id=job_id, code="timeout", message=str(TIMEOUT_MESSAGE))
+        failed += 1
+    return failed
+
+
+# --- callbacks ------------------------------------------------------------------
+
+
+class CallbackRejected(Exception):
+    """A callback that is not for this job or whose signature is wrong."""
+
+
+def callback_receive(*, job: Job, body: bytes, headers: dict[str, str]) -> TaskResult:
+    """Verify and parse a provider callback for ``job`` and, when it reports a
+    final state, queue ``task_complete`` for that task after commit.
+
+    Raises :class:`CallbackRejected` for a bad signature, an unparsable body
+    or a task id that is not one of the job's tasks; nothing changes then.
+    """
+    adapter = get_adapter(job.offer.adapter)
+    try:
+        adapter.verify_callback(body, headers)
+        result = adapter.parse_callback(body)
+    except ProviderError as exc:
+        raise CallbackRejected(exc.code) from exc
+    task = job.tasks.filter(task_id=result.task_id).exclude(task_id="").first()
+    if task is None:
+        raise CallbackRejected("unknown_task")
+    if result.state.is_final and not task.is_final:
+        from .tasks import complete_task_task
+
+        transaction.on_commit(lambda: complete_task_task.delay(task.pk, result.as_dict()))
+    elif result.state == TaskState.RUNNING:
+        job_mark_processing(job_id=job.pk)
+    return result
+
+
+# --- housekeeping ---------------------------------------------------------------
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a finished job and its files. Raises :class:`GenerationError`
+    while the job is still running (its hold is still open)."""
+    if not job.is_final:
+        raise GenerationError(_("A job can be deleted once it has finished."))
+    with transaction.atomic():
+        files = [asset.file for asset in job.assets.all()]
+        job.delete()
+        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from modeltranslation.admin import TranslationAdmin
+
+from .models import Offer, ProviderCall
+
+
+@admin.register(Offer)
+class OfferAdmin(TranslationAdmin):
+    list_display = ("slug", "name", "service", "adapter", "provider_model", "price_credits", "provider_cost_usd", "is_active")
+    list_filter = ("service", "adapter", "is_active")
+    list_editable = ("price_credits", "is_active")
+    search_fields = ("slug", "name_en", "name_ar", "provider_model")
+
+
+@admin.register(ProviderCall)
+class ProviderCallAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "adapter", "operation", "method", "status_code", "latency_ms", "task_id", "job_ref", "error")
+    list_filter = ("adapter", "operation", "status_code", "created_at")
+    search_fields = ("task_id", "url", "error")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in ProviderCall._meta.fields]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False

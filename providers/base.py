@@ -1,0 +1,139 @@
+"""The provider adapter contract.
+
+An adapter turns one *task request* (one output of a job) into a task at a
+provider, and reports that task's state. It never sees users, wallets or
+jobs' models: ``generation`` builds the :class:`TaskRequest` and acts on the
+:class:`TaskResult`.
+
+Lifecycle of a task, as the pipeline drives it:
+
+1. ``submit(request)`` → the provider's task id (a string). Raises
+   :class:`ProviderError`; ``permanent=True`` means retrying cannot help.
+2. ``fetch(task_id, request)`` → :class:`TaskResult`, any number of times.
+3. ``parse_callback(body, headers)`` → :class:`TaskResult` for a callback
+   POSTed by the provider (after ``verify_callback``).
+4. ``download(url, request, max_bytes)`` → :class:`Download`: the output's
+   bytes, read at once because provider URLs expire (API.md §1 Retention).
+"""
+
+from __future__ import annotations
+
+import enum
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class TaskState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED)
+
+
+class ProviderError(Exception):
+    """A provider refused or failed a call.
+
+    ``message`` is shown to the user (translatable); ``code`` is a short
+    machine code ("401", "402", "timeout", "bad_response", …) kept on the job;
+    ``permanent`` says whether a retry could succeed (429, 5xx and timeouts are
+    not permanent; 401, 402, 422 and content refusals are).
+    """
+
+    def __init__(self, message: Any, *, code: str, permanent: bool) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """What to make. ``params`` are validated by the catalogue already:
+    ``prompt`` (str), ``aspect_ratio`` (e.g. "16:9"), ``output_format``."""
+
+    job_id: int
+    index: int
+    provider_model: str
+    params: dict[str, Any]
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str
+    state: TaskState
+    output_urls: list[str] = field(default_factory=list)
+    error_code: str = ""
+    error_message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "state": str(self.state),
+            "output_urls": list(self.output_urls),
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        return cls(
+            task_id=data["task_id"],
+            state=TaskState(data["state"]),
+            output_urls=list(data.get("output_urls") or []),
+            error_code=data.get("error_code", ""),
+            error_message=data.get("error_message", ""),
+        )
+
+
+@dataclass
+class Download:
+    """A downloaded output: a temporary file positioned at 0, its MIME type
+    and size in bytes. The caller closes ``file``."""
+
+    file: IO[bytes]
+    content_type: str
+    size: int
+
+
+def spooled_file() -> IO[bytes]:
+    # Kept in memory up to 8 MB, then on disk: a big output never fills RAM.
+    return tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+
+
+class Adapter:
+    """Base class; subclasses set ``name`` and implement the methods."""
+
+    name: str = ""
+    #: True when the provider can POST callbacks (the pipeline then passes a URL).
+    supports_callbacks: bool = False
+
+    def is_configured(self) -> bool:
+        """Whether the adapter has what it needs (keys) to run."""
+        return True
+
+    def submit(self, request: TaskRequest) -> str:
+        raise NotImplementedError
+
+    def fetch(self, task_id: str, request: TaskRequest) -> TaskResult:
+        raise NotImplementedError
+
+    def verify_callback(self, body: bytes, headers: dict[str, str]) -> None:
+        """Raise :class:`ProviderError` if a callback's signature is wrong."""
+        raise ProviderError(_("This provider does not send callbacks."), code="no_callbacks", permanent=True)
+
+    def parse_callback(self, body: bytes) -> TaskResult:
+        raise ProviderError(_("This provider does not send callbacks."), code="no_callbacks", permanent=True)
+
+    def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:
+        raise NotImplementedError
+
+    def health(self) -> bool:
+        return self.is_configured()

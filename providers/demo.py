@@ -1,0 +1,132 @@
+"""The offline ``demo`` provider: no key, no network, real files.
+
+A task's id carries its start time, so any process (web, worker, beat) can
+answer ``fetch`` without shared state. A task is running for
+``DEMO_DELAY_SECONDS`` and then succeeds, or fails for a share
+``DEMO_FAILURE_RATE`` (0.0–1.0) of tasks, chosen from the task id so that every
+fetch of one task agrees. Outputs are PNGs rendered from the prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import uuid
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from .base import Adapter, Download, ProviderError, TaskRequest, TaskResult, TaskState, spooled_file
+from .http import log_call
+
+#: Long side of a rendered image, in pixels.
+LONG_SIDE = 768
+
+
+def _size_for(aspect_ratio: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in aspect_ratio.split(":"))
+    except ValueError:
+        w, h = 1, 1
+    if w >= h:
+        return LONG_SIDE, max(64, round(LONG_SIDE * h / w))
+    return max(64, round(LONG_SIDE * w / h)), LONG_SIDE
+
+
+def _palette(seed: bytes) -> list[tuple[int, int, int]]:
+    return [(seed[i], seed[i + 1], seed[i + 2]) for i in range(0, 18, 3)]
+
+
+def render_png(*, prompt: str, aspect_ratio: str, index: int) -> bytes:
+    """A PNG image drawn from the prompt: a gradient and soft shapes whose
+    colours and places come from a hash of the prompt and the output index,
+    with the prompt written on it."""
+    seed = hashlib.sha256(f"{prompt}\x00{index}".encode()).digest()
+    width, height = _size_for(aspect_ratio)
+    colors = _palette(seed)
+    img = Image.new("RGB", (width, height))
+    top, bottom = colors[0], colors[1]
+    draw = ImageDraw.Draw(img)
+    for y in range(height):
+        t = y / max(1, height - 1)
+        draw.line([(0, y), (width, y)], fill=tuple(int(top[c] * (1 - t) + bottom[c] * t) for c in range(3)))
+    shapes = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    sd = ImageDraw.Draw(shapes)
+    for i in range(6):
+        b = seed[18 + i * 2 : 20 + i * 2]
+        cx, cy = b[0] / 255 * width, b[1] / 255 * height
+        r = (0.1 + seed[i] / 255 * 0.3) * min(width, height)
+        sd.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(*colors[2 + i % 4], 150))
+    shapes = shapes.filter(ImageFilter.GaussianBlur(radius=min(width, height) / 30))
+    img.paste(shapes, (0, 0), shapes)
+    font = ImageFont.load_default(size=max(14, width // 28))
+    text = prompt.strip()[:140]
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if draw.textlength(candidate, font=font) > width * 0.85 and line:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    draw = ImageDraw.Draw(img)
+    y = height - (len(lines) + 1) * (font.size + 6)
+    for ln in lines[:5]:
+        draw.text((width * 0.075 + 2, y + 2), ln, font=font, fill=(0, 0, 0))
+        draw.text((width * 0.075, y), ln, font=font, fill=(255, 255, 255))
+        y += font.size + 6
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+class DemoAdapter(Adapter):
+    name = "demo"
+
+    def submit(self, request: TaskRequest) -> str:
+        started = time.monotonic()
+        task_id = f"demo-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
+        log_call(
+            adapter=self.name, operation="create", method="POST", url="demo://createTask",
+            request_body=str({"model": request.provider_model, "input": request.params})[:2000],
+            status_code=200, response_body=f'{{"taskId": "{task_id}"}}', error="",
+            latency_ms=int((time.monotonic() - started) * 1000), task_id=task_id, job_ref=request.job_id, secrets=(),
+        )
+        return task_id
+
+    def _started_at(self, task_id: str) -> float:
+        try:
+            return int(task_id.split("-")[1]) / 1000
+        except (IndexError, ValueError) as exc:
+            raise ProviderError(_("Unknown demo task."), code="422", permanent=True) from exc
+
+    def fetch(self, task_id: str, request: TaskRequest) -> TaskResult:
+        started = self._started_at(task_id)
+        if time.time() - started < settings.DEMO_DELAY_SECONDS:
+            return TaskResult(task_id=task_id, state=TaskState.RUNNING)
+        draw = int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:4], "big") / 2**32
+        if draw < settings.DEMO_FAILURE_RATE:
+            return TaskResult(
+                task_id=task_id,
+                state=TaskState.FAILED,
+                error_code="demo_failure",
+                error_message=str(_("The demo provider failed this task on purpose (DEMO_FAILURE_RATE).")),
+            )
+        return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=[f"demo://{task_id}/0.png"])
+
+    def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:
+        data = render_png(
+            prompt=str(request.params.get("prompt", "")),
+            aspect_ratio=str(request.params.get("aspect_ratio", "1:1")),
+            index=request.index,
+        )
+        if len(data) > max_bytes:
+            raise ProviderError(_("The result file is too large."), code="too_large", permanent=True)
+        f = spooled_file()
+        f.write(data)
+        f.seek(0)
+        return Download(file=f, content_type="image/png", size=len(data))

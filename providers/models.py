@@ -1,0 +1,108 @@
+"""The model catalogue and the provider call log."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Service(models.TextChoices):
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+    AVATAR = "avatar", _("Avatar")
+
+
+class AdapterName(models.TextChoices):
+    DEMO = "demo", _("Demo (offline)")
+    KIE = "kie", _("kie.ai")
+
+
+class Offer(models.Model):
+    """One model a creator can pick, with its options and its price.
+
+    ``name`` and ``description`` exist in English and Arabic (modeltranslation).
+    ``options`` holds what the model accepts, e.g.
+    ``{"aspect_ratios": ["1:1", "16:9"], "max_outputs": 4, "prompt_max_length": 5000,
+    "output_format": "png"}``; the allowed values come from kie.ai's reference
+    (shared/kie/API.md §2.1 for the Market models).
+    The price is ``price_credits`` whole credits per output; ``provider_cost_usd``
+    is what one output costs us at the provider (API.md §2.8), for the margin.
+    """
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    service = models.CharField(_("service"), max_length=16, choices=Service.choices, db_index=True)
+    adapter = models.CharField(_("adapter"), max_length=16, choices=AdapterName.choices)
+    provider_model = models.CharField(
+        _("provider model"), max_length=128, help_text=_("The model name the provider expects, e.g. google/nano-banana.")
+    )
+    name = models.CharField(_("name"), max_length=128)
+    description = models.TextField(_("description"), blank=True)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    price_credits = models.PositiveIntegerField(
+        _("price (credits per output)"), validators=[MinValueValidator(1)]
+    )
+    provider_cost_usd = models.DecimalField(
+        _("provider cost (USD per output)"), max_digits=10, decimal_places=4, default=Decimal("0")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("catalogue model")
+        verbose_name_plural = _("catalogue models")
+        ordering = ["service", "sort_order", "slug"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def aspect_ratios(self) -> list[str]:
+        return list(self.options.get("aspect_ratios") or ["1:1"])
+
+    @property
+    def max_outputs(self) -> int:
+        return int(self.options.get("max_outputs") or 1)
+
+    @property
+    def prompt_max_length(self) -> int:
+        return int(self.options.get("prompt_max_length") or 2000)
+
+    def price_for(self, *, outputs: int) -> int:
+        """The price in whole credits for ``outputs`` results."""
+        return self.price_credits * outputs
+
+
+class ProviderCall(models.Model):
+    """One outbound call to a provider, written by ``providers.http``.
+
+    Secrets are redacted before they get here; bodies are truncated to
+    ``PROVIDER_LOG_BODY_CHARS``; ``latency_ms`` is wall time in milliseconds.
+    """
+
+    adapter = models.CharField(_("adapter"), max_length=16, db_index=True)
+    operation = models.CharField(_("operation"), max_length=32)
+    method = models.CharField(_("method"), max_length=8)
+    url = models.CharField(_("URL"), max_length=500)
+    request_body = models.TextField(_("request body"), blank=True)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True, db_index=True)
+    response_body = models.TextField(_("response body"), blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)
+    task_id = models.CharField(_("provider task id"), max_length=128, blank=True, db_index=True)
+    job_ref = models.BigIntegerField(_("job"), null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("provider call")
+        verbose_name_plural = _("provider calls")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.adapter} {self.method} {self.url} → {self.status_code or self.error}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300 and not self.error

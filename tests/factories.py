@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import factory
+from factory.django import DjangoModelFactory
+
+from accounts.models import User
+from providers.models import Offer
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class OfferFactory(DjangoModelFactory):
+    class Meta:
+        model = Offer
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"offer-{n}")
+    service = "image"
+    adapter = "demo"
+    provider_model = "demo/image"
+    name = factory.Sequence(lambda n: f"Offer {n}")
+    options = factory.LazyFunction(lambda: {"aspect_ratios": ["1:1", "16:9"], "max_outputs": 4, "prompt_max_length": 500})
+    price_credits = 2
