@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# README command 1: install everything and start the whole studio on the
+# embedded default (SQLite, filesystem broker, demo provider): a Celery worker
+# with beat in the background and the web server in the foreground.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py seed_demo
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+.venv/bin/celery -A config worker -B -P solo --loglevel=INFO &
+worker=$!
+trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
+echo "Mirsam: http://$HOST:$PORT/  (Arabic: http://$HOST:$PORT/ar/)"
+.venv/bin/python manage.py runserver "$HOST:$PORT"
