@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, UnidentifiedImageError
@@ -51,6 +51,13 @@ class GenerationError(Exception):
         self.message = message
 
 
+def owner_language(*, job_id: int) -> translation.override:
+    """Messages a job stores (failure reasons) are written in its owner's
+    language: workers, callbacks and the sweeper run outside any request."""
+    language = Job.objects.filter(pk=job_id).values_list("user__preferred_language", flat=True).first()
+    return translation.override(language or settings.LANGUAGE_CODE)
+
+
 # --- submitting -----------------------------------------------------------------
 
 
@@ -73,7 +80,8 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
     limit = min(offer.prompt_max_length, settings.MIRSAM_PROMPT_MAX_LENGTH)
     if len(prompt) > limit:
         raise GenerationError(
-            _("The prompt is too long: %(length)d characters, at most %(limit)d.") % {"length": len(prompt), "limit": limit}
+            _("The prompt is too long: %(length)d characters, at most %(limit)d.")
+            % {"length": len(prompt), "limit": limit}
         )
     aspect_ratio = str(params.get("aspect_ratio") or offer.aspect_ratios[0])
     if aspect_ratio not in offer.aspect_ratios:
@@ -83,9 +91,7 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         outputs = 0
     if not 1 <= outputs <= offer.max_outputs:
-        raise GenerationError(
-            _("Choose between 1 and %(max)d images.") % {"max": offer.max_outputs}
-        )
+        raise GenerationError(_("Choose between 1 and %(max)d images.") % {"max": offer.max_outputs})
     return {"prompt": prompt, "aspect_ratio": aspect_ratio, "outputs": outputs}
 
 
@@ -250,8 +256,14 @@ def task_complete(*, task_pk: int, result: TaskResult) -> None:
             if succeeded:
                 for offset, (download, content_type, width, height) in enumerate(downloads):
                     asset = Asset(
-                        job=job, user_id=job.user_id, task=task, index=task.index + offset,
-                        content_type=content_type, size_bytes=download.size, width=width, height=height,
+                        job=job,
+                        user_id=job.user_id,
+                        task=task,
+                        index=task.index + offset,
+                        content_type=content_type,
+                        size_bytes=download.size,
+                        width=width,
+                        height=height,
                     )
                     ext = content_type.split("/")[1].replace("jpeg", "jpg")
                     asset.file.save(f"output.{ext}", File(download.file), save=False)
@@ -341,15 +353,16 @@ def sweep_stuck_jobs() -> int:
     after asking the provider one last time. Returns how many were failed."""
     deadline = timezone.now() - timedelta(seconds=settings.MIRSAM_JOB_TIMEOUT_SECONDS)
     failed = 0
-    for job_id in Job.objects.exclude(status__in=FINAL_JOB_STATUSES).filter(created_at__lt=deadline).values_list(
-        "pk", flat=True
+    for job_id in (
+        Job.objects.exclude(status__in=FINAL_JOB_STATUSES).filter(created_at__lt=deadline).values_list("pk", flat=True)
     ):
-        try:
-            if job_poll(job_id=job_id):
-                continue
-        except Exception:  # a broken provider must not stop the sweep
-            log.exception("last poll of stuck job %s failed", job_id)
-        job_fail(job_id=job_id, code="timeout", message=str(TIMEOUT_MESSAGE))
+        with owner_language(job_id=job_id):
+            try:
+                if job_poll(job_id=job_id):
+                    continue
+            except Exception:  # a broken provider must not stop the sweep
+                log.exception("last poll of stuck job %s failed", job_id)
+            job_fail(job_id=job_id, code="timeout", message=str(TIMEOUT_MESSAGE))
         failed += 1
     return failed
 

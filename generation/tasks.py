@@ -1,7 +1,8 @@
 """Celery tasks of the pipeline: each takes ids, loads, calls one service.
 
 All run with ``acks_late`` (settings), so a crashed worker's message is
-delivered again; the services they call are idempotent.
+delivered again; the services they call are idempotent. Each runs in the job
+owner's language, so the failure reasons it stores read in that language.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 from providers.base import ProviderError, TaskResult
 
 from . import services
+from .models import ProviderTask
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +34,15 @@ def _poll_delay(attempt: int) -> int:
 def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
     """Submit the job's tasks; retry transient provider errors with backoff,
     then fail the job (releasing its hold) once retries are spent."""
-    try:
-        job = services.job_dispatch(job_id=job_id)
-    except (ProviderError, requests.RequestException) as exc:
-        code = getattr(exc, "code", "unreachable")
-        message = str(getattr(exc, "message", "")) or _("The provider could not be reached. Your credits were returned.")
-        if self.request.retries >= self.max_retries:
-            services.job_fail(job_id=job_id, code=code, message=message)
+    with services.owner_language(job_id=job_id):
+        try:
+            job = services.job_dispatch(job_id=job_id)
+        except (ProviderError, requests.RequestException) as exc:
+            if self.request.retries < self.max_retries:
+                raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+            message = str(getattr(exc, "message", "")) or _("The provider could not be reached.")
+            services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
             return
-        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
     if not job.is_final:
         poll_job_task.apply_async((job_id, 0), countdown=_poll_delay(0))
 
@@ -48,8 +50,9 @@ def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
 @shared_task
 def poll_job_task(job_id: int, attempt: int = 0) -> None:
     """Poll until the job is final; the sweeper catches what polling gives up on."""
-    if services.job_poll(job_id=job_id):
-        return
+    with services.owner_language(job_id=job_id):
+        if services.job_poll(job_id=job_id):
+            return
     if attempt + 1 < settings.MIRSAM_POLL_MAX_ATTEMPTS:
         poll_job_task.apply_async((job_id, attempt + 1), countdown=_poll_delay(attempt + 1))
 
@@ -57,7 +60,9 @@ def poll_job_task(job_id: int, attempt: int = 0) -> None:
 @shared_task(bind=True, autoretry_for=(requests.RequestException,), retry_backoff=True, max_retries=3)
 def complete_task_task(self, task_pk: int, result: dict[str, Any]) -> None:  # noqa: ANN001
     """Record a final result a callback delivered."""
-    services.task_complete(task_pk=task_pk, result=TaskResult.from_dict(result))
+    job_id = ProviderTask.objects.values_list("job_id", flat=True).get(pk=task_pk)
+    with services.owner_language(job_id=job_id):
+        services.task_complete(task_pk=task_pk, result=TaskResult.from_dict(result))
 
 
 @shared_task
