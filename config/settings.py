@@ -18,7 +18,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-INSECURE_SECRET_KEY = "django-insecure-mirsam-development-key-change-me"
+INSECURE_SECRET_KEY = "django-insecure-mirsam-development-key-change-me"  # noqa: S105 - refused unless DEBUG
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
@@ -188,7 +188,9 @@ MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
 MIRSAM_OUTPUT_MAX_BYTES = env.int("MIRSAM_OUTPUT_MAX_BYTES", default=50 * 1024 * 1024)
 MIRSAM_CREATIONS_PER_PAGE = env.int("MIRSAM_CREATIONS_PER_PAGE", default=12)
 # Seconds between polls of a provider task, in order; the last repeats.
-MIRSAM_POLL_SCHEDULE = [int(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=["3", "3", "5", "5", "10", "10", "20"])]
+MIRSAM_POLL_SCHEDULE = [
+    int(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=["3", "3", "5", "5", "10", "10", "20"])
+]
 MIRSAM_POLL_MAX_ATTEMPTS = env.int("MIRSAM_POLL_MAX_ATTEMPTS", default=60)
 
 # Providers

@@ -18,7 +18,17 @@ class ReadOnlyMixin:
 
 class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline):
     model = LedgerEntry
-    fields = ("created_at", "kind", "amount", "held_delta", "balance_after", "held_after", "reason", "reference", "actor")
+    fields = (
+        "created_at",
+        "kind",
+        "amount",
+        "held_delta",
+        "balance_after",
+        "held_after",
+        "reason",
+        "reference",
+        "actor",
+    )
     readonly_fields = fields
     ordering = ("-created_at", "-id")
     extra = 0

@@ -37,7 +37,5 @@ def ledger_drift() -> list[Drift]:
     for wallet in Wallet.objects.select_related("user").iterator():
         row = sums.get(wallet.pk, {"b": 0, "h": 0})
         if (row["b"] or 0) != wallet.balance or (row["h"] or 0) != wallet.held:
-            drifts.append(
-                Drift(wallet.pk, str(wallet.user), wallet.balance, wallet.held, row["b"] or 0, row["h"] or 0)
-            )
+            drifts.append(Drift(wallet.pk, str(wallet.user), wallet.balance, wallet.held, row["b"] or 0, row["h"] or 0))
     return drifts

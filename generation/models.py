@@ -65,7 +65,12 @@ class Job(models.Model):
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     parent = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children", verbose_name=_("regenerated from")
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("regenerated from"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)

@@ -10,8 +10,10 @@ from .models import Asset, Job
 def jobs_for_user(*, user, service: str | None = None, status: str | None = None) -> QuerySet[Job]:  # noqa: ANN001
     """The user's jobs, newest first, with their model and assets loaded in
     a fixed number of queries whatever the history's size."""
-    jobs = Job.objects.filter(user=user).select_related("offer").prefetch_related(
-        Prefetch("assets", queryset=Asset.objects.order_by("index"))
+    jobs = (
+        Job.objects.filter(user=user)
+        .select_related("offer")
+        .prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
     )
     if service:
         jobs = jobs.filter(service=service)

@@ -6,7 +6,16 @@ from .models import Offer, ProviderCall
 
 @admin.register(Offer)
 class OfferAdmin(TranslationAdmin):
-    list_display = ("slug", "name", "service", "adapter", "provider_model", "price_credits", "provider_cost_usd", "is_active")
+    list_display = (
+        "slug",
+        "name",
+        "service",
+        "adapter",
+        "provider_model",
+        "price_credits",
+        "provider_cost_usd",
+        "is_active",
+    )
     list_filter = ("service", "adapter", "is_active")
     list_editable = ("price_credits", "is_active")
     search_fields = ("slug", "name_en", "name_ar", "provider_model")
@@ -14,7 +23,17 @@ class OfferAdmin(TranslationAdmin):
 
 @admin.register(ProviderCall)
 class ProviderCallAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "adapter", "operation", "method", "status_code", "latency_ms", "task_id", "job_ref", "error")
+    list_display = (
+        "created_at",
+        "adapter",
+        "operation",
+        "method",
+        "status_code",
+        "latency_ms",
+        "task_id",
+        "job_ref",
+        "error",
+    )
     list_filter = ("adapter", "operation", "status_code", "created_at")
     search_fields = ("task_id", "url", "error")
     date_hierarchy = "created_at"

@@ -91,10 +91,18 @@ class DemoAdapter(Adapter):
         started = time.monotonic()
         task_id = f"demo-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
         log_call(
-            adapter=self.name, operation="create", method="POST", url="demo://createTask",
+            adapter=self.name,
+            operation="create",
+            method="POST",
+            url="demo://createTask",
             request_body=str({"model": request.provider_model, "input": request.params})[:2000],
-            status_code=200, response_body=f'{{"taskId": "{task_id}"}}', error="",
-            latency_ms=int((time.monotonic() - started) * 1000), task_id=task_id, job_ref=request.job_id, secrets=(),
+            status_code=200,
+            response_body=f'{{"taskId": "{task_id}"}}',
+            error="",
+            latency_ms=int((time.monotonic() - started) * 1000),
+            task_id=task_id,
+            job_ref=request.job_id,
+            secrets=(),
         )
         return task_id
 

@@ -116,9 +116,18 @@ def provider_request(
         except (requests.ConnectionError, requests.Timeout) as exc:
             latency = int((time.monotonic() - started) * 1000)
             log_call(
-                adapter=adapter, operation=operation, method=method, url=log_url, request_body=request_text,
-                status_code=None, response_body="", error=f"{type(exc).__name__}: {exc}", latency_ms=latency,
-                task_id=task_id, job_ref=job_ref, secrets=secrets,
+                adapter=adapter,
+                operation=operation,
+                method=method,
+                url=log_url,
+                request_body=request_text,
+                status_code=None,
+                response_body="",
+                error=f"{type(exc).__name__}: {exc}",
+                latency_ms=latency,
+                task_id=task_id,
+                job_ref=job_ref,
+                secrets=secrets,
             )
             # A connect error means nothing was sent; a read timeout on a POST may
             # have created something at the provider.
@@ -132,9 +141,18 @@ def provider_request(
         latency = int((time.monotonic() - started) * 1000)
         body = "" if stream else response.text
         log_call(
-            adapter=adapter, operation=operation, method=method, url=log_url, request_body=request_text,
-            status_code=response.status_code, response_body=body, error="", latency_ms=latency,
-            task_id=task_id, job_ref=job_ref, secrets=secrets,
+            adapter=adapter,
+            operation=operation,
+            method=method,
+            url=log_url,
+            request_body=request_text,
+            status_code=response.status_code,
+            response_body=body,
+            error="",
+            latency_ms=latency,
+            task_id=task_id,
+            job_ref=job_ref,
+            secrets=secrets,
         )
         if response.status_code in RETRY_STATUSES and attempt < max_retries:
             response.close()

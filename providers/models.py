@@ -36,14 +36,14 @@ class Offer(models.Model):
     service = models.CharField(_("service"), max_length=16, choices=Service.choices, db_index=True)
     adapter = models.CharField(_("adapter"), max_length=16, choices=AdapterName.choices)
     provider_model = models.CharField(
-        _("provider model"), max_length=128, help_text=_("The model name the provider expects, e.g. google/nano-banana.")
+        _("provider model"),
+        max_length=128,
+        help_text=_("The model name the provider expects, e.g. google/nano-banana."),
     )
     name = models.CharField(_("name"), max_length=128)
     description = models.TextField(_("description"), blank=True)
     options = models.JSONField(_("options"), default=dict, blank=True)
-    price_credits = models.PositiveIntegerField(
-        _("price (credits per output)"), validators=[MinValueValidator(1)]
-    )
+    price_credits = models.PositiveIntegerField(_("price (credits per output)"), validators=[MinValueValidator(1)])
     provider_cost_usd = models.DecimalField(
         _("provider cost (USD per output)"), max_digits=10, decimal_places=4, default=Decimal("0")
     )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -10,6 +14,7 @@ from django.test import Client
 from credits.services import credits_grant
 from tests.factories import OfferFactory, UserFactory
 
+ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -80,3 +85,85 @@ def postgres(db):
     from django.db import connection
 
     need(connection.vendor == "postgresql", "the database is not PostgreSQL (set DATABASE_URL)")
+
+
+def _broker_reachable(url: str) -> bool:
+    if not url.startswith("redis"):
+        return True
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def worker(settings, tmp_path):
+    """A real Celery worker process on its own queue, sharing the test database
+    (use with ``django_db(transaction=True)`` so it sees committed rows)."""
+    from django.db import connection
+
+    broker = settings.CELERY_BROKER_URL
+    if IN_CI:
+        need(broker.startswith("redis"), "CELERY_BROKER_URL is not Redis")
+        need(connection.vendor == "postgresql", "the database is not PostgreSQL")
+    need(_broker_reachable(broker), f"the broker {broker} is not reachable")
+    from config.celery import app
+
+    queue = f"mirsam-test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        db_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        db_url = f"sqlite:///{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": broker,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DEMO_DELAY_SECONDS": "1",
+        "MIRSAM_POLL_SCHEDULE": "1",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        # Tasks the worker sends itself (polls) must stay on this queue too.
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+    }
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queue,
+                "-P",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    old_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield proc
+    finally:
+        app.conf.task_default_queue = old_queue
+        app.conf.task_always_eager = True
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if os.environ.get("MIRSAM_SHOW_WORKER_LOG"):
+            print(log.read_text())

@@ -32,5 +32,7 @@ class OfferFactory(DjangoModelFactory):
     adapter = "demo"
     provider_model = "demo/image"
     name = factory.Sequence(lambda n: f"Offer {n}")
-    options = factory.LazyFunction(lambda: {"aspect_ratios": ["1:1", "16:9"], "max_outputs": 4, "prompt_max_length": 500})
+    options = factory.LazyFunction(
+        lambda: {"aspect_ratios": ["1:1", "16:9"], "max_outputs": 4, "prompt_max_length": 500}
+    )
     price_credits = 2

@@ -8,87 +8,18 @@ these messages.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
 from credits.models import Wallet
 from generation import services
 from generation.models import Job, JobStatus
-from tests.conftest import IN_CI, fund, need
+from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _broker_reachable(url: str) -> bool:
-    if not url.startswith("redis"):
-        return True
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture
-def worker(settings, tmp_path):
-    broker = settings.CELERY_BROKER_URL
-    if IN_CI:
-        need(broker.startswith("redis"), "CELERY_BROKER_URL is not Redis")
-        need(connection.vendor == "postgresql", "the database is not PostgreSQL")
-    need(_broker_reachable(broker), f"the broker {broker} is not reachable")
-    from config.celery import app
-
-    queue = f"mirsam-test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        db_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    else:
-        db_url = f"sqlite:///{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": broker,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "DEMO_DELAY_SECONDS": "1",
-        "MIRSAM_POLL_SCHEDULE": "1",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        # Tasks the worker sends itself (polls) must stay on this queue too.
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-    }
-    log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-P", "solo",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    app.conf.task_always_eager = False
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    old_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        yield proc
-    finally:
-        app.conf.task_default_queue = old_queue
-        app.conf.task_always_eager = True
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if os.environ.get("MIRSAM_SHOW_WORKER_LOG"):
-            print(log.read_text())
 
 
 def _wait_final(job_id: int, seconds: float = 90) -> Job:

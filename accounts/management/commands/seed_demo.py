@@ -24,18 +24,28 @@ class Command(BaseCommand):
         admin = self._user(o["admin_email"], o["admin_password"], staff=True)
         demo = self._user(o["demo_email"], o["demo_password"], staff=False)
         credits_grant(
-            user=demo, amount=DEMO_CREDITS, idempotency_key=f"seed-demo:{demo.pk}",
-            reason="Demo credits", reference="seed",
+            user=demo,
+            amount=DEMO_CREDITS,
+            idempotency_key=f"seed-demo:{demo.pk}",
+            reason="Demo credits",
+            reference="seed",
         )
         self.stdout.write(self.style.SUCCESS("Seeded users:"))
         self.stdout.write(f"  staff: {admin.email} / {o['admin_password']}  (admin at /admin/)")
-        self.stdout.write(f"  demo:  {demo.email} / {o['demo_password']}  ({Wallet.objects.get(user=demo).available} credits)")
+        self.stdout.write(
+            f"  demo:  {demo.email} / {o['demo_password']}  ({Wallet.objects.get(user=demo).available} credits)"
+        )
 
     def _user(self, email: str, password: str, *, staff: bool) -> User:
         user = User.objects.filter(email=email).first()
         if user is None:
-            user = User(email=email, username=email.split("@")[0], is_staff=staff, is_superuser=staff,
-                        preferred_language=settings.LANGUAGE_CODE)
+            user = User(
+                email=email,
+                username=email.split("@")[0],
+                is_staff=staff,
+                is_superuser=staff,
+                preferred_language=settings.LANGUAGE_CODE,
+            )
             user.set_password(password)
             user.save()
             user_onboard(user=user)
