@@ -8,10 +8,18 @@ from django.shortcuts import redirect, render
 from django.urls import translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language_from_path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .services import user_language_set
+
+
+def _translate_path(path: str, language: str) -> str:
+    """``path`` in ``language``, whatever language its own prefix is in
+    (``translate_url`` alone only resolves paths of the active language)."""
+    with translation.override(get_language_from_path(path) or settings.LANGUAGE_CODE):
+        return translate_url(path, language)
 
 
 @require_POST
@@ -26,7 +34,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     if request.user.is_authenticated:
         user_language_set(user=request.user, language=language)
-    response = redirect(translate_url(next_url, language))
+    response = redirect(_translate_path(next_url, language))
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax")
     return response
 
@@ -35,7 +43,8 @@ def language_set(request: HttpRequest) -> HttpResponse:
 def account_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         user_language_set(user=request.user, language=request.POST.get("language", ""))
-        messages.success(request, _("Your settings were saved."))
-        with translation.override(request.user.preferred_language):
-            return redirect(translate_url(request.path, request.user.preferred_language))
+        language = request.user.preferred_language
+        with translation.override(language):
+            messages.success(request, _("Your settings were saved."))
+        return redirect(_translate_path(request.path, language))
     return render(request, "accounts/settings.html", {"languages": settings.LANGUAGES})

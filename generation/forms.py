@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from providers.models import Offer
@@ -32,6 +33,22 @@ class ImageJobForm(forms.Form):
         self.fields["outputs"].choices = [(n, str(n)) for n in range(1, top + 1)]
         if offer and not self.is_bound:
             self.initial.setdefault("offer", offer.pk)
+
+    @classmethod
+    def for_options(cls, data: QueryDict, *, offers: list[Offer]) -> ImageJobForm:
+        """A form for re-rendering the options after a change: values the newly
+        selected model does not offer fall back to the nearest it does."""
+        data = data.copy()
+        offer = cls(data, offers=offers).selected_offer(offers)
+        if offer is not None:
+            if data.get("aspect_ratio") not in offer.aspect_ratios:
+                data["aspect_ratio"] = offer.aspect_ratios[0]
+            try:
+                outputs = int(data.get("outputs") or 1)
+            except ValueError:
+                outputs = 1
+            data["outputs"] = str(max(1, min(outputs, offer.max_outputs)))
+        return cls(data, offers=offers)
 
     def selected_offer(self, offers: list[Offer]) -> Offer | None:
         raw = self.data.get("offer") if self.is_bound else self.initial.get("offer")

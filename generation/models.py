@@ -99,6 +99,11 @@ class Job(models.Model):
         return int(self.params.get("outputs", 1))
 
     @property
+    def output_slots(self) -> range:
+        """One slot per requested output (placeholders while the job runs)."""
+        return range(self.outputs)
+
+    @property
     def credits_returned(self) -> int:
         return self.price_credits - self.charged_credits if self.is_final else 0
 

@@ -79,7 +79,7 @@ def image_page(request: HttpRequest) -> HttpResponse:
 def image_options(request: HttpRequest) -> HttpResponse:
     """The model-dependent options and the live price, for htmx."""
     offers = services.offers_available(service=Service.IMAGE)
-    form = ImageJobForm(request.GET, offers=offers)
+    form = ImageJobForm.for_options(request.GET, offers=offers)
     return render(request, "generation/partials/image_options.html", _image_context(request, form, offers))
 
 

@@ -1,0 +1,163 @@
+/*
+ * Mirsam — small progressive enhancements. Every page works without this file;
+ * user-visible text comes from the templates (data-* attributes), never from here.
+ */
+(function () {
+  "use strict";
+
+  // --- prompt character counter -------------------------------------------
+  // <textarea data-counter="counter-id"> with <span id="counter-id">.
+  // The limit is the textarea's maxlength, or a [data-prompt-limit] element
+  // rendered by the options partial (it changes with the model).
+  function promptLimit(textarea) {
+    var holder = document.querySelector("[data-prompt-limit]");
+    var limit = holder ? parseInt(holder.getAttribute("data-prompt-limit"), 10) : NaN;
+    if (!isNaN(limit) && limit > 0) {
+      textarea.setAttribute("maxlength", String(limit));
+      return limit;
+    }
+    var max = parseInt(textarea.getAttribute("maxlength"), 10);
+    return isNaN(max) ? 0 : max;
+  }
+
+  function updateCounter(textarea) {
+    var counter = document.getElementById(textarea.getAttribute("data-counter"));
+    if (!counter) return;
+    var limit = promptLimit(textarea);
+    var length = textarea.value.length;
+    counter.textContent = limit ? length + " / " + limit : String(length);
+    counter.classList.toggle("is-near", limit > 0 && length >= limit * 0.9 && length <= limit);
+    counter.classList.toggle("is-over", limit > 0 && length > limit);
+    document.querySelectorAll("[data-prompt-limit-text]").forEach(function (el) {
+      if (limit) el.textContent = String(limit);
+    });
+  }
+
+  function initCounters(root) {
+    (root || document).querySelectorAll("textarea[data-counter]").forEach(function (textarea) {
+      if (!textarea.dataset.counterReady) {
+        textarea.dataset.counterReady = "1";
+        textarea.addEventListener("input", function () { updateCounter(textarea); });
+        // Ctrl/Cmd + Enter submits the form (htmx listens to the submit event).
+        textarea.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && textarea.form) {
+            event.preventDefault();
+            if (textarea.form.requestSubmit) textarea.form.requestSubmit();
+            else textarea.form.submit();
+          }
+        });
+      }
+      updateCounter(textarea);
+    });
+  }
+
+  // --- dismissible messages --------------------------------------------------
+  function dismiss(alert) {
+    alert.classList.add("is-leaving");
+    window.setTimeout(function () { alert.remove(); }, 220);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (button) {
+      var alert = button.closest(".alert");
+      if (alert) dismiss(alert);
+    }
+  });
+
+  function autoDismiss(root) {
+    (root || document).querySelectorAll(".alert[data-autohide]").forEach(function (alert) {
+      window.setTimeout(function () { if (alert.isConnected) dismiss(alert); }, 6000);
+    });
+  }
+
+  // --- <details> menus: close on outside click and on Escape -----------------
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary) summary.focus();
+    });
+  });
+
+  // --- filter forms submit on change ---------------------------------------
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form[data-autosubmit]");
+    if (form && event.target.matches("select")) form.submit();
+  });
+
+  // --- htmx hooks -------------------------------------------------------------
+  document.addEventListener("htmx:afterSwap", function (event) {
+    initCounters(event.detail.elt && event.detail.elt.parentNode);
+    var prompt = document.querySelector("textarea[data-counter]");
+    if (prompt) updateCounter(prompt);
+    autoDismiss(event.detail.elt);
+  });
+
+  // A brief highlight when the header balance changes.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "balance") {
+      var badge = event.detail.elt.querySelector(".balance-badge");
+      if (badge) {
+        badge.classList.remove("is-updated");
+        void badge.offsetWidth;
+        badge.classList.add("is-updated");
+      }
+    }
+  });
+
+  // The Generate form: a network failure or a server error gets a clear line
+  // in #form-errors instead of silence. The text is rendered by the template.
+  function showFormError(form, key) {
+    var box = document.getElementById("form-errors");
+    if (!box) return;
+    var message = box.getAttribute(key) || box.getAttribute("data-error-generic") || "";
+    if (!message) return;
+    box.innerHTML = "";
+    var alert = document.createElement("div");
+    alert.className = "alert alert-error";
+    alert.setAttribute("role", "alert");
+    var body = document.createElement("div");
+    body.className = "alert__body";
+    var p = document.createElement("p");
+    p.textContent = message;
+    body.appendChild(p);
+    alert.appendChild(body);
+    box.appendChild(alert);
+  }
+
+  document.addEventListener("htmx:sendError", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "image-form") showFormError(event.detail.elt, "data-error-network");
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "image-form") showFormError(event.detail.elt, "data-error-generic");
+  });
+
+  // A new job card: bring it into view on small screens, where the feed sits
+  // below the form.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || elt.id !== "image-form" || !event.detail.successful) return;
+    var target = event.detail.target;
+    if (target && target.id === "jobs" && window.matchMedia("(max-width: 960px)").matches) {
+      var card = target.querySelector(".job-card");
+      if (card) card.scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+  });
+
+  function ready() {
+    initCounters(document);
+    autoDismiss(document);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+})();
