@@ -15,6 +15,6 @@ if [ ! -f "$stamp" ]; then
 fi
 # Compile the Arabic catalogue when GNU gettext is here; the compiled .mo is
 # also committed, so a machine without gettext still has Arabic.
-if command -v msgfmt >/dev/null; then
+if [ -d locale ] && command -v msgfmt >/dev/null; then
   .venv/bin/python manage.py compilemessages --ignore=.venv -v0
 fi
