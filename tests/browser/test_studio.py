@@ -85,7 +85,10 @@ def test_the_arabic_studio_is_right_to_left_and_translated(page, live_server):
     page.goto(f"{live_server.url}/ar/image/")
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.get_attribute("html", "lang") == "ar"
-    # The Generate button is in Arabic: no Latin letters in its label.
-    label = page.locator("#image-form [type=submit]").inner_text()
-    assert label.strip() and not re.search(r"[A-Za-z]", label)
+    # Our own catalogue, not a library's: the labels are Arabic, no Latin left.
+    for selector in ("#image-form [type=submit]", "h1", "nav"):
+        text = page.locator(selector).first.inner_text()
+        assert text.strip() and re.search(r"[\u0600-\u06ff]", text), selector
+    assert not re.search(r"[A-Za-z]{3,}", page.locator("#image-form [type=submit]").inner_text())
+    assert "إنشاء" in page.locator("#image-form [type=submit]").inner_text()
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
