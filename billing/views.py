@@ -1,12 +1,140 @@
+"""Pricing, Checkout, the success page and the billing page."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from credits.services import wallet_for
+from providers.models import Offer
+
+from . import selectors, services
+from .models import CreditPack, Plan, Purchase
+
+CHECKOUT_STARTED = "mirsam_checkout_started"
 
 
 def pricing(request: HttpRequest) -> HttpResponse:
-    """How credits work and what things cost. Packs and plans arrive with billing."""
-    from providers.models import Offer
+    """Packs, plans and model prices; the signed-in user's plan."""
+    subscription = None
+    if request.user.is_authenticated:
+        subscription = selectors.subscription_for_user(user=request.user)
+    return render(
+        request,
+        "billing/pricing.html",
+        {
+            "packs": selectors.packs_for_sale(),
+            "plans": selectors.plans_for_sale(),
+            "offers": Offer.objects.filter(is_active=True).order_by("service", "sort_order"),
+            "payments_configured": services.payments_configured(),
+            "subscription": subscription,
+        },
+    )
 
-    offers = Offer.objects.filter(is_active=True).order_by("service", "sort_order")
-    return render(request, "billing/pricing.html", {"offers": offers})
+
+@login_required
+@require_POST
+def checkout_start(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
+    """Open Stripe Checkout for a pack or a plan and send the browser there."""
+    model = {"pack": CreditPack, "plan": Plan}.get(kind)
+    if model is None:
+        raise Http404
+    offering = get_object_or_404(model, slug=slug, is_active=True)
+    if not services.payments_configured():
+        messages.info(request, _("Payments are not configured yet, so credits cannot be bought today."))
+        return redirect("pricing")
+    try:
+        url = services.checkout_start(
+            user=request.user,
+            offering=offering,
+            success_url=request.build_absolute_uri(reverse("checkout_success")),
+            cancel_url=request.build_absolute_uri(reverse("checkout_cancel")),
+        )
+    except services.BillingError as exc:
+        messages.error(request, exc.message)
+        return redirect("pricing")
+    request.session[CHECKOUT_STARTED] = timezone.now().timestamp()
+    return HttpResponseRedirect(url, status=303)
+
+
+def _purchase_for_return(request: HttpRequest) -> Purchase | None:
+    # Packs are keyed on the session id; a plan's first period on its invoice,
+    # so for plans look for one made since this browser started Checkout.
+    session_id = request.GET.get("session_id", "")
+    purchase = Purchase.objects.filter(user=request.user, stripe_id=session_id).first() if session_id else None
+    started = request.session.get(CHECKOUT_STARTED)
+    if purchase is None and started:
+        purchase = (
+            Purchase.objects.filter(user=request.user, created_at__gte=datetime.fromtimestamp(started, tz=UTC))
+            .order_by("-created_at")
+            .first()
+        )
+    return purchase
+
+
+@login_required
+@require_GET
+def checkout_success(request: HttpRequest) -> HttpResponse:
+    """Back from Checkout. Says the payment was received and waits (polling)
+    until the webhook has granted the credits; it never grants itself."""
+    return render(
+        request,
+        "billing/success.html",
+        {"purchase": _purchase_for_return(request), "session_id": request.GET.get("session_id", "")},
+    )
+
+
+@login_required
+@require_GET
+def checkout_status(request: HttpRequest) -> HttpResponse:
+    purchase = _purchase_for_return(request)
+    response = render(
+        request,
+        "billing/partials/checkout_status.html",
+        {"purchase": purchase, "session_id": request.GET.get("session_id", ""), "wallet": wallet_for(request.user)},
+    )
+    if purchase is not None:
+        trigger_client_event(response, "balanceChanged")
+    return response
+
+
+@login_required
+def checkout_cancel(request: HttpRequest) -> HttpResponse:
+    messages.info(request, _("Checkout was canceled; nothing was charged."))
+    return redirect("pricing")
+
+
+@login_required
+@require_GET
+def billing(request: HttpRequest) -> HttpResponse:
+    """The user's payments, invoices and plan, with a link to Stripe's portal."""
+    return render(
+        request,
+        "billing/billing.html",
+        {
+            "purchases": selectors.purchases_for_user(user=request.user)[:50],
+            "invoices": selectors.invoices_for_user(user=request.user),
+            "subscription": selectors.subscription_for_user(user=request.user),
+            "payments_configured": services.payments_configured(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def portal(request: HttpRequest) -> HttpResponse:
+    try:
+        url = services.portal_start(user=request.user, return_url=request.build_absolute_uri(reverse("billing")))
+    except services.BillingError as exc:
+        messages.error(request, exc.message)
+        return redirect("billing")
+    return HttpResponseRedirect(url, status=303)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "djstripe",
     "allauth",
     "allauth.account",
     "accounts",
@@ -180,6 +181,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.sweep_stuck_jobs_task",
         "schedule": env.float("MIRSAM_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
+}
+
+# Stripe through dj-stripe (stack-notes §1). Without a secret key the pricing
+# page still shows packs and plans and buying says payments are off.
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="")
+STRIPE_LIVE_SECRET_KEY = env.str("STRIPE_LIVE_SECRET_KEY", default="")
+STRIPE_TEST_PUBLIC_KEY = env.str("STRIPE_TEST_PUBLIC_KEY", default="")
+STRIPE_LIVE_PUBLIC_KEY = env.str("STRIPE_LIVE_PUBLIC_KEY", default="")
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+MIRSAM_STRIPE_RECONCILE_HOURS = env.int("MIRSAM_STRIPE_RECONCILE_HOURS", default=48)
+CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
+    "task": "billing.tasks.reconcile_checkouts_task",
+    "schedule": env.float("MIRSAM_STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600.0),
 }
 
 # Mirsam

@@ -9,6 +9,8 @@ urlpatterns = [
     # Not translated: providers and the language switcher post here.
     path("callbacks/<str:token>/", provider_callback, name="provider_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Stripe posts webhook events to djstripe:djstripe_webhook_by_uuid here.
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
 ]
 
 urlpatterns += i18n_patterns(
@@ -18,7 +20,7 @@ urlpatterns += i18n_patterns(
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("credits/", include("credits.urls")),
-    path("pricing/", include("billing.urls")),
+    path("", include("billing.urls")),
     path("", include("generation.urls")),
     path("admin/", admin.site.urls),
     prefix_default_language=False,

@@ -240,3 +240,38 @@ def credits_capture(*, hold: Hold, amount: int | None = None, reason: str = "") 
 def credits_release(*, hold: Hold, reason: str = "") -> Hold:
     """Give back all credits of an open hold; a closed hold is returned unchanged."""
     return credits_capture(hold=hold, amount=0, reason=reason)
+
+
+def credits_revoke(
+    *,
+    user,  # noqa: ANN001
+    amount: int,
+    idempotency_key: str,
+    reason: str,
+    reference: str = "",
+) -> tuple[LedgerEntry | None, int]:
+    """Take back up to ``amount`` (> 0) credits, e.g. for a refunded payment.
+
+    Only available credits are taken (held ones belong to running jobs), so
+    the wallet never goes below zero. Returns ``(entry, shortfall)``: the
+    ledger entry (``None`` when nothing could be taken) and the credits that
+    could not be taken. Repeating the key returns the first outcome.
+    """
+    if amount <= 0:
+        raise CreditsError(_("A revocation must be a positive number of credits."))
+    with transaction.atomic():
+        wallet = _lock_wallet(user)
+        existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, amount + existing.amount
+        taken = min(amount, wallet.available)
+        if taken == 0:
+            return None, amount
+        entry = _apply(
+            wallet,
+            _Change(EntryKind.REFUND, -taken, 0),
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+        )
+        return entry, amount - taken

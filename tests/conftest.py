@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from credits.services import credits_grant
 from tests.factories import OfferFactory, UserFactory
+
+pytest_plugins = ["tests.billing.stripe_standin", "tests.billing.fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -29,6 +32,9 @@ def _test_settings(settings, tmp_path):
     settings.KIE_RETRY_BACKOFF_SECONDS = 0.01
     settings.MIRSAM_SIGNUP_CREDITS = 50
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A request to an /ar/ page leaves Arabic active in this thread; start each
+    # test in English so reverse() gives unprefixed URLs.
+    translation.activate(settings.LANGUAGE_CODE)
     from config.celery import app
 
     app.conf.task_always_eager = True

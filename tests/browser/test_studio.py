@@ -4,53 +4,13 @@ the same studio in Arabic, right to left."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import fund, need
+from tests.browser.conftest import sign_in
+from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def page():
-    need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover
-        need(False, "the playwright package is not installed")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls
-    # the test makes between page actions are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.set_default_timeout(30_000)
-        yield pg
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def _sign_in(page, base: str, email: str, password: str, prefix: str = "") -> None:
-    page.goto(f"{base}{prefix}/accounts/login/")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", password)
-    page.locator("main form [type=submit]").first.click()
-    page.wait_for_url(re.compile(r".*/dashboard/$"))
 
 
 @pytest.mark.browser
@@ -60,7 +20,7 @@ def test_a_creator_generates_images_and_watches_the_card_finish(page, live_serve
     fund(user, 30)
     OfferFactory(slug="browser-demo", adapter="demo", price_credits=2, name="Browser demo")
 
-    _sign_in(page, live_server.url, "browser@example.com", "pass-word-123")
+    sign_in(page, live_server.url, "browser@example.com", "pass-word-123")
     page.goto(f"{live_server.url}/image/")
     page.fill("textarea[name=prompt]", "a paper boat on a calm sea")
     page.select_option("select[name=outputs]", "2")
@@ -80,7 +40,7 @@ def test_a_creator_generates_images_and_watches_the_card_finish(page, live_serve
 @pytest.mark.django_db(transaction=True)
 def test_the_arabic_studio_is_right_to_left_and_translated(page, live_server):
     UserFactory(email="arabic@example.com", preferred_language="ar")
-    _sign_in(page, live_server.url, "arabic@example.com", "pass-word-123", prefix="/ar")
+    sign_in(page, live_server.url, "arabic@example.com", "pass-word-123", prefix="/ar")
     assert page.url.endswith("/ar/dashboard/")
     page.goto(f"{live_server.url}/ar/image/")
     assert page.get_attribute("html", "dir") == "rtl"

@@ -1,0 +1,86 @@
+"""Read queries for the pricing and billing pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from .models import CreditPack, Plan, Purchase, Revocation
+
+LIVE_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
+
+
+def packs_for_sale() -> QuerySet[CreditPack]:
+    return CreditPack.objects.filter(is_active=True)
+
+
+def plans_for_sale() -> QuerySet[Plan]:
+    return Plan.objects.filter(is_active=True)
+
+
+def purchases_for_user(*, user) -> QuerySet[Purchase]:  # noqa: ANN001
+    return (
+        Purchase.objects.filter(user=user)
+        .select_related("pack", "plan")
+        .prefetch_related(Prefetch("revocations", queryset=Revocation.objects.order_by("created_at")))
+    )
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    """The user's plan as Stripe last told dj-stripe: ``renews_at`` is the
+    end of the current period (dahlia moved it onto the subscription item;
+    dj-stripe 2.11 still reads the old field, stack-notes §7)."""
+
+    plan: Plan | None
+    status: str
+    renews_at: datetime | None
+    cancel_at_period_end: bool
+
+
+def subscription_for_user(*, user) -> SubscriptionInfo | None:  # noqa: ANN001
+    from djstripe.models import Subscription
+
+    sub = (
+        Subscription.objects.filter(customer__subscriber=user, stripe_data__status__in=LIVE_SUBSCRIPTION_STATUSES)
+        .order_by("-created")
+        .first()
+    )
+    if sub is None:
+        return None
+    data = sub.stripe_data or {}
+    items = (data.get("items") or {}).get("data") or [{}]
+    price = items[0].get("price")
+    price_id = price.get("id") if isinstance(price, dict) else price
+    period_end = items[0].get("current_period_end") or data.get("current_period_end")
+    return SubscriptionInfo(
+        plan=Plan.objects.filter(stripe_price_id=price_id).first() if price_id else None,
+        status=data.get("status", ""),
+        renews_at=datetime.fromtimestamp(period_end, tz=UTC) if period_end else None,
+        cancel_at_period_end=bool(data.get("cancel_at_period_end")),
+    )
+
+
+def invoices_for_user(*, user, limit: int = 24) -> list[dict]:  # noqa: ANN001
+    """The user's Stripe invoices as dj-stripe stored them, newest first:
+    dicts with ``number``, ``created`` (datetime), ``amount_paid`` (minor
+    units), ``currency``, ``status``, ``hosted_invoice_url``."""
+    from djstripe.models import Invoice
+
+    rows = []
+    for inv in Invoice.objects.filter(customer__subscriber=user).order_by("-created")[:limit]:
+        data = inv.stripe_data or {}
+        rows.append(
+            {
+                "number": data.get("number") or inv.id,
+                "created": inv.created,
+                "amount_paid": data.get("amount_paid") or 0,
+                "amount_major": f"{(data.get('amount_paid') or 0) / 100:.2f}",
+                "currency": data.get("currency", ""),
+                "status": data.get("status", ""),
+                "hosted_invoice_url": data.get("hosted_invoice_url") or "",
+            }
+        )
+    return rows

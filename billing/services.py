@@ -1,0 +1,428 @@
+"""Buying credits through Stripe, and the credits that payments move.
+
+Only verified webhook events (received by dj-stripe, handled in
+``billing.handlers``) and the reconciliation below grant paid credits; the
+success page only reads. Every grant and revocation is keyed on the Stripe
+object id, both in :class:`~billing.models.Purchase` / ``Revocation`` (unique)
+and in the credits ledger (idempotency key), so a replayed event or two events
+about one payment count once.
+
+Stripe facts used here (Stripe API reference, version 2026-08-26.dahlia):
+Checkout Session ``mode``, ``payment_status`` ("paid" | "unpaid" |
+"no_payment_required"), ``metadata``, ``payment_intent``; Invoice
+``amount_paid``, ``parent.subscription_details.{subscription,metadata}``,
+``lines.data[].pricing.price_details.price``; Charge ``amount``,
+``amount_refunded``, ``payment_intent``; Dispute ``status`` ("lost").
+Money is in minor units of the currency.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits.models import EntryKind
+from credits.services import credits_grant, credits_revoke
+
+from .models import CreditPack, Plan, Purchase, PurchaseKind, Revocation, RevocationKind
+
+log = logging.getLogger(__name__)
+
+METADATA_USER = "mirsam_user_id"
+METADATA_PACK = "mirsam_pack"
+METADATA_PLAN = "mirsam_plan"
+
+
+class BillingError(Exception):
+    """A refused billing action; ``message`` is safe to show the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def payments_configured() -> bool:
+    """Whether a Stripe secret key is set for the current mode."""
+    from djstripe.settings import djstripe_settings
+
+    return bool(djstripe_settings.get_default_api_key(livemode=settings.STRIPE_LIVE_MODE))
+
+
+def _api_key() -> str:
+    from djstripe.settings import djstripe_settings
+
+    key = djstripe_settings.get_default_api_key(livemode=settings.STRIPE_LIVE_MODE)
+    if not key:
+        raise BillingError(_("Payments are not configured yet. Please try again later."))
+    return key
+
+
+def _get(obj: Any, *path: str) -> Any:
+    """``obj[p0][p1]…`` for dicts and StripeObjects, ``None`` when missing."""
+    for key in path:
+        if obj is None:
+            return None
+        obj = obj.get(key) if hasattr(obj, "get") else getattr(obj, key, None)
+    return obj
+
+
+def _user(user_id: Any):  # noqa: ANN202
+    try:
+        return get_user_model().objects.get(pk=int(user_id))
+    except (TypeError, ValueError, get_user_model().DoesNotExist):
+        return None
+
+
+# --- checkout -------------------------------------------------------------------
+
+
+def _customer_id(user) -> str:  # noqa: ANN001
+    from djstripe.models import Customer
+
+    customer, _created = Customer.get_or_create(subscriber=user, livemode=settings.STRIPE_LIVE_MODE, api_key=_api_key())
+    return customer.id
+
+
+def checkout_start(*, user, offering: CreditPack | Plan, success_url: str, cancel_url: str) -> str:  # noqa: ANN001
+    """Open a Stripe Checkout Session for ``offering`` and return its URL.
+
+    A pack opens ``mode=payment``, a plan ``mode=subscription``; the session is
+    for the user's dj-stripe Customer and carries our user id in metadata (on
+    the session, and on the payment intent or subscription it creates).
+    ``success_url`` gets ``?session_id={CHECKOUT_SESSION_ID}`` appended.
+    Raises :class:`BillingError` when payments are off, the offering is not
+    for sale, or Stripe refuses.
+    """
+    api_key = _api_key()
+    if not offering.is_active or not offering.stripe_price_id:
+        raise BillingError(_("This is not for sale right now."))
+    is_plan = isinstance(offering, Plan)
+    metadata = {METADATA_USER: str(user.pk), (METADATA_PLAN if is_plan else METADATA_PACK): offering.slug}
+    params: dict[str, Any] = {
+        "mode": "subscription" if is_plan else "payment",
+        "customer": _customer_id(user),
+        "client_reference_id": str(user.pk),
+        "line_items": [{"price": offering.stripe_price_id, "quantity": 1}],
+        "metadata": metadata,
+        "success_url": success_url + ("&" if "?" in success_url else "?") + "session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": cancel_url,
+    }
+    if is_plan:
+        params["subscription_data"] = {"metadata": metadata}
+    else:
+        params["payment_intent_data"] = {"metadata": metadata}
+    try:
+        session = stripe.checkout.Session.create(api_key=api_key, **params)
+    except stripe.StripeError as exc:
+        log.warning("checkout session for user %s failed: %s", user.pk, exc)
+        raise BillingError(_("We could not open the payment page. Please try again.")) from exc
+    return session.url
+
+
+def portal_start(*, user, return_url: str) -> str:  # noqa: ANN001
+    """A Stripe customer portal URL where the user changes or cancels a plan."""
+    api_key = _api_key()
+    try:
+        portal = stripe.billing_portal.Session.create(
+            api_key=api_key, customer=_customer_id(user), return_url=return_url
+        )
+    except stripe.StripeError as exc:
+        raise BillingError(_("We could not open the billing portal. Please try again.")) from exc
+    return portal.url
+
+
+# --- grants ---------------------------------------------------------------------
+
+
+def _grant(
+    *,
+    user,  # noqa: ANN001 - an AUTH_USER_MODEL instance
+    kind: str,
+    stripe_id: str,
+    credits: int,
+    amount: int,
+    currency: str,  # noqa: ANN001
+    pack: CreditPack | None = None,
+    plan: Plan | None = None,
+    payment_intent_id: str = "",
+) -> Purchase:
+    with transaction.atomic():
+        # The ledger key serialises on the wallet lock, so of two concurrent
+        # deliveries the second finds both the entry and the purchase.
+        credits_grant(
+            user=user,
+            amount=credits,
+            idempotency_key=f"stripe:{stripe_id}",
+            kind=EntryKind.PURCHASE if kind == PurchaseKind.PACK else EntryKind.SUBSCRIPTION_GRANT,
+            reason=(pack or plan).name if (pack or plan) else "",
+            reference=f"stripe:{stripe_id}",
+        )
+        purchase, _created = Purchase.objects.get_or_create(
+            stripe_id=stripe_id,
+            defaults={
+                "user": user,
+                "kind": kind,
+                "pack": pack,
+                "plan": plan,
+                "credits": credits,
+                "amount": amount,
+                "currency": currency,
+                "payment_intent_id": payment_intent_id or "",
+            },
+        )
+        return purchase
+
+
+def purchase_from_session(*, session: Any) -> Purchase | None:
+    """Grant a pack for a Checkout Session whose ``payment_status`` is
+    "paid" (``mode=payment`` only; plans are granted per invoice). Returns the
+    purchase, or ``None`` when the session is unpaid or not one of ours."""
+    if _get(session, "mode") != "payment" or _get(session, "payment_status") != "paid":
+        return None
+    metadata = _get(session, "metadata") or {}
+    user = _user(_get(metadata, METADATA_USER) or _get(session, "client_reference_id"))
+    pack = CreditPack.objects.filter(slug=_get(metadata, METADATA_PACK)).first()
+    if user is None or pack is None:
+        log.warning("checkout session %s is not a Mirsam pack purchase", _get(session, "id"))
+        return None
+    payment_intent = _get(session, "payment_intent")
+    return _grant(
+        user=user,
+        kind=PurchaseKind.PACK,
+        stripe_id=_get(session, "id"),
+        credits=pack.credits,
+        amount=_get(session, "amount_total") or pack.price_amount,
+        currency=_get(session, "currency") or pack.currency,
+        pack=pack,
+        payment_intent_id=payment_intent if isinstance(payment_intent, str) else (_get(payment_intent, "id") or ""),
+    )
+
+
+def _invoice_price_ids(invoice: Any) -> list[str]:
+    ids = []
+    for line in _get(invoice, "lines", "data") or []:
+        price = _get(line, "pricing", "price_details", "price") or _get(line, "price")
+        price = price if isinstance(price, str) else _get(price, "id")
+        if price:
+            ids.append(price)
+    return ids
+
+
+def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
+    """Grant a plan's credits for one paid subscription invoice
+    (``amount_paid`` > 0), once per invoice id."""
+    if _get(invoice, "status") != "paid" or not _get(invoice, "amount_paid"):
+        return None
+    sub_metadata = _get(invoice, "parent", "subscription_details", "metadata") or {}
+    plan = (
+        Plan.objects.filter(slug=_get(sub_metadata, METADATA_PLAN)).first()
+        or Plan.objects.filter(stripe_price_id__in=_invoice_price_ids(invoice)).first()
+    )
+    user = _user(_get(sub_metadata, METADATA_USER))
+    if user is None:
+        from djstripe.models import Customer
+
+        customer = Customer.objects.filter(id=_get(invoice, "customer")).select_related("subscriber").first()
+        user = customer.subscriber if customer else None
+    if user is None or plan is None:
+        log.warning("invoice %s is not a Mirsam plan payment", _get(invoice, "id"))
+        return None
+    return _grant(
+        user=user,
+        kind=PurchaseKind.PLAN,
+        stripe_id=_get(invoice, "id"),
+        credits=plan.credits_per_period,
+        amount=_get(invoice, "amount_paid"),
+        currency=_get(invoice, "currency") or plan.currency,
+        plan=plan,
+    )
+
+
+# --- revocations ----------------------------------------------------------------
+
+
+def _purchase_for_payment_intent(payment_intent_id: str) -> Purchase | None:
+    purchase = Purchase.objects.filter(payment_intent_id=payment_intent_id).first()
+    if purchase is not None or not payment_intent_id:
+        return purchase
+    # Invoices no longer name their payment intent (dahlia): ask Stripe which
+    # invoice this payment paid.
+    try:
+        payments = stripe.InvoicePayment.list(
+            api_key=_api_key(), payment={"type": "payment_intent", "payment_intent": payment_intent_id}, limit=1
+        )
+    except (stripe.StripeError, BillingError) as exc:
+        log.warning("invoice lookup for %s failed: %s", payment_intent_id, exc)
+        raise
+    for payment in payments.data:
+        invoice_id = _get(payment, "invoice")
+        purchase = Purchase.objects.filter(stripe_id=invoice_id).first()
+        if purchase is not None:
+            Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(payment_intent_id=payment_intent_id)
+            return purchase
+    return None
+
+
+def _revoke(*, purchase: Purchase, kind: str, stripe_key: str, credits_due: int, amount: int) -> Revocation:
+    with transaction.atomic():
+        Purchase.objects.select_for_update().get(pk=purchase.pk)
+        existing = Revocation.objects.filter(stripe_key=stripe_key).first()
+        if existing is not None:
+            return existing
+        taken, shortfall = 0, credits_due
+        if credits_due > 0:
+            entry, shortfall = credits_revoke(
+                user=purchase.user,
+                amount=credits_due,
+                idempotency_key=f"stripe-revoke:{stripe_key}",
+                reason=_("Refund") if kind == RevocationKind.REFUND else _("Lost dispute"),
+                reference=f"stripe:{purchase.stripe_id}",
+            )
+            taken = credits_due - shortfall
+        if shortfall:
+            log.warning("revocation %s: user %s had spent %d credit(s)", stripe_key, purchase.user_id, shortfall)
+        return Revocation.objects.create(
+            purchase=purchase,
+            kind=kind,
+            stripe_key=stripe_key,
+            amount=amount,
+            credits_due=credits_due,
+            credits_taken=taken,
+            shortfall=shortfall,
+        )
+
+
+def _already_due(purchase: Purchase) -> int:
+    return sum(r.credits_due for r in purchase.revocations.all())
+
+
+def revoke_for_refund(*, charge: Any) -> Revocation | None:
+    """Take back the credits a refunded charge paid for, in proportion to
+    ``amount_refunded / amount`` (cumulative, so each partial refund takes
+    only its share). Keyed on the charge id and the refunded total."""
+    purchase = _purchase_for_payment_intent(_get(charge, "payment_intent") or "")
+    if purchase is None:
+        log.warning("refunded charge %s matches no purchase", _get(charge, "id"))
+        return None
+    amount, refunded = int(_get(charge, "amount") or 0), int(_get(charge, "amount_refunded") or 0)
+    if not amount or not refunded:
+        return None
+    with transaction.atomic():
+        Purchase.objects.select_for_update().get(pk=purchase.pk)
+        target = purchase.credits if refunded >= amount else purchase.credits * refunded // amount
+        due = max(0, target - _already_due(purchase))
+        return _revoke(
+            purchase=purchase,
+            kind=RevocationKind.REFUND,
+            stripe_key=f"{_get(charge, 'id')}:refunded:{refunded}",
+            credits_due=due,
+            amount=refunded,
+        )
+
+
+def revoke_for_dispute(*, dispute: Any) -> Revocation | None:
+    """A lost dispute takes back every credit of its purchase not already
+    taken back. Other dispute outcomes change nothing."""
+    if _get(dispute, "status") != "lost":
+        return None
+    purchase = _purchase_for_payment_intent(_get(dispute, "payment_intent") or "")
+    if purchase is None:
+        log.warning("dispute %s matches no purchase", _get(dispute, "id"))
+        return None
+    with transaction.atomic():
+        Purchase.objects.select_for_update().get(pk=purchase.pk)
+        due = max(0, purchase.credits - _already_due(purchase))
+        return _revoke(
+            purchase=purchase,
+            kind=RevocationKind.DISPUTE,
+            stripe_key=f"{_get(dispute, 'id')}:lost",
+            credits_due=due,
+            amount=int(_get(dispute, "amount") or 0),
+        )
+
+
+# --- reconciliation -------------------------------------------------------------
+
+
+def checkouts_reconcile(*, since: datetime | None = None) -> int:
+    """List Checkout Sessions completed since ``since`` (default: the last
+    ``MIRSAM_STRIPE_RECONCILE_HOURS``) from Stripe and grant any paid pack, or
+    plan's first invoice, that no webhook granted. Returns how many purchases
+    it added."""
+    since = since or timezone.now() - timezone.timedelta(hours=settings.MIRSAM_STRIPE_RECONCILE_HOURS)
+    added = 0
+    sessions = stripe.checkout.Session.list(
+        api_key=_api_key(), created={"gte": int(since.timestamp())}, status="complete", limit=100
+    )
+    for session in sessions.auto_paging_iter():
+        stripe_id = session.id
+        if session.mode == "subscription":
+            # A plan's first period is paid by the session's invoice.
+            stripe_id = _get(session, "invoice")
+            stripe_id = stripe_id if isinstance(stripe_id, str) else _get(stripe_id, "id")
+        if not stripe_id or Purchase.objects.filter(stripe_id=stripe_id).exists():
+            continue
+        if session.mode == "subscription":
+            purchase = purchase_from_invoice(invoice=stripe.Invoice.retrieve(stripe_id, api_key=_api_key()))
+        else:
+            purchase = purchase_from_session(session=session)
+        if purchase is not None:
+            log.warning("reconciliation granted %s (its webhook never came)", stripe_id)
+            added += 1
+    return added
+
+
+# --- catalogue ------------------------------------------------------------------
+
+
+def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
+    """Make Stripe's Product and Price match ``offering`` and store their ids.
+
+    Stripe Prices are immutable in amount: when the amount, currency or
+    interval changed, a new Price is created and the old one deactivated.
+    Returns what was done: "created", "updated" or "new price".
+    """
+    api_key = _api_key()
+    is_plan = isinstance(offering, Plan)
+    metadata = {"mirsam_kind": "plan" if is_plan else "pack", "mirsam_slug": offering.slug}
+    product_fields = {"name": offering.name_en or offering.name, "active": offering.is_active, "metadata": metadata}
+    if offering.description_en:
+        product_fields["description"] = offering.description_en
+    action = "updated"
+    if offering.stripe_product_id:
+        stripe.Product.modify(offering.stripe_product_id, api_key=api_key, **product_fields)
+    else:
+        offering.stripe_product_id = stripe.Product.create(api_key=api_key, **product_fields).id
+        action = "created"
+    price = None
+    if offering.stripe_price_id:
+        price = stripe.Price.retrieve(offering.stripe_price_id, api_key=api_key)
+        recurring = _get(price, "recurring", "interval")
+        if (
+            price.unit_amount != offering.price_amount
+            or price.currency != offering.currency
+            or recurring != (offering.interval if is_plan else None)
+        ):
+            stripe.Price.modify(price.id, api_key=api_key, active=False)
+            price = None
+            action = "new price"
+    if price is None:
+        fields: dict[str, Any] = {
+            "product": offering.stripe_product_id,
+            "unit_amount": offering.price_amount,
+            "currency": offering.currency,
+            "metadata": metadata,
+        }
+        if is_plan:
+            fields["recurring"] = {"interval": offering.interval}
+        offering.stripe_price_id = stripe.Price.create(api_key=api_key, **fields).id
+    offering.save(update_fields=["stripe_product_id", "stripe_price_id"])
+    return action
