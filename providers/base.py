@@ -13,7 +13,10 @@ Lifecycle of a task, as the pipeline drives it:
 3. ``parse_callback(body, headers)`` → :class:`TaskResult` for a callback
    POSTed by the provider (after ``verify_callback``).
 4. ``download(url, request, max_bytes)`` → :class:`Download`: the output's
-   bytes, read at once because provider URLs expire (API.md §1 Retention).
+   bytes, read at once because provider URLs expire (API.md §1 Retention),
+   streamed in chunks and capped at ``max_bytes``; images and videos.
+5. ``supports_extend(provider_model)``: whether ``params["extend_task_id"]``
+   can continue an earlier result (Veo, Runway).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import enum
 import tempfile
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import IO, Any
 
 from django.utils.translation import gettext_lazy as _
@@ -54,24 +58,45 @@ class ProviderError(Exception):
 
 
 @dataclass(frozen=True)
+class InputFile:
+    """A file the user gave for this task (a reference frame, a photo),
+    already checked and re-encoded by Mirsam. ``open()`` returns a binary
+    file at position 0 that the caller closes."""
+
+    name: str
+    content_type: str
+    open: Callable[[], IO[bytes]]
+    role: str = ""  # "first_frame", "last_frame", "photo"
+
+
+@dataclass(frozen=True)
 class TaskRequest:
     """What to make. ``params`` are validated by the catalogue already:
-    ``prompt`` (str), ``aspect_ratio`` (e.g. "16:9"), ``output_format``."""
+    ``prompt`` (str) and the model's options, e.g. ``aspect_ratio`` ("16:9"),
+    ``output_format``, ``duration`` (seconds, as the catalogue's string),
+    ``resolution`` ("720p"), ``sound`` ("on"/"off"); ``extend_task_id`` when
+    the job extends an earlier provider task. ``inputs`` are the user's files
+    in order (first frame before last frame)."""
 
     job_id: int
     index: int
     provider_model: str
     params: dict[str, Any]
     callback_url: str | None = None
+    inputs: tuple[InputFile, ...] = ()
 
 
 @dataclass(frozen=True)
 class TaskResult:
+    """A task's state. ``output_urls`` are the results (images or videos);
+    ``poster_urls`` optional still images for videos, in the same order."""
+
     task_id: str
     state: TaskState
     output_urls: list[str] = field(default_factory=list)
     error_code: str = ""
     error_message: str = ""
+    poster_urls: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +105,7 @@ class TaskResult:
             "output_urls": list(self.output_urls),
             "error_code": self.error_code,
             "error_message": self.error_message,
+            "poster_urls": list(self.poster_urls),
         }
 
     @classmethod
@@ -90,6 +116,7 @@ class TaskResult:
             output_urls=list(data.get("output_urls") or []),
             error_code=data.get("error_code", ""),
             error_message=data.get("error_message", ""),
+            poster_urls=list(data.get("poster_urls") or []),
         )
 
 
@@ -134,6 +161,9 @@ class Adapter:
 
     def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:
         raise NotImplementedError
+
+    def supports_extend(self, provider_model: str) -> bool:
+        return False
 
     def health(self) -> bool:
         return self.is_configured()
