@@ -181,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.sweep_stuck_jobs_task",
         "schedule": env.float("MIRSAM_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
+    "purge-old-uploads": {
+        "task": "generation.tasks.purge_uploads_task",
+        "schedule": env.float("MIRSAM_UPLOAD_PURGE_INTERVAL_SECONDS", default=3600.0),
+    },
 }
 
 # Stripe through dj-stripe (stack-notes §1). Without a secret key the pricing
@@ -204,6 +208,10 @@ MIRSAM_PROMPT_MAX_LENGTH = env.int("MIRSAM_PROMPT_MAX_LENGTH", default=2000)
 MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
 MIRSAM_OUTPUT_MAX_BYTES = env.int("MIRSAM_OUTPUT_MAX_BYTES", default=50 * 1024 * 1024)
 MIRSAM_CREATIONS_PER_PAGE = env.int("MIRSAM_CREATIONS_PER_PAGE", default=12)
+MIRSAM_UPLOAD_MAX_BYTES = env.int("MIRSAM_UPLOAD_MAX_BYTES", default=15 * 1024 * 1024)
+MIRSAM_UPLOAD_MAX_PIXELS = env.int("MIRSAM_UPLOAD_MAX_PIXELS", default=40_000_000)
+MIRSAM_UPLOAD_MIN_SIDE = env.int("MIRSAM_UPLOAD_MIN_SIDE", default=256)
+MIRSAM_UPLOAD_RETENTION_DAYS = env.int("MIRSAM_UPLOAD_RETENTION_DAYS", default=7)
 # Seconds between polls of a provider task, in order; the last repeats.
 MIRSAM_POLL_SCHEDULE = [
     int(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=["3", "3", "5", "5", "10", "10", "20"])
@@ -215,6 +223,7 @@ DEMO_DELAY_SECONDS = env.float("DEMO_DELAY_SECONDS", default=4.0)
 DEMO_FAILURE_RATE = env.float("DEMO_FAILURE_RATE", default=0.0)
 KIE_API_KEY = env.str("KIE_API_KEY", default="")
 KIE_BASE_URL = env.str("KIE_BASE_URL", default="https://api.kie.ai")
+KIE_UPLOAD_BASE_URL = env.str("KIE_UPLOAD_BASE_URL", default="https://kieai.redpandaai.co")
 KIE_CALLBACK_BASE_URL = env.str("KIE_CALLBACK_BASE_URL", default="")
 KIE_WEBHOOK_HMAC_KEY = env.str("KIE_WEBHOOK_HMAC_KEY", default="")
 KIE_TIMEOUT_SECONDS = env.float("KIE_TIMEOUT_SECONDS", default=30.0)

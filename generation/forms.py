@@ -1,54 +1,84 @@
+"""Forms of the studio pages. Choices come from the catalogue; the services
+check everything again, so a forged field is refused there too."""
+
 from __future__ import annotations
 
 from django import forms
 from django.conf import settings
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from providers.models import Offer
 
+from .models import StylePreset
 
-class ImageJobForm(forms.Form):
-    """The Image page. Choices come from the catalogue; the services check
-    everything again, so a forged field is refused there too."""
+PARAM_LABELS = {
+    "aspect_ratio": _("Aspect ratio"),
+    "duration": _("Duration"),
+    "resolution": _("Resolution"),
+    "sound": _("Sound"),
+}
+OUTPUT_LABELS = {"image": _("Number of images"), "video": _("Number of videos"), "avatar": _("Number of variants")}
+
+
+def _choice_label(name: str, value: str) -> str:
+    if name == "duration":
+        return ngettext_lazy("%(n)s second", "%(n)s seconds", int(value)) % {"n": value}
+    if name == "sound":
+        return {"on": _("With sound"), "off": _("Silent")}.get(value, value)
+    return value
+
+
+class JobForm(forms.Form):
+    """Model, prompt, number of outputs, and one select per option of the
+    selected model (``Offer.param_specs``)."""
 
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), label=_("Model"), empty_label=None)
     prompt = forms.CharField(
         label=_("Prompt"),
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("Describe the image you want…")}),
+        widget=forms.Textarea(attrs={"rows": 4}),
         max_length=settings.MIRSAM_PROMPT_MAX_LENGTH,
         required=False,
     )
-    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), choices=())
     outputs = forms.TypedChoiceField(label=_("Number of images"), coerce=int, choices=())
 
-    def __init__(self, *args, offers: list[Offer], **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, offers: list[Offer], service: str = "image", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.service = service
         self.fields["offer"].queryset = Offer.objects.filter(pk__in=[o.pk for o in offers])
         self.fields["offer"].label_from_instance = lambda o: o.name
+        self.fields["outputs"].label = OUTPUT_LABELS.get(service, OUTPUT_LABELS["image"])
         offer = self.selected_offer(offers)
-        ratios = offer.aspect_ratios if offer else ["1:1"]
-        self.fields["aspect_ratio"].choices = [(r, r) for r in ratios]
         top = offer.max_outputs if offer else 1
         self.fields["outputs"].choices = [(n, str(n)) for n in range(1, top + 1)]
+        self.param_names = list(offer.param_specs) if offer else []
+        for name in self.param_names:
+            spec = offer.param_specs[name]
+            self.fields[name] = forms.ChoiceField(
+                label=PARAM_LABELS.get(name, name),
+                choices=[(c, _choice_label(name, c)) for c in spec["choices"]],
+                initial=spec["default"],
+            )
         if offer and not self.is_bound:
             self.initial.setdefault("offer", offer.pk)
 
     @classmethod
-    def for_options(cls, data: QueryDict, *, offers: list[Offer]) -> ImageJobForm:
+    def for_options(cls, data: QueryDict, *, offers: list[Offer], service: str = "image") -> JobForm:
         """A form for re-rendering the options after a change: values the newly
-        selected model does not offer fall back to the nearest it does."""
+        selected model does not offer fall back to its defaults."""
         data = data.copy()
-        offer = cls(data, offers=offers).selected_offer(offers)
+        offer = cls(data, offers=offers, service=service).selected_offer(offers)
         if offer is not None:
-            if data.get("aspect_ratio") not in offer.aspect_ratios:
-                data["aspect_ratio"] = offer.aspect_ratios[0]
+            for name, spec in offer.param_specs.items():
+                if data.get(name) not in spec["choices"]:
+                    data[name] = spec["default"]
             try:
                 outputs = int(data.get("outputs") or 1)
             except ValueError:
                 outputs = 1
             data["outputs"] = str(max(1, min(outputs, offer.max_outputs)))
-        return cls(data, offers=offers)
+        return cls(data, offers=offers, service=service)
 
     def selected_offer(self, offers: list[Offer]) -> Offer | None:
         raw = self.data.get("offer") if self.is_bound else self.initial.get("offer")
@@ -56,3 +86,52 @@ class ImageJobForm(forms.Form):
             if str(offer.pk) == str(raw):
                 return offer
         return offers[0] if offers else None
+
+    @property
+    def param_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.param_names]
+
+    def selected_params(self) -> dict[str, str]:
+        """The option values as submitted (for the live price)."""
+        source = self.data if self.is_bound else {}
+        return {name: source.get(name) or self.fields[name].initial for name in self.param_names}
+
+    def job_params(self) -> dict[str, object]:
+        """What ``job_submit`` gets from a valid form."""
+        data = {"prompt": self.cleaned_data["prompt"], "outputs": self.cleaned_data["outputs"]}
+        data.update({name: self.cleaned_data[name] for name in self.param_names})
+        return data
+
+
+class AvatarForm(forms.Form):
+    """Photos, consent, a style preset, the number of variants, optional details."""
+
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), label=_("Model"), empty_label=None)
+    preset = forms.ModelChoiceField(
+        queryset=StylePreset.objects.filter(is_active=True),
+        label=_("Style"),
+        empty_label=None,
+        widget=forms.RadioSelect,
+    )
+    details = forms.CharField(
+        label=_("Details (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. wearing a red scarf, night city behind")}),
+    )
+    outputs = forms.TypedChoiceField(
+        label=_("Number of variants"), coerce=int, choices=[(n, str(n)) for n in range(1, 5)]
+    )
+    consent = forms.BooleanField(
+        required=True, error_messages={"required": _("Please confirm the consent statement to continue.")}
+    )
+
+    def __init__(self, *args, offers: list[Offer], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = Offer.objects.filter(pk__in=[o.pk for o in offers])
+        self.fields["offer"].label_from_instance = lambda o: o.name
+        if offers and not self.is_bound:
+            self.initial.setdefault("offer", offers[0].pk)
+        preset = self.fields["preset"].queryset.first()
+        if preset and not self.is_bound:
+            self.initial.setdefault("preset", preset.pk)

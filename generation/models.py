@@ -99,6 +99,18 @@ class Job(models.Model):
         return int(self.params.get("outputs", 1))
 
     @property
+    def can_extend(self) -> bool:
+        """A finished video whose model can continue it (Veo, Runway, demo)."""
+        from providers.registry import get_adapter
+
+        return (
+            self.status == JobStatus.SUCCEEDED
+            and self.service == Service.VIDEO
+            and self.offer.extend_price_credits is not None
+            and get_adapter(self.offer.adapter).supports_extend(self.offer.provider_model)
+        )
+
+    @property
     def output_slots(self) -> range:
         """One slot per requested output (placeholders while the job runs)."""
         return range(self.outputs)
@@ -153,6 +165,7 @@ class Asset(models.Model):
     )
     index = models.PositiveSmallIntegerField(_("index"), default=0)
     file = models.FileField(_("file"), upload_to=asset_upload_to, max_length=255)
+    poster = models.FileField(_("poster"), upload_to=asset_upload_to, max_length=255, blank=True)
     content_type = models.CharField(_("content type"), max_length=100)
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
     width = models.PositiveIntegerField(_("width"), null=True, blank=True)
@@ -168,5 +181,110 @@ class Asset(models.Model):
         return self.file.name
 
     @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+    @property
     def download_name(self) -> str:
         return f"mirsam-{self.job_id}-{self.index + 1}{PurePosixPath(self.file.name).suffix}"
+
+
+def upload_to(upload: Upload, filename: str) -> str:
+    suffix = PurePosixPath(filename).suffix.lower() or ".bin"
+    return f"uploads/{upload.user_id}/{secrets.token_hex(12)}{suffix}"
+
+
+class Upload(models.Model):
+    """A photo or reference image a user gave us, checked and re-encoded by
+    ``generation.uploads.image_clean`` (metadata stripped). Private: served
+    only to its owner; deleted by its owner or after
+    ``MIRSAM_UPLOAD_RETENTION_DAYS`` (the results made from it stay)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads", verbose_name=_("user")
+    )
+    file = models.FileField(_("file"), upload_to=upload_to, max_length=255)
+    original_name = models.CharField(_("original name"), max_length=255, blank=True)
+    content_type = models.CharField(_("content type"), max_length=100)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.original_name or self.file.name}"
+
+
+class Consent(models.Model):
+    """A user's acceptance of the photo-consent wording (``version`` names the
+    exact text in ``generation.consent``) for one upload. Kept when the
+    upload itself is deleted."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents", verbose_name=_("user")
+    )
+    upload = models.ForeignKey(
+        Upload, on_delete=models.SET_NULL, null=True, blank=True, related_name="consents", verbose_name=_("upload")
+    )
+    version = models.CharField(_("wording version"), max_length=32)
+    accepted_at = models.DateTimeField(_("accepted"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["-accepted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.version} · {self.accepted_at:%Y-%m-%d}"
+
+
+class JobInput(models.Model):
+    """An upload a job uses, in order, with its role (first frame, photo…)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="inputs", verbose_name=_("job"))
+    upload = models.ForeignKey(
+        Upload, on_delete=models.SET_NULL, null=True, related_name="job_inputs", verbose_name=_("upload")
+    )
+    role = models.CharField(_("role"), max_length=16)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("job input")
+        verbose_name_plural = _("job inputs")
+        ordering = ["job", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.position} {self.role}"
+
+
+class StylePreset(models.Model):
+    """An avatar character style. Names in English and Arabic; the prompt
+    template (staff-editable, sent to the provider) may use ``{details}`` for
+    the user's own words. ``demo_style`` is the offline demo's transformation."""
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    prompt_template = models.TextField(_("prompt template"))
+    demo_style = models.CharField(_("demo style"), max_length=32, default="cartoon")
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("style preset")
+        verbose_name_plural = _("style presets")
+        ordering = ["sort_order", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def prompt(self, details: str = "") -> str:
+        """The provider prompt: the template with ``{details}`` filled."""
+        text = self.prompt_template.replace("{details}", details.strip())
+        return " ".join(text.split())

@@ -17,29 +17,31 @@ errors (``InsufficientCredits``) pass through from ``credits.services``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from PIL import Image, UnidentifiedImageError
 
 from credits.services import credits_capture, credits_hold
-from providers.base import Download, ProviderError, TaskRequest, TaskResult, TaskState
+from providers.base import Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState
 from providers.models import Offer
 from providers.registry import get_adapter
 
-from .models import FINAL_JOB_STATUSES, Asset, Job, JobStatus, ProviderTask, TaskStatus
+from .media import CheckedOutput, image_check, output_check, video_poster
+from .models import FINAL_JOB_STATUSES, Asset, Consent, Job, JobInput, JobStatus, ProviderTask, TaskStatus, Upload
 
 log = logging.getLogger(__name__)
 
-IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 TIMEOUT_MESSAGE = gettext_lazy("The provider did not finish in time. Your credits were returned.")
 
 
@@ -70,10 +72,19 @@ def offers_available(*, service: str) -> list[Offer]:
     ]
 
 
+PARAM_LABELS = {
+    "aspect_ratio": gettext_lazy("aspect ratio"),
+    "duration": gettext_lazy("duration"),
+    "resolution": gettext_lazy("resolution"),
+    "sound": gettext_lazy("sound"),
+}
+
+
 def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
     """Check ``params`` against what ``offer`` accepts and return the clean set:
-    ``{"prompt": str, "aspect_ratio": str, "outputs": int}``.
-    Raises :class:`GenerationError` naming the first problem."""
+    ``{"prompt": str, "outputs": int, <each option of the model>: str}``;
+    a missing option takes the model's default. Raises
+    :class:`GenerationError` naming the first problem."""
     prompt = str(params.get("prompt") or "").strip()
     if not prompt:
         raise GenerationError(_("Write a prompt first."))
@@ -83,41 +94,89 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
             _("The prompt is too long: %(length)d characters, at most %(limit)d.")
             % {"length": len(prompt), "limit": limit}
         )
-    aspect_ratio = str(params.get("aspect_ratio") or offer.aspect_ratios[0])
-    if aspect_ratio not in offer.aspect_ratios:
-        raise GenerationError(_("This model does not offer the aspect ratio %(ratio)s.") % {"ratio": aspect_ratio})
+    clean: dict[str, Any] = {"prompt": prompt}
+    for name, spec in offer.param_specs.items():
+        value = params.get(name)
+        value = spec["default"] if value in (None, "") else str(value)
+        if value not in spec["choices"]:
+            if name == "aspect_ratio":
+                raise GenerationError(_("This model does not offer the aspect ratio %(ratio)s.") % {"ratio": value})
+            raise GenerationError(
+                _("This model does not offer %(value)s for %(name)s.")
+                % {"value": value, "name": PARAM_LABELS.get(name, name)}
+            )
+        clean[name] = value
+    if offer.forbidden(clean):
+        raise GenerationError(_("This model does not offer that combination of settings."))
     try:
         outputs = int(params.get("outputs") or 1)
     except (TypeError, ValueError):
         outputs = 0
     if not 1 <= outputs <= offer.max_outputs:
         raise GenerationError(_("Choose between 1 and %(max)d images.") % {"max": offer.max_outputs})
-    return {"prompt": prompt, "aspect_ratio": aspect_ratio, "outputs": outputs}
+    clean["outputs"] = outputs
+    return clean
 
 
-def job_submit(*, user, offer: Offer, params: dict[str, Any], parent: Job | None = None) -> Job:  # noqa: ANN001
+def _check_inputs(*, offer: Offer, user, uploads: Sequence[Upload]) -> None:  # noqa: ANN001
+    low, high = offer.input_limits
+    if any(u.user_id != user.pk for u in uploads):
+        raise GenerationError(_("That file was not found."))
+    if len(uploads) > high:
+        raise GenerationError(
+            _("This model takes at most %(max)d images.") % {"max": high}
+            if high
+            else _("This model does not take images.")
+        )
+    if len(uploads) < low:
+        raise GenerationError(_("Add at least %(min)d photo.") % {"min": low})
+
+
+def job_submit(
+    *,
+    user,  # noqa: ANN001
+    offer: Offer,
+    params: dict[str, Any],
+    uploads: Sequence[Upload] = (),
+    parent: Job | None = None,
+    extra: dict[str, Any] | None = None,
+    price: int | None = None,
+) -> Job:
     """Create a queued job for ``user``, holding its price in credits.
 
-    The price comes from the catalogue (``offer.price_for``), never from the
-    client. Raises :class:`GenerationError` for bad input or an unavailable
-    model and ``credits.services.InsufficientCredits`` for a short balance;
-    in both cases nothing is created or held.
+    The price comes from the catalogue (``offer.price_for`` with the chosen
+    options), never from the client; ``price`` overrides it only for server
+    decisions such as an extend. ``uploads`` are the user's checked images in
+    order (their roles follow ``offer.input_roles``); ``extra`` adds
+    server-side parameters (an avatar style, the task to extend). Raises
+    :class:`GenerationError` for bad input or an unavailable model and
+    ``credits.services.InsufficientCredits`` for a short balance; in both
+    cases nothing is created or held.
     """
     if not offer.is_active or not get_adapter(offer.adapter).is_configured():
         raise GenerationError(_("This model is not available right now."))
     clean = job_params_clean(offer=offer, params=params)
-    price = offer.price_for(outputs=clean["outputs"])
+    _check_inputs(offer=offer, user=user, uploads=uploads)
+    clean.update(extra or {})
+    total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
     with transaction.atomic():
         job = Job.objects.create(
-            user=user, offer=offer, service=offer.service, params=clean, price_credits=price, parent=parent
+            user=user, offer=offer, service=offer.service, params=clean, price_credits=total, parent=parent
         )
         job.hold = credits_hold(
             user=user,
-            amount=price,
+            amount=total,
             reference=f"job:{job.pk}",
             reason=f"{offer.get_service_display()} · {offer.name} × {clean['outputs']}",
         )
         job.save(update_fields=["hold"])
+        roles = offer.input_roles
+        JobInput.objects.bulk_create(
+            [
+                JobInput(job=job, upload=upload, role=roles[min(i, len(roles) - 1)], position=i)
+                for i, upload in enumerate(uploads)
+            ]
+        )
         ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
         from .tasks import submit_job_task
 
@@ -126,8 +185,40 @@ def job_submit(*, user, offer: Offer, params: dict[str, Any], parent: Job | None
 
 
 def job_regenerate(*, job: Job) -> Job:
-    """A new job with the same model and settings as ``job`` (held and priced anew)."""
-    return job_submit(user=job.user, offer=job.offer, params=dict(job.params), parent=job)
+    """A new job with the same model, settings and inputs as ``job`` (held
+    and priced anew). Inputs whose upload was deleted make it refuse."""
+    inputs = list(job.inputs.select_related("upload"))
+    if any(i.upload is None for i in inputs):
+        raise GenerationError(_("The photos of this job were deleted; upload them again."))
+    if job.params.get("extend_task_id"):
+        raise GenerationError(_("Extend the original video again instead."))
+    params = {k: v for k, v in job.params.items() if k in {"prompt", "outputs", *job.offer.param_specs}}
+    extra = {k: v for k, v in job.params.items() if k in {"preset", "style"}}
+    return job_submit(
+        user=job.user, offer=job.offer, params=params, uploads=[i.upload for i in inputs], parent=job, extra=extra
+    )
+
+
+def job_extend(*, job: Job, prompt: str) -> Job:
+    """Continue a finished video (Veo, Runway, demo): a new job that
+    references its parent, priced at the model's ``extend_price_credits`` and
+    held like any other. Raises :class:`GenerationError` when the job cannot
+    be extended."""
+    if not job.can_extend:
+        raise GenerationError(_("This video cannot be extended."))
+    task = job.tasks.filter(status=TaskStatus.SUCCEEDED).exclude(task_id="").first()
+    if task is None:
+        raise GenerationError(_("This video cannot be extended."))
+    params = {k: v for k, v in job.params.items() if k in job.offer.param_specs}
+    params.update({"prompt": prompt, "outputs": 1})
+    return job_submit(
+        user=job.user,
+        offer=job.offer,
+        params=params,
+        parent=job,
+        extra={"extend_task_id": task.task_id},
+        price=job.offer.extend_price_credits,
+    )
 
 
 def _callback_url(job: Job) -> str | None:
@@ -137,17 +228,30 @@ def _callback_url(job: Job) -> str | None:
     return base.rstrip("/") + reverse("provider_callback", kwargs={"token": job.callback_token})
 
 
+def _opener(upload: Upload):  # noqa: ANN202
+    return lambda: upload.file.storage.open(upload.file.name, "rb")
+
+
 def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
+    inputs = tuple(
+        InputFile(
+            name=i.upload.file.name.rsplit("/", 1)[-1],
+            content_type=i.upload.content_type,
+            open=_opener(i.upload),
+            role=i.role,
+        )
+        for i in job.inputs.select_related("upload")
+        if i.upload is not None
+    )
+    params = {k: v for k, v in job.params.items() if k != "outputs"}
+    params.setdefault("output_format", job.offer.options.get("output_format", "png"))
     return TaskRequest(
         job_id=job.pk,
         index=task.index,
-        provider_model=job.offer.provider_model,
-        params={
-            "prompt": job.prompt,
-            "aspect_ratio": job.params.get("aspect_ratio", "1:1"),
-            "output_format": job.offer.options.get("output_format", "png"),
-        },
+        provider_model=job.offer.provider_model_for(with_inputs=bool(inputs)),
+        params=params,
         callback_url=_callback_url(job),
+        inputs=inputs,
     )
 
 
@@ -188,32 +292,52 @@ def _task_finish_failed(task_pk: int, *, code: str, message: str) -> None:
     )
 
 
-def _check_image(download: Download) -> tuple[str, int, int]:
-    """Content type, width and height of a downloaded image, checked by Pillow
-    rather than trusted from the provider's headers."""
-    try:
-        with Image.open(download.file) as img:
-            fmt, (width, height) = img.format, img.size
-            img.verify()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ProviderError(
-            _("The provider returned a file that is not a valid image."), code="bad_output", permanent=True
-        ) from exc
-    finally:
-        download.file.seek(0)
-    if fmt not in IMAGE_TYPES:
-        raise ProviderError(
-            _("The provider returned an image type we do not accept (%(type)s).") % {"type": fmt},
-            code="bad_output",
-            permanent=True,
-        )
-    return IMAGE_TYPES[fmt], width, height
-
-
 def job_mark_processing(*, job_id: int) -> None:
     Job.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.SUBMITTED]).update(
         status=JobStatus.PROCESSING, updated_at=timezone.now()
     )
+
+
+@dataclass
+class _Fetched:
+    download: Download
+    checked: CheckedOutput
+    poster: bytes | None = None
+
+
+def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fetched]:
+    """Download and check every output of a succeeded task (and, for a video,
+    its poster: the provider's, else its first frame). Raises ProviderError."""
+    adapter = get_adapter(job.offer.adapter)
+    request = _task_request(job, task)
+    if not result.output_urls:
+        raise ProviderError(_("The provider finished without a result."), code="no_output", permanent=True)
+    fetched: list[_Fetched] = []
+    try:
+        for i, url in enumerate(result.output_urls):
+            download = adapter.download(url, request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
+            item = _Fetched(download, output_check(download.file))
+            fetched.append(item)
+            if item.checked.is_video:
+                item.poster = _poster(adapter, request, result, i, download)
+    except Exception:
+        for item in fetched:
+            item.download.file.close()
+        raise
+    return fetched
+
+
+def _poster(adapter, request: TaskRequest, result: TaskResult, index: int, video: Download) -> bytes | None:  # noqa: ANN001
+    if index < len(result.poster_urls):
+        try:
+            poster = adapter.download(result.poster_urls[index], request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
+            with poster.file:
+                image_check(poster.file)
+                return poster.file.read()
+        except (ProviderError, requests.RequestException) as exc:
+            log.info("provider poster unusable (%s); using the first frame", exc)
+    frame = video_poster(video.file)
+    return frame[0] if frame else None
 
 
 def task_complete(*, task_pk: int, result: TaskResult) -> None:
@@ -231,18 +355,12 @@ def task_complete(*, task_pk: int, result: TaskResult) -> None:
     if task.is_final:
         return
     job = task.job
-    downloads: list[tuple[Download, str, int, int]] = []
+    fetched: list[_Fetched] = []
     code, message = result.error_code, result.error_message
     succeeded = result.state == TaskState.SUCCEEDED
     if succeeded:
-        adapter = get_adapter(job.offer.adapter)
-        request = _task_request(job, task)
         try:
-            if not result.output_urls:
-                raise ProviderError(_("The provider finished without a result."), code="no_output", permanent=True)
-            for url in result.output_urls:
-                download = adapter.download(url, request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
-                downloads.append((download, *_check_image(download)))
+            fetched = _fetch_outputs(job, task, result)
         except ProviderError as exc:
             succeeded, code, message = False, exc.code, str(exc.message)
         except requests.RequestException as exc:
@@ -254,19 +372,20 @@ def task_complete(*, task_pk: int, result: TaskResult) -> None:
             if task.is_final:
                 return
             if succeeded:
-                for offset, (download, content_type, width, height) in enumerate(downloads):
+                for offset, item in enumerate(fetched):
                     asset = Asset(
                         job=job,
                         user_id=job.user_id,
                         task=task,
                         index=task.index + offset,
-                        content_type=content_type,
-                        size_bytes=download.size,
-                        width=width,
-                        height=height,
+                        content_type=item.checked.content_type,
+                        size_bytes=item.download.size,
+                        width=item.checked.width,
+                        height=item.checked.height,
                     )
-                    ext = content_type.split("/")[1].replace("jpeg", "jpg")
-                    asset.file.save(f"output.{ext}", File(download.file), save=False)
+                    asset.file.save(f"output.{item.checked.extension}", File(item.download.file), save=False)
+                    if item.poster:
+                        asset.poster.save("poster.png", ContentFile(item.poster), save=False)
                     asset.save()
                 task.status = TaskStatus.SUCCEEDED
                 task.output_urls = list(result.output_urls)
@@ -276,8 +395,8 @@ def task_complete(*, task_pk: int, result: TaskResult) -> None:
                 task.error_message = message or _("The provider could not make this.")
             task.save()
     finally:
-        for download, *_rest in downloads:
-            download.file.close()
+        for item in fetched:
+            item.download.file.close()
     job_try_finish(job_id=job.pk)
 
 
@@ -384,7 +503,7 @@ def callback_receive(*, job: Job, body: bytes, headers: dict[str, str]) -> TaskR
     adapter = get_adapter(job.offer.adapter)
     try:
         adapter.verify_callback(body, headers)
-        result = adapter.parse_callback(body)
+        result = adapter.parse_callback(body, provider_model=job.offer.provider_model)
     except ProviderError as exc:
         raise CallbackRejected(exc.code) from exc
     task = job.tasks.filter(task_id=result.task_id).exclude(task_id="").first()
@@ -411,3 +530,57 @@ def job_delete(*, job: Job) -> None:
         files = [asset.file for asset in job.assets.all()]
         job.delete()
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
+
+
+# --- uploads --------------------------------------------------------------------
+
+
+def upload_create(*, user, file, consent_version: str | None = None) -> Upload:  # noqa: ANN001
+    """Check and normalise an uploaded image (``generation.uploads.image_clean``:
+    real JPEG/PNG/WebP, size, pixel and dimension limits, EXIF orientation
+    applied, metadata stripped, re-encoded), store it privately and, when
+    ``consent_version`` is given, record the user's consent for it. Raises
+    ``generation.uploads.UploadRejected``; a refused file stores nothing."""
+    from .uploads import image_clean
+
+    clean = image_clean(file=file)
+    with transaction.atomic():
+        upload = Upload(
+            user=user,
+            original_name=str(getattr(file, "name", "") or "")[:255],
+            content_type=clean.content_type,
+            width=clean.width,
+            height=clean.height,
+            size_bytes=clean.size,
+            sha256=clean.sha256,
+        )
+        upload.file.save(f"upload.{clean.extension}", ContentFile(clean.data), save=False)
+        upload.save()
+        if consent_version:
+            Consent.objects.create(user=user, upload=upload, version=consent_version)
+    return upload
+
+
+def upload_delete(*, upload: Upload) -> None:
+    """Delete an upload and its file. The jobs and results made from it stay;
+    the consent record stays, pointing at no upload. Refused while a running
+    job still needs it."""
+    if upload.job_inputs.exclude(job__status__in=FINAL_JOB_STATUSES).exists():
+        raise GenerationError(_("A running job still uses this photo; delete it when the job has finished."))
+    name, storage = upload.file.name, upload.file.storage
+    with transaction.atomic():
+        upload.delete()
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+def uploads_purge(*, older_than_days: int | None = None) -> int:
+    """Delete uploads older than ``MIRSAM_UPLOAD_RETENTION_DAYS`` whose jobs
+    have all finished. Returns how many were deleted."""
+    days = settings.MIRSAM_UPLOAD_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    busy = JobInput.objects.exclude(job__status__in=FINAL_JOB_STATUSES).values("upload_id")
+    deleted = 0
+    for upload in Upload.objects.filter(created_at__lt=cutoff).exclude(pk__in=busy).iterator():
+        upload_delete(upload=upload)
+        deleted += 1
+    return deleted

@@ -71,3 +71,9 @@ def sweep_stuck_jobs_task() -> int:
     if failed:
         log.warning("sweeper failed %d stuck job(s)", failed)
     return failed
+
+
+@shared_task
+def purge_uploads_task() -> int:
+    """Beat: delete uploads past ``MIRSAM_UPLOAD_RETENTION_DAYS`` (results stay)."""
+    return services.uploads_purge()

@@ -6,12 +6,21 @@ render a page or, for htmx, a partial.
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import FileSystemStorage
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,9 +30,10 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from credits.services import InsufficientCredits, wallet_for
 from providers.models import Service
 
-from . import selectors, services
-from .forms import ImageJobForm
-from .models import Asset, Job, JobStatus
+from . import consent, selectors, services
+from .forms import AvatarForm, JobForm
+from .models import Asset, Job, JobStatus, Upload
+from .uploads import UploadRejected, describe_limits, limits_from_settings
 
 RECENT_JOBS = 6
 
@@ -34,25 +44,66 @@ def _get_job_for_user(request: HttpRequest, job_id: int) -> Job:
     return get_object_or_404(Job.objects.select_related("offer"), pk=job_id, user=request.user)
 
 
-def _image_context(request: HttpRequest, form: ImageJobForm, offers: list) -> dict:  # noqa: ANN001
+def _studio_copy(service: str) -> dict[str, str]:
+    if service == Service.VIDEO:
+        return {
+            "title": _("Video"),
+            "heading": _("Create a video"),
+            "feed": _("Your latest videos"),
+            "empty": _("Your videos will appear here"),
+            "no_models": _("No video model is available right now"),
+            "placeholder": _("Describe the scene and the motion you want…"),
+            "charged": _("You are charged only for videos that are delivered."),
+        }
+    return {
+        "title": _("Image"),
+        "heading": _("Create an image"),
+        "feed": _("Your latest images"),
+        "empty": _("Your images will appear here"),
+        "no_models": _("No image model is available right now"),
+        "placeholder": _("Describe the image you want…"),
+        "charged": _("You are charged only for images that are delivered."),
+    }
+
+
+def _studio_context(request: HttpRequest, form: JobForm, offers: list, service: str) -> dict:  # noqa: ANN001
     offer = form.selected_offer(offers)
-    outputs = form.data.get("outputs") if form.is_bound else None
     try:
-        outputs = int(outputs or 1)
+        outputs = int((form.data.get("outputs") if form.is_bound else None) or 1)
     except ValueError:
         outputs = 1
+    params = form.selected_params()
     if offer is not None:
         outputs = max(1, min(outputs, offer.max_outputs))
-    price = offer.price_for(outputs=outputs) if offer else 0
+    price = offer.price_for(outputs=outputs, params=params) if offer else 0
     wallet = wallet_for(request.user)
     return {
+        "service": service,
+        "copy": _studio_copy(service),
+        "options_url": reverse("studio_options", kwargs={"service": service}),
         "form": form,
         "offers": offers,
         "offer": offer,
         "price": price,
+        "unit_price": offer.unit_price(params) if offer else 0,
         "wallet": wallet,
         "can_afford": wallet.available >= price,
+        "limits_text": _limits_text(),
     }
+
+
+def _limits_text() -> str:
+    limits = describe_limits(limits_from_settings())
+    return (
+        _(
+            "JPEG, PNG or WebP; up to %(max_mb)s MB and %(max_megapixels)s megapixels; "
+            "at least %(min_side_px)s px on each side."
+        )
+        % limits
+    )
+
+
+STUDIO_SERVICES = (Service.IMAGE, Service.VIDEO)
 
 
 @login_required
@@ -66,60 +117,155 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def image_page(request: HttpRequest) -> HttpResponse:
-    offers = services.offers_available(service=Service.IMAGE)
-    form = ImageJobForm(offers=offers)
-    context = _image_context(request, form, offers)
-    context["jobs"] = selectors.jobs_for_user(user=request.user, service=Service.IMAGE)[:RECENT_JOBS]
-    return render(request, "generation/image.html", context)
+def studio_page(request: HttpRequest, service: str) -> HttpResponse:
+    """The Image and Video pages: the form and the latest jobs of the service."""
+    offers = services.offers_available(service=service)
+    form = JobForm(offers=offers, service=service)
+    context = _studio_context(request, form, offers, service)
+    context["jobs"] = selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS]
+    return render(request, "generation/studio.html", context)
 
 
 @login_required
 @require_GET
-def image_options(request: HttpRequest) -> HttpResponse:
+def studio_options(request: HttpRequest, service: str) -> HttpResponse:
     """The model-dependent options and the live price, for htmx."""
-    offers = services.offers_available(service=Service.IMAGE)
-    form = ImageJobForm.for_options(request.GET, offers=offers)
-    return render(request, "generation/partials/image_options.html", _image_context(request, form, offers))
+    if service not in STUDIO_SERVICES:
+        raise Http404
+    offers = services.offers_available(service=service)
+    form = JobForm.for_options(request.GET, offers=offers, service=service)
+    return render(request, "generation/partials/options.html", _studio_context(request, form, offers, service))
 
 
-def _form_error(request: HttpRequest, message: str, *, short: bool = False) -> HttpResponse:
+def _form_error(request: HttpRequest, message: str, *, short: bool = False, page: str = "image") -> HttpResponse:
     if request.htmx:
         response = render(request, "generation/partials/form_error.html", {"message": message, "short": short})
         response["HX-Retarget"] = "#form-errors"
         response["HX-Reswap"] = "innerHTML"
         return response
     messages.error(request, message)
-    return redirect("image")
+    return redirect(page)
+
+
+def _store_uploads(request: HttpRequest, files: list, *, consent_version: str | None = None) -> list[Upload]:  # noqa: ANN001
+    """Check and store the files, all or none (a refused one deletes the rest)."""
+    uploads: list[Upload] = []
+    try:
+        for f in files:
+            uploads.append(services.upload_create(user=request.user, file=f, consent_version=consent_version))
+    except UploadRejected:
+        _discard(uploads)
+        raise
+    return uploads
+
+
+def _discard(uploads: list[Upload]) -> None:
+    # A job that was refused must not leave the user's photos behind.
+    for upload in uploads:
+        services.upload_delete(upload=upload)
+
+
+def _submit(request: HttpRequest, page: str, submit) -> HttpResponse:  # noqa: ANN001
+    """Run ``submit()`` and answer with the new job card or a clear error."""
+    try:
+        job = submit()
+    except InsufficientCredits as exc:
+        return _form_error(request, exc.message, short=True, page=page)
+    except (services.GenerationError, UploadRejected) as exc:
+        return _form_error(request, str(exc.message), page=page)
+    if not request.htmx:
+        return redirect("job_detail", job_id=job.pk)
+    response = render(request, "generation/partials/job_created.html", {"job": job})
+    return trigger_client_event(response, "balanceChanged")
 
 
 @login_required
 @require_POST
 def job_create(request: HttpRequest) -> HttpResponse:
-    """Generate: validate, hold and queue through ``job_submit``."""
-    offers = services.offers_available(service=Service.IMAGE)
-    form = ImageJobForm(request.POST, offers=offers)
+    """Generate (Image and Video): validate, hold and queue through ``job_submit``."""
+    service = request.POST.get("service", Service.IMAGE)
+    if service not in STUDIO_SERVICES:
+        service = Service.IMAGE
+    offers = services.offers_available(service=service)
+    form = JobForm(request.POST, offers=offers, service=service)
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
-        return _form_error(request, first)
-    try:
-        job = services.job_submit(
-            user=request.user,
-            offer=form.cleaned_data["offer"],
-            params={
-                "prompt": form.cleaned_data["prompt"],
-                "aspect_ratio": form.cleaned_data["aspect_ratio"],
-                "outputs": form.cleaned_data["outputs"],
-            },
+        return _form_error(request, first, page=service)
+    files = [request.FILES[n] for n in ("first_frame", "last_frame") if n in request.FILES and service == "video"]
+
+    def submit() -> Job:
+        uploads = _store_uploads(request, files)
+        try:
+            return services.job_submit(
+                user=request.user, offer=form.cleaned_data["offer"], params=form.job_params(), uploads=uploads
+            )
+        except Exception:
+            _discard(uploads)
+            raise
+
+    return _submit(request, service, submit)
+
+
+@login_required
+def avatar_page(request: HttpRequest) -> HttpResponse:
+    offers = services.offers_available(service=Service.AVATAR)
+    form = AvatarForm(offers=offers)
+    return render(request, "generation/avatar.html", _avatar_context(request, form, offers))
+
+
+def _avatar_context(request: HttpRequest, form: AvatarForm, offers: list) -> dict:  # noqa: ANN001
+    offer = offers[0] if offers else None
+    if form.is_bound:
+        offer = next((o for o in offers if str(o.pk) == str(form.data.get("offer"))), offer)
+    return {
+        "form": form,
+        "offers": offers,
+        "offer": offer,
+        "wallet": wallet_for(request.user),
+        "limits_text": _limits_text(),
+        "consent_text": consent.current_wording(),
+        "consent_version": consent.CURRENT_VERSION,
+        "jobs": selectors.jobs_for_user(user=request.user, service=Service.AVATAR)[:RECENT_JOBS],
+        "uploads": request.user.uploads.all()[:24],
+    }
+
+
+@login_required
+@require_POST
+def avatar_create(request: HttpRequest) -> HttpResponse:
+    """Portraits from the user's photos: consent, checks, style, variants."""
+    offers = services.offers_available(service=Service.AVATAR)
+    form = AvatarForm(request.POST, offers=offers)
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        return _form_error(request, first, page="avatar")
+    if request.POST.get("consent_version") != consent.CURRENT_VERSION:
+        return _form_error(
+            request, _("The consent wording has changed; please read it and confirm again."), page="avatar"
         )
-    except InsufficientCredits as exc:
-        return _form_error(request, exc.message, short=True)
-    except services.GenerationError as exc:
-        return _form_error(request, str(exc.message))
-    if not request.htmx:
-        return redirect("job_detail", job_id=job.pk)
-    response = render(request, "generation/partials/job_created.html", {"job": job})
-    return trigger_client_event(response, "balanceChanged")
+    files = request.FILES.getlist("photos")
+    if not files:
+        return _form_error(request, _("Add at least one photo."), page="avatar")
+    offer, preset = form.cleaned_data["offer"], form.cleaned_data["preset"]
+    low, high = offer.input_limits
+    if len(files) > high:
+        return _form_error(request, _("This model takes at most %(max)d photos.") % {"max": high}, page="avatar")
+
+    def submit() -> Job:
+        uploads = _store_uploads(request, files, consent_version=consent.CURRENT_VERSION)
+        try:
+            return services.job_submit(
+                user=request.user,
+                offer=offer,
+                params={"prompt": preset.prompt(form.cleaned_data["details"]), "outputs": form.cleaned_data["outputs"]},
+                uploads=uploads,
+                extra={"preset": preset.slug, "style": preset.demo_style},
+            )
+        except Exception:
+            _discard(uploads)
+            raise
+
+    return _submit(request, "avatar", submit)
 
 
 @login_required
@@ -200,21 +346,108 @@ def creations(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def job_extend(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Continue a finished video with a new prompt: a new job, held and priced."""
+    job = _get_job_for_user(request, job_id)
+    prompt = request.POST.get("prompt", "")
+    try:
+        new_job = services.job_extend(job=job, prompt=prompt)
+    except InsufficientCredits as exc:
+        messages.error(request, exc.message)
+        new_job = None
+    except services.GenerationError as exc:
+        messages.error(request, str(exc.message))
+        new_job = None
+    target = reverse("job_detail", args=[(new_job or job).pk])
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _serve(request: HttpRequest, field, content_type: str, filename: str) -> HttpResponse:  # noqa: ANN001
+    """A stored file to its owner: a signed redirect on S3; locally a stream
+    that honours a single HTTP ``Range`` (browsers seek videos with it)."""
+    if not isinstance(field.storage, FileSystemStorage):
+        return HttpResponseRedirect(field.url)
+    download = bool(request.GET.get("download"))
+    size = field.size
+    match = _RANGE.match(request.headers.get("Range", ""))
+    if match and (match.group(1) or match.group(2)):
+        if match.group(1):
+            start = int(match.group(1))
+            end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+        else:  # a suffix range: the last N bytes
+            start, end = max(0, size - int(match.group(2))), size - 1
+        if start > end or start >= size:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        f = field.open("rb")
+        f.seek(start)
+        response = StreamingHttpResponse(_read_span(f, end - start + 1), status=206, content_type=content_type)
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = FileResponse(field.open("rb"), content_type=content_type, as_attachment=download, filename=filename)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _read_span(f, length: int, chunk: int = 64 * 1024):  # noqa: ANN001, ANN202
+    try:
+        while length > 0:
+            data = f.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        f.close()
+
+
+@login_required
 @require_GET
 def asset_file(request: HttpRequest, asset_id: int) -> HttpResponse:
     """A file, to its owner only (others get 404). ``?download=1`` makes it an
     attachment. On S3 this redirects to a short-lived signed URL."""
     asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
-    download = bool(request.GET.get("download"))
-    if not isinstance(asset.file.storage, FileSystemStorage):
-        return HttpResponseRedirect(asset.file.url)
-    response = FileResponse(
-        asset.file.open("rb"), content_type=asset.content_type, as_attachment=download, filename=asset.download_name
-    )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return _serve(request, asset.file, asset.content_type, asset.download_name)
 
 
 @login_required
-def service_soon(request: HttpRequest, service: str) -> HttpResponse:
-    return render(request, "generation/soon.html", {"service": Service(service)})
+@require_GET
+def asset_poster(request: HttpRequest, asset_id: int) -> HttpResponse:
+    """A video's poster frame, to its owner only."""
+    asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
+    if not asset.poster:
+        raise Http404
+    return _serve(request, asset.poster, "image/png", f"mirsam-{asset.job_id}-poster.png")
+
+
+@login_required
+@require_GET
+def upload_file(request: HttpRequest, upload_id: int) -> HttpResponse:
+    """One of the user's own uploads (a thumbnail on the Avatar page)."""
+    upload = get_object_or_404(Upload, pk=upload_id, user=request.user)
+    return _serve(
+        request, upload.file, upload.content_type, f"upload-{upload.pk}.{upload.file.name.rsplit('.', 1)[-1]}"
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_delete(request: HttpRequest, upload_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the photo (results stay)."""
+    upload = get_object_or_404(Upload, pk=upload_id, user=request.user)
+    if request.method == "GET":
+        return render(request, "generation/upload_confirm_delete.html", {"upload": upload})
+    try:
+        services.upload_delete(upload=upload)
+    except services.GenerationError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("The photo was deleted."))
+    return redirect("avatar")

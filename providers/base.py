@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import enum
 import tempfile
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.utils.translation import gettext_lazy as _
@@ -156,7 +156,7 @@ class Adapter:
         """Raise :class:`ProviderError` if a callback's signature is wrong."""
         raise ProviderError(_("This provider does not send callbacks."), code="no_callbacks", permanent=True)
 
-    def parse_callback(self, body: bytes) -> TaskResult:
+    def parse_callback(self, body: bytes, *, provider_model: str = "") -> TaskResult:
         raise ProviderError(_("This provider does not send callbacks."), code="no_callbacks", permanent=True)
 
     def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:

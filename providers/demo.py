@@ -4,20 +4,28 @@ A task's id carries its start time, so any process (web, worker, beat) can
 answer ``fetch`` without shared state. A task is running for
 ``DEMO_DELAY_SECONDS`` and then succeeds, or fails for a share
 ``DEMO_FAILURE_RATE`` (0.0–1.0) of tasks, chosen from the task id so that every
-fetch of one task agrees. Outputs are PNGs rendered from the prompt.
+fetch of one task agrees.
+
+Outputs are made here, offline, by :mod:`providers.demo_media`: a request with
+a ``duration`` (or ``extend_task_id``) gets a real H.264 MP4 and a PNG poster;
+one with a ``"photo"`` input gets a PNG avatar variant of that photo in
+``params["style"]``; anything else gets a PNG image drawn from the prompt.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
 import uuid
+from typing import IO, Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from . import demo_media
 from .base import Adapter, Download, ProviderError, TaskRequest, TaskResult, TaskState, spooled_file
 from .http import log_call
 
@@ -84,6 +92,35 @@ def render_png(*, prompt: str, aspect_ratio: str, index: int) -> bytes:
     return out.getvalue()
 
 
+#: Clip length when a video request's ``duration`` is missing or unreadable, in seconds.
+DEFAULT_DURATION_SECONDS = 5
+
+
+def _kind(request: TaskRequest) -> str:
+    """What this request makes: "video", "avatar" or "image"."""
+    if "duration" in request.params or request.params.get("extend_task_id"):
+        return "video"
+    if any(item.role == "photo" for item in request.inputs):
+        return "avatar"
+    return "image"
+
+
+def _input(request: TaskRequest, role: str) -> bytes | None:
+    """The bytes of the first input with ``role``, or None."""
+    for item in request.inputs:
+        if item.role == role:
+            with item.open() as fh:
+                return fh.read()
+    return None
+
+
+def _duration(params: dict[str, Any]) -> int:
+    # The catalogue keeps durations as strings ("5", maybe "5s"): take the number, clamp it.
+    match = re.match(r"\s*(\d+)", str(params.get("duration", DEFAULT_DURATION_SECONDS)))
+    seconds = int(match.group(1)) if match else DEFAULT_DURATION_SECONDS
+    return min(max(seconds, 1), demo_media.MAX_DURATION_SECONDS)
+
+
 class DemoAdapter(Adapter):
     name = "demo"
 
@@ -124,17 +161,97 @@ class DemoAdapter(Adapter):
                 error_code="demo_failure",
                 error_message=str(_("The demo provider failed this task on purpose (DEMO_FAILURE_RATE).")),
             )
+        if _kind(request) == "video":
+            return TaskResult(
+                task_id=task_id,
+                state=TaskState.SUCCEEDED,
+                output_urls=[f"demo://{task_id}/0.mp4"],
+                poster_urls=[f"demo://{task_id}/0.png"],
+            )
         return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=[f"demo://{task_id}/0.png"])
 
     def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:
-        data = render_png(
-            prompt=str(request.params.get("prompt", "")),
-            aspect_ratio=str(request.params.get("aspect_ratio", "1:1")),
-            index=request.index,
-        )
-        if len(data) > max_bytes:
-            raise ProviderError(_("The result file is too large."), code="too_large", permanent=True)
+        """Render the output ``url`` (``demo://<task id>/0.mp4`` or ``.png``,
+        as :meth:`fetch` gave it) for ``request`` into
+        :func:`~providers.base.spooled_file`.
+
+        Returns :class:`~providers.base.Download` at position 0: ``video/mp4``
+        for a video's ``.mp4``, ``image/png`` for its poster, an avatar variant
+        or an image. A clip's colours and motion come from its task id; an
+        extension (``extend_task_id``) takes the earlier task's colours and
+        carries on its motion, assuming the earlier clip had the same length.
+
+        Raises :class:`ProviderError`: ``"too_large"`` (permanent) past
+        ``max_bytes``; ``"bad_output"`` (permanent) for a URL this adapter did
+        not give for this request; ``"render_failed"`` (permanent) when an
+        input picture cannot be read or ffmpeg fails.
+        """
+        task_id, _sep, name = url.removeprefix("demo://").rpartition("/")
+        suffix = name.rpartition(".")[2]
+        kind = _kind(request)
+        if not url.startswith("demo://") or not task_id or (suffix, kind) not in _CONTENT_TYPES:
+            raise ProviderError(_("The demo provider has no such file."), code="bad_output", permanent=True)
         f = spooled_file()
-        f.write(data)
+        try:
+            self._render(f, request=request, task_id=task_id, kind=kind, suffix=suffix)
+        except demo_media.MediaError as exc:
+            f.close()
+            raise ProviderError(
+                _("The demo provider could not make this file."), code="render_failed", permanent=True
+            ) from exc
+        size = f.tell()
+        if size > max_bytes:
+            f.close()
+            raise ProviderError(_("The result file is too large."), code="too_large", permanent=True)
         f.seek(0)
-        return Download(file=f, content_type="image/png", size=len(data))
+        return Download(file=f, content_type=_CONTENT_TYPES[suffix, kind], size=size)
+
+    def _render(self, out: IO[bytes], *, request: TaskRequest, task_id: str, kind: str, suffix: str) -> None:
+        params = request.params
+        prompt = str(params.get("prompt", ""))
+        if kind == "video":
+            extends = str(params.get("extend_task_id") or "")
+            duration = _duration(params)
+            aspect_ratio = str(params.get("aspect_ratio", "16:9"))
+            first_frame = _input(request, "first_frame")
+            seed = extends or task_id
+            start = float(duration) if extends else 0.0
+            if suffix == "mp4":
+                demo_media.render_mp4(
+                    prompt=prompt,
+                    aspect_ratio=aspect_ratio,
+                    duration_seconds=duration,
+                    out=out,
+                    first_frame=first_frame,
+                    seed=seed,
+                    start_seconds=start,
+                    audio=str(params.get("sound", "")) == "on",
+                )
+            else:
+                poster = demo_media.render_poster(
+                    prompt=prompt, aspect_ratio=aspect_ratio, first_frame=first_frame, seed=seed, start_seconds=start
+                )
+                out.write(poster)
+        elif kind == "avatar":
+            photo = _input(request, "photo")
+            assert photo is not None  # _kind() said there is one
+            out.write(
+                demo_media.avatar_variant(photo=photo, style=str(params.get("style", "cartoon")), index=request.index)
+            )
+        else:
+            out.write(
+                render_png(prompt=prompt, aspect_ratio=str(params.get("aspect_ratio", "1:1")), index=request.index)
+            )
+
+    def supports_extend(self, provider_model: str) -> bool:
+        """The demo's video models ("demo/video") can extend their own clips."""
+        return "video" in provider_model
+
+
+#: (URL suffix, request kind) → MIME type of what :meth:`DemoAdapter.download` renders.
+_CONTENT_TYPES = {
+    ("mp4", "video"): "video/mp4",
+    ("png", "video"): "image/png",
+    ("png", "avatar"): "image/png",
+    ("png", "image"): "image/png",
+}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 import requests
@@ -78,6 +78,18 @@ def log_call(
         log.exception("could not write provider call log")
 
 
+def _describe_form(form: dict[str, str] | None, files: dict[str, tuple[str, IO[bytes], str]]) -> str:
+    """The log text of a multipart body: its fields and, per file, its name,
+    type and size, never its bytes."""
+    described = {}
+    for field, (name, fileobj, content_type) in files.items():
+        start = fileobj.tell()
+        size = fileobj.seek(0, 2) - start
+        fileobj.seek(start)
+        described[field] = f"{name} ({content_type}, {size} bytes)"
+    return json.dumps({"form": form or {}, "files": described}, ensure_ascii=False)
+
+
 def provider_request(
     *,
     adapter: str,
@@ -85,6 +97,8 @@ def provider_request(
     method: str,
     url: str,
     json_body: dict[str, Any] | None = None,
+    form: dict[str, str] | None = None,
+    files: dict[str, tuple[str, IO[bytes], str]] | None = None,
     params: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     timeout: float,
@@ -102,16 +116,37 @@ def provider_request(
     may be a 429/5xx once retries are spent). Raises ``requests.Timeout`` or
     ``requests.ConnectionError`` when the last attempt got no answer.
     With ``stream=True`` the response body is left unread (and unlogged).
+
+    ``form`` and ``files`` send a multipart body instead of ``json_body``:
+    ``files`` maps a field to ``(file name, seekable binary file, content
+    type)``. The log holds the form fields and each file's name, type and
+    size, never its bytes; each file is rewound to where it started before
+    every attempt, so a retry sends the whole file again.
     """
     method = method.upper()
-    request_text = json.dumps(json_body, ensure_ascii=False) if json_body is not None else ""
+    if files:
+        request_text = _describe_form(form, files)
+        starts = {field: fileobj.tell() for field, (_name, fileobj, _type) in files.items()}
+    else:
+        request_text = json.dumps(json_body, ensure_ascii=False) if json_body is not None else ""
     log_url = url if not params else f"{url}?{urlencode(params)}"
     attempt = 0
     while True:
+        if files:
+            for field, (_name, fileobj, _type) in files.items():
+                fileobj.seek(starts[field])  # a retry must send the whole file again
         started = time.monotonic()
         try:
             response = _session.request(
-                method, url, json=json_body, params=params, headers=headers, timeout=timeout, stream=stream
+                method,
+                url,
+                json=json_body,
+                data=form,
+                files=files,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                stream=stream,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             latency = int((time.monotonic() - started) * 1000)

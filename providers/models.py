@@ -24,12 +24,23 @@ class Offer(models.Model):
     """One model a creator can pick, with its options and its price.
 
     ``name`` and ``description`` exist in English and Arabic (modeltranslation).
-    ``options`` holds what the model accepts, e.g.
-    ``{"aspect_ratios": ["1:1", "16:9"], "max_outputs": 4, "prompt_max_length": 5000,
-    "output_format": "png"}``; the allowed values come from kie.ai's reference
-    (shared/kie/API.md §2.1 for the Market models).
-    The price is ``price_credits`` whole credits per output; ``provider_cost_usd``
-    is what one output costs us at the provider (API.md §2.8), for the margin.
+    ``options`` describes what the model accepts, with values from kie.ai's
+    reference (shared/kie/API.md §2.1–2.3)::
+
+        {
+          "params": {"aspect_ratio": {"choices": ["16:9", "9:16"], "default": "16:9"},
+                     "duration": {"choices": ["5", "10"]}, "resolution": {...}, "sound": {...}},
+          "surcharges": {"duration": {"10": 70}, "sound": {"on": 70}},   # extra credits per output
+          "forbid": [{"duration": "10", "resolution": "1080p"}],          # combinations refused
+          "max_outputs": 4, "prompt_max_length": 5000, "output_format": "png",
+          "inputs": {"min": 0, "max": 2, "roles": ["first_frame", "last_frame"]},
+          "provider_model_with_inputs": "kling-2.6/image-to-video",
+          "extend_price_credits": 60
+        }
+
+    The price of one output is ``price_credits`` plus the surcharges of the
+    chosen values, in whole credits; ``provider_cost_usd`` is what one output
+    costs us at the provider (API.md §2.8), for the margin.
     """
 
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
@@ -59,8 +70,20 @@ class Offer(models.Model):
         return f"{self.name} ({self.slug})"
 
     @property
+    def param_specs(self) -> dict[str, dict]:
+        """``{name: {"choices": [str, ...], "default": str}}`` in display order."""
+        specs = {}
+        for name, spec in (self.options.get("params") or {}).items():
+            choices = [str(c) for c in spec.get("choices") or []]
+            if choices:
+                default = str(spec.get("default", choices[0]))
+                specs[name] = {"choices": choices, "default": default if default in choices else choices[0]}
+        return specs
+
+    @property
     def aspect_ratios(self) -> list[str]:
-        return list(self.options.get("aspect_ratios") or ["1:1"])
+        spec = self.param_specs.get("aspect_ratio")
+        return spec["choices"] if spec else []
 
     @property
     def max_outputs(self) -> int:
@@ -70,9 +93,45 @@ class Offer(models.Model):
     def prompt_max_length(self) -> int:
         return int(self.options.get("prompt_max_length") or 2000)
 
-    def price_for(self, *, outputs: int) -> int:
-        """The price in whole credits for ``outputs`` results."""
-        return self.price_credits * outputs
+    @property
+    def input_limits(self) -> tuple[int, int]:
+        """How many user images the model takes: ``(min, max)``."""
+        spec = self.options.get("inputs") or {}
+        return int(spec.get("min", 0)), int(spec.get("max", 0))
+
+    @property
+    def input_roles(self) -> list[str]:
+        return list((self.options.get("inputs") or {}).get("roles") or ["photo"])
+
+    @property
+    def extend_price_credits(self) -> int | None:
+        value = self.options.get("extend_price_credits")
+        return int(value) if value else None
+
+    def provider_model_for(self, *, with_inputs: bool) -> str:
+        """The provider's model name; some families have a separate
+        image-to-X model (e.g. kling-2.6/image-to-video)."""
+        return (with_inputs and self.options.get("provider_model_with_inputs")) or self.provider_model
+
+    def forbidden(self, params: dict[str, str]) -> dict[str, str] | None:
+        """The first forbidden combination ``params`` matches, if any."""
+        for combo in self.options.get("forbid") or []:
+            if all(str(params.get(k)) == str(v) for k, v in combo.items()):
+                return combo
+        return None
+
+    def unit_price(self, params: dict[str, str] | None = None) -> int:
+        """Whole credits for one output with these option values."""
+        extra = 0
+        for name, table in (self.options.get("surcharges") or {}).items():
+            extra += int(
+                (table or {}).get(str((params or {}).get(name, self.param_specs.get(name, {}).get("default"))), 0)
+            )
+        return self.price_credits + extra
+
+    def price_for(self, *, outputs: int, params: dict[str, str] | None = None) -> int:
+        """The price in whole credits for ``outputs`` results with ``params``."""
+        return self.unit_price(params) * outputs
 
 
 class ProviderCall(models.Model):

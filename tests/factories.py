@@ -33,6 +33,10 @@ class OfferFactory(DjangoModelFactory):
     provider_model = "demo/image"
     name = factory.Sequence(lambda n: f"Offer {n}")
     options = factory.LazyFunction(
-        lambda: {"aspect_ratios": ["1:1", "16:9"], "max_outputs": 4, "prompt_max_length": 500}
+        lambda: {
+            "params": {"aspect_ratio": {"choices": ["1:1", "16:9"], "default": "1:1"}},
+            "max_outputs": 4,
+            "prompt_max_length": 500,
+        }
     )
     price_credits = 2

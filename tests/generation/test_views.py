@@ -34,7 +34,7 @@ def test_the_image_page_offers_the_available_models_and_shows_the_price(alice_cl
 
 
 def test_the_price_updates_with_the_number_of_images(alice_client, demo_offer):
-    response = alice_client.get(reverse("image_options"), {"offer": demo_offer.pk, "outputs": 3}, **HX)
+    response = alice_client.get(reverse("studio_options", args=["image"]), {"offer": demo_offer.pk, "outputs": 3}, **HX)
     assert response.status_code == 200
     assert response.context["price"] == 6
 
@@ -226,9 +226,9 @@ def test_the_dashboard_shows_balance_and_recent_work(
 
 
 def test_switching_to_a_model_with_fewer_images_keeps_a_valid_selection(alice_client, demo_offer):
-    small = OfferFactory(slug="small", options={"aspect_ratios": ["1:1"], "max_outputs": 2})
+    small = OfferFactory(slug="small", options={"params": {"aspect_ratio": {"choices": ["1:1"]}}, "max_outputs": 2})
     response = alice_client.get(
-        reverse("image_options"), {"offer": small.pk, "outputs": 4, "aspect_ratio": "16:9"}, **HX
+        reverse("studio_options", args=["image"]), {"offer": small.pk, "outputs": 4, "aspect_ratio": "16:9"}, **HX
     )
     assert response.context["price"] == small.price_for(outputs=2)
     body = response.content.decode()

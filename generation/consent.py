@@ -1,0 +1,18 @@
+"""The photo-consent wording, versioned. A new wording gets a new version;
+old versions stay here so a stored acceptance always names its exact text."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+WORDINGS = {
+    "2026-11-21": _(
+        "I am the person in these photos, or I have their permission. I agree that Mirsam sends them to its AI "
+        "provider only to make this job, keeps them private, and deletes them after the retention period."
+    ),
+}
+CURRENT_VERSION = "2026-11-21"
+
+
+def current_wording():  # noqa: ANN201 - a lazy translation string
+    return WORDINGS[CURRENT_VERSION]
