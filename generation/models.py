@@ -95,6 +95,20 @@ class Job(models.Model):
         return str(self.params.get("prompt", ""))
 
     @property
+    def summary(self) -> str:
+        """What the creator asked for, as shown on cards: the prompt, or for a
+        portrait the style name and the creator's own details (the provider
+        prompt template is staff text, not theirs)."""
+        if self.service != Service.AVATAR or "preset" not in self.params:
+            return self.prompt
+        name = getattr(self, "preset_name", None)  # annotated by selectors.jobs_for_user
+        if name is None:
+            preset = StylePreset.objects.filter(slug=self.params["preset"]).first()
+            name = preset.name if preset else self.params["preset"]
+        details = str(self.params.get("details", "")).strip()
+        return f"{name} · {details}" if details else name
+
+    @property
     def outputs(self) -> int:
         return int(self.params.get("outputs", 1))
 

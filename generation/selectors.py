@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db import models
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import translation
 
-from .models import Asset, Job
+from .models import Asset, Job, StylePreset
+
+
+def _preset_name() -> Subquery:
+    # The style's name in the active language (English when not translated),
+    # so portrait cards need no query each.
+    language = translation.get_language() or "en"
+    field = f"name_{language}" if language in ("en", "ar") else "name_en"
+    names = StylePreset.objects.filter(slug=OuterRef("preset_slug")).annotate(
+        shown=Coalesce(NullIf(field, models.Value("")), "name_en")
+    )
+    return Subquery(names.values("shown")[:1])
 
 
 def jobs_for_user(*, user, service: str | None = None, status: str | None = None) -> QuerySet[Job]:  # noqa: ANN001

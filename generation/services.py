@@ -193,7 +193,7 @@ def job_regenerate(*, job: Job) -> Job:
     if job.params.get("extend_task_id"):
         raise GenerationError(_("Extend the original video again instead."))
     params = {k: v for k, v in job.params.items() if k in {"prompt", "outputs", *job.offer.param_specs}}
-    extra = {k: v for k, v in job.params.items() if k in {"preset", "style"}}
+    extra = {k: v for k, v in job.params.items() if k in {"preset", "style", "details"}}
     return job_submit(
         user=job.user, offer=job.offer, params=params, uploads=[i.upload for i in inputs], parent=job, extra=extra
     )

@@ -259,7 +259,7 @@ def avatar_create(request: HttpRequest) -> HttpResponse:
                 offer=offer,
                 params={"prompt": preset.prompt(form.cleaned_data["details"]), "outputs": form.cleaned_data["outputs"]},
                 uploads=uploads,
-                extra={"preset": preset.slug, "style": preset.demo_style},
+                extra={"preset": preset.slug, "style": preset.demo_style, "details": form.cleaned_data["details"]},
             )
         except Exception:
             _discard(uploads)

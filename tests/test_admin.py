@@ -35,6 +35,13 @@ def data(alice, demo_offer, django_capture_on_commit_callbacks):
         "providers.offer",
         "providers.providercall",
         "generation.job",
+        "generation.upload",
+        "generation.consent",
+        "generation.stylepreset",
+        "billing.creditpack",
+        "billing.plan",
+        "billing.purchase",
+        "billing.revocation",
     ],
 )
 def test_every_admin_list_opens_searches_and_filters(staff_client, data, model):

@@ -306,3 +306,25 @@ def test_a_video_model_refuses_a_forbidden_combination():
     with pytest.raises(services.GenerationError):
         services.job_params_clean(offer=offer, params={"prompt": "x", "duration": "10", "resolution": "1080p"})
     assert services.job_params_clean(offer=offer, params={"prompt": "x", "duration": "5", "resolution": "1080p"})
+
+
+def test_portrait_cards_show_the_style_not_the_prompt_template_in_a_fixed_number_of_queries(
+    alice_client,
+    alice,
+    avatar_offer,
+    preset,
+    settings,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    from credits.services import credits_grant
+
+    credits_grant(user=alice, amount=100, idempotency_key="more", reason="t")
+    for _ in range(6):
+        with django_capture_on_commit_callbacks(execute=True):
+            _avatar_post(alice_client, avatar_offer, preset, [photo()], outputs=1)
+    with django_assert_max_num_queries(12):
+        body = alice_client.get(reverse("creations")).content.decode()
+    assert "Cartoon · red scarf" in body and "Cartoon of the person" not in body
+    with django_assert_max_num_queries(12):
+        alice_client.get("/ar/creations/")
