@@ -20,3 +20,34 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email or self.username
+
+
+class StaffAction(models.Model):
+    """The audit list: one row for every money action a staff member takes
+    (credit adjustments, job refunds and retries), written in the same
+    transaction as the action itself."""
+
+    class Kind(models.TextChoices):
+        ADJUST_CREDITS = "adjust_credits", _("Credit adjustment")
+        JOB_REFUND = "job_refund", _("Job refund")
+        JOB_RETRY = "job_retry", _("Job retry")
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions", verbose_name=_("staff member")
+    )
+    kind = models.CharField(_("action"), max_length=32, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    credits = models.BigIntegerField(_("credits"), default=0, help_text=_("Signed change to the customer's credits."))
+    reason = models.CharField(_("reason"), max_length=255)
+    reference = models.CharField(_("reference"), max_length=128, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("staff action")
+        verbose_name_plural = _("staff actions (audit)")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.kind} {self.user} {self.credits:+d}"

@@ -6,7 +6,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from credits.services import credits_grant
+from credits.models import LedgerEntry
+from credits.services import credits_adjust, credits_grant
+
+from .models import StaffAction
 
 
 def user_onboard(*, user) -> None:  # noqa: ANN001
@@ -29,3 +32,28 @@ def user_language_set(*, user, language: str) -> None:  # noqa: ANN001
     if language in dict(settings.LANGUAGES) and user.preferred_language != language:
         user.preferred_language = language
         user.save(update_fields=["preferred_language"])
+
+
+def staff_action_record(*, actor, kind: str, user, credits: int = 0, reason: str, reference: str = "") -> StaffAction:  # noqa: ANN001
+    """Write one audit row; call inside the transaction of the action."""
+    return StaffAction.objects.create(
+        actor=actor, kind=kind, user=user, credits=credits, reason=reason[:255], reference=reference[:128]
+    )
+
+
+def staff_credits_adjust(*, actor, user, amount: int, reason: str) -> LedgerEntry:  # noqa: ANN001
+    """A staff member changes a user's credits by ``amount`` (whole credits,
+    positive or negative) for ``reason`` (required). One ledger entry with the
+    actor and reason, one audit row. Raises ``credits.services.CreditsError``
+    (``InsufficientCredits`` when a negative amount exceeds what is available)."""
+    with transaction.atomic():
+        entry = credits_adjust(user=user, amount=amount, reason=reason, actor=actor)
+        staff_action_record(
+            actor=actor,
+            kind=StaffAction.Kind.ADJUST_CREDITS,
+            user=user,
+            credits=amount,
+            reason=reason,
+            reference=f"ledger:{entry.pk}",
+        )
+        return entry

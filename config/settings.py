@@ -7,9 +7,12 @@ Celery broker that needs no server, the offline ``demo`` provider.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -22,11 +25,39 @@ INSECURE_SECRET_KEY = "django-insecure-mirsam-development-key-change-me"  # noqa
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+DEVELOPMENT_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=DEVELOPMENT_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
-    raise ImproperlyConfigured("Set SECRET_KEY: the default key is only for DEBUG=True.")
+# Production (DEBUG off) refuses to start half-configured rather than run insecurely.
+if not DEBUG:
+    if SECRET_KEY == INSECURE_SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured("Set SECRET_KEY: the default key is only for DEBUG=True.")
+    if not [host for host in ALLOWED_HOSTS if host.strip()]:
+        raise ImproperlyConfigured("Set ALLOWED_HOSTS to the site's host names: it is empty.")
+    if "ALLOWED_HOSTS" not in env.ENVIRON or set(ALLOWED_HOSTS) == set(DEVELOPMENT_HOSTS):
+        raise ImproperlyConfigured(
+            "Set ALLOWED_HOSTS to the site's host names: the development defaults are only for DEBUG=True."
+        )
+
+# HTTPS. Every default is the safe one when DEBUG is off (check --deploy is clean).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe over plain HTTP; the health endpoints answer them directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+# Behind a TLS-terminating proxy, name the header it sets (X-Forwarded-Proto).
+# Only set this when the proxy always overwrites that header: a client could forge it otherwise.
+TRUSTED_PROXY_SSL_HEADER = env.str("TRUSTED_PROXY_SSL_HEADER", default="")
+if TRUSTED_PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + TRUSTED_PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # Where the embedded setup keeps its database, media and broker folders.
 VAR_DIR = Path(env.str("MIRSAM_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -35,6 +66,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 INSTALLED_APPS = [
     # modeltranslation must come before the admin (stack-notes §3).
     "modeltranslation",
+    # Before the admin, so operators/templates/admin/index.html overrides its index.
+    "operators",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -43,9 +76,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Its system checks refuse a cache that per-user counts cannot live in.
+    "django_ratelimit",
+    "csp",
     "djstripe",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "accounts",
     "credits",
     "providers",
@@ -54,7 +91,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects and errors too) carries X-Request-ID.
+    "config.observability.RequestIdMiddleware",
+    # /healthz and /readyz answered here: a probe sending the instance's address as Host is not refused.
+    "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware (WhiteNoise's docs): static files skip the rest.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.StaffSecondFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -117,6 +162,11 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
+# Staff sign in through allauth and must have a TOTP second factor
+# (accounts.middleware.StaffSecondFactorMiddleware); the admin lives at ADMIN_URL.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Mirsam"
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
@@ -124,6 +174,33 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mirsam <no-reply@mirsam.local>")
+# django-anymail: ANYMAIL_ESP names an e-mail service (a module of anymail.backends:
+# mailgun, postmark, sendgrid, brevo, resend, amazon_ses, ...) and ANYMAIL_API_KEY
+# its key. Any other ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"] (e.g.
+# ANYMAIL_MAILGUN_SENDER_DOMAIN). Without ANYMAIL_ESP, EMAIL_URL decides (console).
+ANYMAIL_ESP = env.str("ANYMAIL_ESP", default="").strip().lower()
+if ANYMAIL_ESP:
+    if importlib.util.find_spec(f"anymail.backends.{ANYMAIL_ESP}") is None:
+        raise ImproperlyConfigured(f"ANYMAIL_ESP={ANYMAIL_ESP!r} is not one of django-anymail's backends.")
+    INSTALLED_APPS.append("anymail")
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+    ANYMAIL = {
+        name.removeprefix("ANYMAIL_"): value
+        for name, value in env.ENVIRON.items()
+        if name.startswith("ANYMAIL_") and name not in {"ANYMAIL_ESP", "ANYMAIL_API_KEY"}
+    }
+    # The setting that holds the key, where the ESP does not call it <ESP>_API_KEY.
+    _anymail_key_names = {
+        "postmark": "POSTMARK_SERVER_TOKEN",
+        "mailersend": "MAILERSEND_API_TOKEN",
+        "mailtrap": "MAILTRAP_API_TOKEN",
+        "scaleway": "SCALEWAY_SECRET_KEY",
+    }
+    if env.str("ANYMAIL_API_KEY", default=""):
+        ANYMAIL.setdefault(
+            _anymail_key_names.get(ANYMAIL_ESP, f"{ANYMAIL_ESP.upper()}_API_KEY"), env.str("ANYMAIL_API_KEY")
+        )
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ar", _("Arabic"))]
@@ -143,16 +220,72 @@ MEDIA_URL = "/media-not-served/"
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Production: WhiteNoise serves hashed, compressed names (collectstatic writes
+    # them and the manifest). DEBUG and the tests keep plain names: no collectstatic.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Files on S3-compatible storage (django-storages) when a bucket is named:
+# private objects, handed out only through short-lived signed URLs.
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+# Empty keys: boto3's own chain (AWS_* environment, instance or task role).
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="") or None
+AWS_LOCATION = env.str("AWS_LOCATION", default="")
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_S3_FILE_OVERWRITE = False
+# "private" (no grants but the owner's); empty sends no ACL, for buckets whose
+# ACLs are disabled (S3 Object Ownership "bucket owner enforced", R2), private anyway.
+AWS_DEFAULT_ACL = env.str("AWS_DEFAULT_ACL", default="private") or None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)
 if AWS_STORAGE_BUCKET_NAME:
-    # Private objects, handed out through short-lived signed URLs only.
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
-    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
-    AWS_DEFAULT_ACL = "private"
-    AWS_QUERYSTRING_AUTH = True
-    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)
+
+# Content Security Policy (django-csp 4), also in DEBUG so breakage shows early.
+# Nothing inline: every script and style is a file of ours (htmx is vendored by
+# django-htmx), so no 'unsafe-inline' and no 'unsafe-eval'.
+_storage_origins: list[str] = []
+if AWS_STORAGE_BUCKET_NAME and AWS_S3_ENDPOINT_URL:
+    _endpoint = urlsplit(AWS_S3_ENDPOINT_URL)
+    _storage_origins = [
+        f"{_endpoint.scheme}://{_endpoint.netloc}",  # path-style URLs
+        f"{_endpoint.scheme}://{AWS_STORAGE_BUCKET_NAME}.{_endpoint.netloc}",  # virtual-hosted
+    ]
+elif AWS_STORAGE_BUCKET_NAME:
+    _storage_origins = [f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com"]
+    if AWS_S3_REGION_NAME:
+        _storage_origins.append(f"https://{AWS_STORAGE_BUCKET_NAME}.s3.{AWS_S3_REGION_NAME}.amazonaws.com")
+# Where /files/<id>/ redirects (signed S3 URLs), for <img> and <video>.
+CSP_STORAGE_ORIGINS = env.list("CSP_STORAGE_ORIGINS", default=_storage_origins)
+# Our buy and portal forms POST to us and we answer 303 to Stripe's hosted pages;
+# Chromium checks form-action against every redirect of a form submission.
+CSP_FORM_ACTION_ORIGINS = env.list(
+    "CSP_FORM_ACTION_ORIGINS", default=["https://checkout.stripe.com", "https://billing.stripe.com"]
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:", *CSP_STORAGE_ORIGINS],
+        "media-src": [SELF, *CSP_STORAGE_ORIGINS],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *CSP_FORM_ACTION_ORIGINS],
+        "base-uri": [SELF],
+    },
+}
 
 # Celery (stack-notes §6). The embedded default is kombu's filesystem
 # transport: a real worker process, no server.
@@ -168,6 +301,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_control_dir),
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# The pipeline's tasks go to a queue by the job's service (generation/queues.py),
+# so slow video jobs cannot starve image jobs; housekeeping stays on the default queue.
+MIRSAM_QUEUE_IMAGES = env.str("MIRSAM_QUEUE_IMAGES", default="images")  # image and avatar jobs
+MIRSAM_QUEUE_VIDEOS = env.str("MIRSAM_QUEUE_VIDEOS", default="videos")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -175,6 +312,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (JSON lines with the job id), not Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-jobs": {
@@ -203,6 +342,8 @@ CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
 }
 
 # Mirsam
+# What one credit is worth on average, for the margin staff see on a job.
+MIRSAM_CREDIT_VALUE_USD = env.str("MIRSAM_CREDIT_VALUE_USD", default="0.04")
 MIRSAM_SIGNUP_CREDITS = env.int("MIRSAM_SIGNUP_CREDITS", default=50)
 MIRSAM_PROMPT_MAX_LENGTH = env.int("MIRSAM_PROMPT_MAX_LENGTH", default=2000)
 MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
@@ -218,6 +359,31 @@ MIRSAM_POLL_SCHEDULE = [
 ]
 MIRSAM_POLL_MAX_ATTEMPTS = env.int("MIRSAM_POLL_MAX_ATTEMPTS", default=60)
 
+# Rate limits of our own endpoints, counted in the default cache (CACHE_URL:
+# Redis in production, so every web process shares the counts). allauth's
+# (stack-notes §2; "<n>/<period>/<ip|key|user>", comma-separated) answer 429
+# with templates/429.html; django-ratelimit's are per user for Generate and
+# per client IP for the provider callback.
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("MIRSAM_RATE_LOGIN", default="30/m/ip"),
+    "login_failed": env.str("MIRSAM_RATE_LOGIN_FAILED", default="10/m/ip,5/300s/key"),
+    "signup": env.str("MIRSAM_RATE_SIGNUP", default="20/m/ip"),
+    "reset_password": env.str("MIRSAM_RATE_RESET_PASSWORD", default="20/m/ip,5/m/key"),
+}
+MIRSAM_RATE_GENERATE = env.str("MIRSAM_RATE_GENERATE", default="30/m")
+MIRSAM_RATE_CALLBACK = env.str("MIRSAM_RATE_CALLBACK", default="600/m")
+# The same client IP as allauth's limits (ALLAUTH_TRUSTED_PROXY_COUNT / _CLIENT_IP_HEADER).
+RATELIMIT_IP_META_KEY = "generation.limits.client_ip"
+SILENCED_SYSTEM_CHECKS = [
+    # "not officially supported": Django's own RedisCache (CACHE_URL=redis://) increments
+    # atomically (Redis INCR), which is all django-ratelimit needs.
+    "django_ratelimit.W001",
+]
+if DEBUG and CACHES["default"]["BACKEND"].endswith(".LocMemCache"):
+    # The embedded default serves from one process, whose memory is then the whole count;
+    # with DEBUG off a per-process cache stays an error: set CACHE_URL to Redis.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
 # Providers
 DEMO_DELAY_SECONDS = env.float("DEMO_DELAY_SECONDS", default=4.0)
 DEMO_FAILURE_RATE = env.float("DEMO_FAILURE_RATE", default=0.0)
@@ -229,11 +395,43 @@ KIE_WEBHOOK_HMAC_KEY = env.str("KIE_WEBHOOK_HMAC_KEY", default="")
 KIE_TIMEOUT_SECONDS = env.float("KIE_TIMEOUT_SECONDS", default=30.0)
 KIE_MAX_RETRIES = env.int("KIE_MAX_RETRIES", default=3)
 KIE_RETRY_BACKOFF_SECONDS = env.float("KIE_RETRY_BACKOFF_SECONDS", default=1.0)
+# kie.ai takes at most 20 new generation requests per 10 s per account (API.md §1);
+# providers/ratelimit.py holds that across every worker through MIRSAM_REDIS_URL.
+KIE_RATE_LIMIT = env.int("KIE_RATE_LIMIT", default=20)  # 0 = off
+KIE_RATE_LIMIT_WINDOW_SECONDS = env.float("KIE_RATE_LIMIT_WINDOW_SECONDS", default=10.0)
+KIE_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("KIE_RATE_LIMIT_MAX_WAIT_SECONDS", default=30.0)
+# Redis for state shared by all workers; default: the broker when it is Redis. Empty
+# (the embedded default) = an in-process limiter, which only holds with one worker.
+MIRSAM_REDIS_URL = env.str(
+    "MIRSAM_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
 PROVIDER_LOG_BODY_CHARS = env.int("PROVIDER_LOG_BODY_CHARS", default=4000)
+# The admin dashboard warns when kie.ai account credits fall below this.
+KIE_CREDITS_WARNING_THRESHOLD = env.int("KIE_CREDITS_WARNING_THRESHOLD", default=1000)
 
+# Logs: JSON lines in production (time, level, logger, message, request_id,
+# job_id, exception), readable text in development; config/observability.py.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"context": {"()": "config.observability.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.observability.JsonFormatter"},
+        "text": {"()": "config.observability.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Sentry, only when a DSN is set (Django and Celery integrations, no personal data).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from config.observability import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)

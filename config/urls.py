@@ -1,11 +1,24 @@
+from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from config import health
 from generation.callbacks import provider_callback
 
+# Staff log in through allauth (and its second factor), not the admin's own form.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = _("Mirsam operations")
+admin.site.site_title = _("Mirsam operations")
+admin.site.index_title = _("Operator console")
+
 urlpatterns = [
+    # Load-balancer probes (config/health.py): no language prefix, no login; with or without a slash.
+    re_path(r"^healthz/?$", health.healthz, name="healthz"),
+    re_path(r"^readyz/?$", health.readyz, name="readyz"),
     # Not translated: providers and the language switcher post here.
     path("callbacks/<str:token>/", provider_callback, name="provider_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -22,6 +35,6 @@ urlpatterns += i18n_patterns(
     path("credits/", include("credits.urls")),
     path("", include("billing.urls")),
     path("", include("generation.urls")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
     prefix_default_language=False,
 )

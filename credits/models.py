@@ -55,6 +55,7 @@ class EntryKind(models.TextChoices):
     RELEASE = "release", _("Release")
     REFUND = "refund", _("Refund")
     ADJUSTMENT = "adjustment", _("Adjustment")
+    JOB_REFUND = "job_refund", _("Job refund")
     EXPIRY = "expiry", _("Expiry")
 
 

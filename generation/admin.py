@@ -1,58 +1,194 @@
-from django.contrib import admin
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
+from credits.services import InsufficientCredits
+from providers.models import ProviderCall
+
+from . import services
 from .models import Asset, Consent, Job, JobInput, ProviderTask, StylePreset, Upload
 
 
-class ProviderTaskInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+class ProviderTaskInline(ReadOnlyInline):
     model = ProviderTask
     fields = ("index", "task_id", "status", "error_code", "error_message", "updated_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
 
 
-class AssetInline(admin.TabularInline):
+class AssetInline(ReadOnlyInline):
     model = Asset
     fields = ("index", "file", "content_type", "width", "height", "size_bytes")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
+
+class JobInputInline(ReadOnlyInline):
+    model = JobInput
+    fields = ("position", "role", "upload")
+    readonly_fields = fields
+
+
+class RefundForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=255)
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    """Jobs, and the job inspector: parameters, every provider call, the
+    price against the provider's cost, and the staff actions retry / refund."""
+
     list_display = ("id", "user", "service", "offer", "status", "price_credits", "charged_credits", "created_at")
     list_filter = ("status", "service", "offer__adapter", "offer", "created_at")
-    search_fields = ("id", "user__email", "tasks__task_id", "params__prompt")
+    search_fields = ("id", "user__email", "tasks__task_id")
     date_hierarchy = "created_at"
     list_select_related = ("user", "offer")
-    readonly_fields = [f.name for f in Job._meta.fields if f.name != "callback_token"]
     exclude = ("callback_token",)
-    inlines = [ProviderTaskInline, AssetInline]
+    inlines = [JobInputInline, ProviderTaskInline, AssetInline]
+
+    def get_readonly_fields(self, request, obj=None):  # noqa: ANN001, ANN201
+        names = [f.name for f in Job._meta.fields if f.name != "callback_token"]
+        return ["staff_actions", "money", *names, "provider_calls"]
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False
 
+    @admin.display(description=_("Actions"))
+    def staff_actions(self, obj: Job) -> str:
+        return format_html(
+            '<a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a>',
+            reverse("admin:generation_job_retry", args=[obj.pk]),
+            _("Retry (new job, new hold)"),
+            reverse("admin:generation_job_refund", args=[obj.pk]),
+            _("Refund"),
+        )
 
-class JobInputInline(admin.TabularInline):
-    model = JobInput
-    fields = ("position", "role", "upload")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+    @admin.display(description=_("Price and cost"))
+    def money(self, obj: Job) -> str:
+        delivered = obj.assets.count()
+        cost = obj.offer.provider_cost_usd * delivered
+        value = Decimal(settings.MIRSAM_CREDIT_VALUE_USD) * obj.charged_credits
+        return format_html(
+            "{}: {} · {}: {} · {}: {} · {}: ${} · {}: ${} · {}: ${}",
+            _("Price"),
+            obj.price_credits,
+            _("Charged"),
+            obj.charged_credits,
+            _("Refunded"),
+            obj.refunded_credits,
+            _("Charged, in USD"),
+            value.quantize(Decimal("0.01")),
+            _("Provider cost"),
+            cost.quantize(Decimal("0.0001")),
+            _("Margin"),
+            (value - cost).quantize(Decimal("0.01")),
+        )
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
+    @admin.display(description=_("Provider calls"))
+    def provider_calls(self, obj: Job) -> str:
+        calls = ProviderCall.objects.filter(job_ref=obj.pk).order_by("created_at", "id")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{} ms</td>"
+            "<td><pre>{}</pre></td>"
+            "<td><pre>{}</pre></td></tr>",
+            (
+                (
+                    c.created_at.strftime("%H:%M:%S"),
+                    c.operation,
+                    c.method,
+                    c.url,
+                    c.status_code or c.error,
+                    c.latency_ms,
+                    c.request_body,
+                    c.response_body,
+                )
+                for c in calls
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            _("Time"),
+            _("Operation"),
+            _("Request"),
+            _("Status"),
+            _("Latency"),
+            _("Request body"),
+            _("Response body"),
+            rows,
+        )
 
+    def get_urls(self):  # noqa: ANN201
+        return [
+            path("<path:object_id>/retry/", self.admin_site.admin_view(self.retry_view), name="generation_job_retry"),
+            path(
+                "<path:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name="generation_job_refund"
+            ),
+            *super().get_urls(),
+        ]
 
-JobAdmin.inlines = [JobInputInline, ProviderTaskInline, AssetInline]
+    def _job(self, request: HttpRequest, object_id: str) -> Job:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Job.objects.select_related("user", "offer"), pk=object_id)
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET asks; POST runs the job again for its owner (a new held job)."""
+        job = self._job(request, object_id)
+        if request.method == "POST":
+            try:
+                new = services.job_retry(job=job, actor=request.user)
+            except (InsufficientCredits, services.GenerationError) as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Job %(id)s was queued as a retry.") % {"id": new.pk})
+                return HttpResponseRedirect(reverse("admin:generation_job_change", args=[new.pk]))
+            return HttpResponseRedirect(reverse("admin:generation_job_change", args=[job.pk]))
+        return self._confirm(request, job, _("Retry job %(id)s") % {"id": job.pk}, None)
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A reason, then the refund: a running job is canceled and its hold
+        released; a charged job gets its credits back, once."""
+        job = self._job(request, object_id)
+        form = RefundForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.job_refund(job=job, actor=request.user, reason=form.cleaned_data["reason"])
+            except services.GenerationError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("The job was refunded."))
+            return HttpResponseRedirect(reverse("admin:generation_job_change", args=[job.pk]))
+        return self._confirm(request, job, _("Refund job %(id)s") % {"id": job.pk}, form)
+
+    def _confirm(self, request: HttpRequest, job: Job, title: str, form: forms.Form | None) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "job": job,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/generation/job/staff_action.html", context)
 
 
 @admin.register(StylePreset)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from .limits import limit_callback
 from .models import Job
 from .services import CallbackRejected, callback_receive
 
@@ -17,11 +18,16 @@ log = logging.getLogger(__name__)
 
 @csrf_exempt
 @require_POST
+@limit_callback
 def provider_callback(request: HttpRequest, token: str) -> JsonResponse:
     """``POST /callbacks/<job token>/``: 404 for an unknown token, 400 for a
-    callback that fails verification or parsing (nothing changes), 200 else.
+    callback that fails verification or parsing (nothing changes), 200 else;
+    429 past ``MIRSAM_RATE_CALLBACK`` from one IP (kie.ai retries a callback
+    that failed, and polling covers one that never comes).
     kie.ai waits 15 s at most (API.md §1 Callbacks), so the downloads run in
     a Celery task, not here."""
+    if request.limited:
+        return JsonResponse({"ok": False, "error": "rate_limited"}, status=429)
     job = get_object_or_404(Job.objects.select_related("offer"), callback_token=token)
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:

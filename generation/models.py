@@ -57,6 +57,7 @@ class Job(models.Model):
     params = models.JSONField(_("parameters"), default=dict)
     price_credits = models.PositiveIntegerField(_("price (credits)"))
     charged_credits = models.PositiveIntegerField(_("charged (credits)"), default=0)
+    refunded_credits = models.PositiveIntegerField(_("refunded by staff (credits)"), default=0)
     hold = models.OneToOneField(
         "credits.Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="job", verbose_name=_("hold")
     )

@@ -32,16 +32,19 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from credits.services import credits_capture, credits_hold
+from credits.models import EntryKind
+from credits.services import credits_capture, credits_grant, credits_hold
 from providers.base import Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState
 from providers.models import Offer
 from providers.registry import get_adapter
 
 from .media import CheckedOutput, image_check, output_check, video_poster
 from .models import FINAL_JOB_STATUSES, Asset, Consent, Job, JobInput, JobStatus, ProviderTask, TaskStatus, Upload
+from .queues import queue_for
 
 log = logging.getLogger(__name__)
 
+CANCELED_CODE = "canceled"
 TIMEOUT_MESSAGE = gettext_lazy("The provider did not finish in time. Your credits were returned.")
 
 
@@ -180,7 +183,7 @@ def job_submit(
         ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
         from .tasks import submit_job_task
 
-        transaction.on_commit(lambda: submit_job_task.delay(job.pk))
+        transaction.on_commit(lambda: submit_job_task.apply_async((job.pk,), queue=queue_for(job)))
     return job
 
 
@@ -427,7 +430,8 @@ def job_try_finish(*, job_id: int) -> Job:
                     "%(made)d of %(asked)d images were made; the credits for the rest were returned. (%(reason)s)"
                 ) % {"made": len(delivered), "asked": len(tasks), "reason": failed[0].error_message}
         else:
-            job.status = JobStatus.FAILED
+            canceled = bool(failed) and all(t.error_code == CANCELED_CODE for t in failed)
+            job.status = JobStatus.CANCELED if canceled else JobStatus.FAILED
             job.error_code = failed[0].error_code if failed else "failed"
             job.error_message = failed[0].error_message if failed else _("The job failed.")
         job.save()
@@ -512,7 +516,7 @@ def callback_receive(*, job: Job, body: bytes, headers: dict[str, str]) -> TaskR
     if result.state.is_final and not task.is_final:
         from .tasks import complete_task_task
 
-        transaction.on_commit(lambda: complete_task_task.delay(task.pk, result.as_dict()))
+        transaction.on_commit(lambda: complete_task_task.apply_async((task.pk, result.as_dict()), queue=queue_for(job)))
     elif result.state == TaskState.RUNNING:
         job_mark_processing(job_id=job.pk)
     return result
@@ -584,3 +588,66 @@ def uploads_purge(*, older_than_days: int | None = None) -> int:
         upload_delete(upload=upload)
         deleted += 1
     return deleted
+
+
+# --- staff actions ----------------------------------------------------------------
+
+
+def job_refund(*, job: Job, actor, reason: str) -> Job:  # noqa: ANN001
+    """Staff give a job's credits back, recorded in the audit list.
+
+    A running job is canceled and its hold released; a finished job that was
+    charged gets its charged credits back (ledger kind ``job_refund``, keyed
+    on the job, with the actor). Raises :class:`GenerationError` without a
+    reason, when nothing was charged, or when it was refunded already — a
+    refund never applies twice.
+    """
+    from accounts.models import StaffAction
+    from accounts.services import staff_action_record
+
+    if not reason.strip():
+        raise GenerationError(_("A refund needs a reason."))
+    with transaction.atomic():
+        job = Job.objects.select_for_update().select_related("user").get(pk=job.pk)
+        if not job.is_final:
+            message = _("Canceled by Mirsam staff: %(reason)s") % {"reason": reason}
+            for task in job.tasks.filter(status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]):
+                _task_finish_failed(task.pk, code=CANCELED_CODE, message=message)
+            job = job_try_finish(job_id=job.pk)
+            staff_action_record(
+                actor=actor, kind=StaffAction.Kind.JOB_REFUND, user=job.user, credits=0,
+                reason=reason, reference=f"job:{job.pk} canceled, hold released",
+            )
+            return job
+        due = job.charged_credits - job.refunded_credits
+        if job.refunded_credits:
+            raise GenerationError(_("This job was refunded already."))
+        if due <= 0:
+            raise GenerationError(_("Nothing to refund: this job charged no credits."))
+        credits_grant(
+            user=job.user, amount=due, idempotency_key=f"job-refund:{job.pk}", kind=EntryKind.JOB_REFUND,
+            reason=reason, reference=f"job:{job.pk}", actor=actor,
+        )
+        job.refunded_credits = due
+        job.save(update_fields=["refunded_credits", "updated_at"])
+        staff_action_record(
+            actor=actor, kind=StaffAction.Kind.JOB_REFUND, user=job.user, credits=due, reason=reason,
+            reference=f"job:{job.pk}",
+        )
+        return job
+
+
+def job_retry(*, job: Job, actor) -> Job:  # noqa: ANN001
+    """Staff run a job again for its owner: a new job with the same settings,
+    priced and held from the owner's credits like any other, recorded in the
+    audit list. Raises what :func:`job_regenerate` raises."""
+    from accounts.models import StaffAction
+    from accounts.services import staff_action_record
+
+    with transaction.atomic():
+        new = job_regenerate(job=job)
+        staff_action_record(
+            actor=actor, kind=StaffAction.Kind.JOB_RETRY, user=job.user, credits=0,
+            reason=_("Retry of job %(id)s") % {"id": job.pk}, reference=f"job:{new.pk}",
+        )
+    return new

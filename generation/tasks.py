@@ -8,6 +8,7 @@ owner's language, so the failure reasons it stores read in that language.
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 import requests
@@ -16,9 +17,11 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from providers.base import ProviderError, TaskResult
+from providers.ratelimit import RateLimited
 
 from . import services
 from .models import ProviderTask
+from .queues import queue_for, queue_for_job_id
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,20 @@ def _poll_delay(attempt: int) -> int:
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES)
 def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
     """Submit the job's tasks; retry transient provider errors with backoff,
-    then fail the job (releasing its hold) once retries are spent."""
+    then fail the job (releasing its hold) once retries are spent.
+
+    No slot of the provider's rate limit within its wait bound is our own
+    queueing, not a failure: the job is sent again (a fresh message, so it
+    spends none of its retries) once a slot may be free, spread over a window
+    so a deferred burst does not come back at once. The sweeper still ends a
+    job that waits past its deadline."""
     with services.owner_language(job_id=job_id):
         try:
             job = services.job_dispatch(job_id=job_id)
+        except RateLimited as exc:
+            countdown = exc.retry_after + random.uniform(0, settings.KIE_RATE_LIMIT_WINDOW_SECONDS)  # noqa: S311
+            submit_job_task.apply_async((job_id,), countdown=countdown, queue=queue_for_job_id(job_id))
+            return
         except (ProviderError, requests.RequestException) as exc:
             if self.request.retries < self.max_retries:
                 raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
@@ -44,7 +57,7 @@ def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
             services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
             return
     if not job.is_final:
-        poll_job_task.apply_async((job_id, 0), countdown=_poll_delay(0))
+        poll_job_task.apply_async((job_id, 0), countdown=_poll_delay(0), queue=queue_for(job))
 
 
 @shared_task
@@ -54,7 +67,9 @@ def poll_job_task(job_id: int, attempt: int = 0) -> None:
         if services.job_poll(job_id=job_id):
             return
     if attempt + 1 < settings.MIRSAM_POLL_MAX_ATTEMPTS:
-        poll_job_task.apply_async((job_id, attempt + 1), countdown=_poll_delay(attempt + 1))
+        poll_job_task.apply_async(
+            (job_id, attempt + 1), countdown=_poll_delay(attempt + 1), queue=queue_for_job_id(job_id)
+        )
 
 
 @shared_task(bind=True, autoretry_for=(requests.RequestException,), retry_backoff=True, max_retries=3)

@@ -32,6 +32,7 @@ from providers.models import Service
 
 from . import consent, selectors, services
 from .forms import AvatarForm, JobForm
+from .limits import limit_generate
 from .models import Asset, Job, JobStatus, Upload
 from .uploads import UploadRejected, describe_limits, limits_from_settings
 
@@ -147,6 +148,19 @@ def _form_error(request: HttpRequest, message: str, *, short: bool = False, page
     return redirect(page)
 
 
+def _too_fast(request: HttpRequest, *, page: str) -> HttpResponse:
+    """Generate over ``MIRSAM_RATE_GENERATE``: nothing is stored or held.
+
+    htmx gets the message in ``#form-errors`` with a 200, like every other
+    form error: htmx does not swap a 4xx, and configuring it to would change
+    how every htmx request in the studio treats errors. Without htmx the
+    answer is a real 429 page carrying the same message."""
+    message = _("You are generating too fast. Please wait a minute, then try again.")
+    if request.htmx:
+        return _form_error(request, message, page=page)
+    return render(request, "429.html", {"message": message}, status=429)
+
+
 def _store_uploads(request: HttpRequest, files: list, *, consent_version: str | None = None) -> list[Upload]:  # noqa: ANN001
     """Check and store the files, all or none (a refused one deletes the rest)."""
     uploads: list[Upload] = []
@@ -181,11 +195,14 @@ def _submit(request: HttpRequest, page: str, submit) -> HttpResponse:  # noqa: A
 
 @login_required
 @require_POST
+@limit_generate
 def job_create(request: HttpRequest) -> HttpResponse:
     """Generate (Image and Video): validate, hold and queue through ``job_submit``."""
     service = request.POST.get("service", Service.IMAGE)
     if service not in STUDIO_SERVICES:
         service = Service.IMAGE
+    if request.limited:
+        return _too_fast(request, page=service)
     offers = services.offers_available(service=service)
     form = JobForm(request.POST, offers=offers, service=service)
     if not form.is_valid():
@@ -232,8 +249,11 @@ def _avatar_context(request: HttpRequest, form: AvatarForm, offers: list) -> dic
 
 @login_required
 @require_POST
+@limit_generate
 def avatar_create(request: HttpRequest) -> HttpResponse:
     """Portraits from the user's photos: consent, checks, style, variants."""
+    if request.limited:
+        return _too_fast(request, page="avatar")
     offers = services.offers_available(service=Service.AVATAR)
     form = AvatarForm(request.POST, offers=offers)
     if not form.is_valid():
@@ -369,9 +389,11 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 def _serve(request: HttpRequest, field, content_type: str, filename: str) -> HttpResponse:  # noqa: ANN001
     """A stored file to its owner: a signed redirect on S3; locally a stream
     that honours a single HTTP ``Range`` (browsers seek videos with it)."""
-    if not isinstance(field.storage, FileSystemStorage):
-        return HttpResponseRedirect(field.url)
     download = bool(request.GET.get("download"))
+    if not isinstance(field.storage, FileSystemStorage):
+        # S3: a short-lived signed URL; a download asks S3 to send it as an attachment.
+        params = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if download else None
+        return HttpResponseRedirect(field.storage.url(field.name, parameters=params))
     size = field.size
     match = _RANGE.match(request.headers.get("Range", ""))
     if match and (match.group(1) or match.group(2)):

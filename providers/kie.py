@@ -52,6 +52,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .base import Adapter, Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState, spooled_file
 from .http import provider_request
+from .ratelimit import acquire_slot
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 
 #: Folder of our uploads at kie.ai; the job id is appended (§1 File upload ``uploadPath``).
 UPLOAD_FOLDER = "mirsam"
+
+#: Prefix of the shared limiter's key for new generation requests (§1 Rate
+#: limits: per account); a hash of the API key names the account.
+RATE_LIMIT_KEY = "mirsam:kie:create"
 
 #: How far a signed callback's timestamp may be from our clock, in seconds.
 SIGNATURE_MAX_SKEW_SECONDS = 300
@@ -789,7 +794,10 @@ class KieAdapter(Adapter):
           (:func:`runway_generate_body`) or ``/api/v1/jobs/createTask``
           (:func:`market_body`) names their URLs.
 
-        Raises :class:`ProviderError`: transient for 429/455/5xx,
+        The create waits for a slot of the shared rate limiter first
+        (:meth:`_create_slot`); uploads do not count.
+
+        Raises :class:`ProviderError`: transient for 429/455/5xx, ``"rate_limited"``,
         ``"unreachable"`` and upload timeouts; permanent for
         400/401/402/422/451/501/505, ``"bad_input"``, an answer without
         ``data.taskId`` (``"bad_response"``) and a read ``"timeout"`` of the
@@ -815,6 +823,7 @@ class KieAdapter(Adapter):
             build(request, [])
             urls = [self.upload(request, position, item) for position, item in enumerate(request.inputs)]
             body = build(request, urls)
+        self._create_slot()
         data = self._call(
             operation="create",
             method="POST",
@@ -827,6 +836,20 @@ class KieAdapter(Adapter):
         if not isinstance(task_id, str) or not task_id:
             raise ProviderError(BAD_RESPONSE_MESSAGE, code="bad_response", permanent=True)
         return task_id
+
+    def _create_slot(self) -> None:
+        """Wait for one of kie.ai's ``KIE_RATE_LIMIT`` new-generation requests
+        per ``KIE_RATE_LIMIT_WINDOW_SECONDS`` (§1 Rate limits), counted per
+        account across every worker (:mod:`providers.ratelimit`). Raises
+        :class:`~providers.ratelimit.RateLimited` (transient) when no slot
+        comes within ``KIE_RATE_LIMIT_MAX_WAIT_SECONDS``."""
+        account = hashlib.sha256(settings.KIE_API_KEY.encode()).hexdigest()[:16]
+        acquire_slot(
+            f"{RATE_LIMIT_KEY}:{account}",
+            limit=settings.KIE_RATE_LIMIT,
+            window=settings.KIE_RATE_LIMIT_WINDOW_SECONDS,
+            max_wait=settings.KIE_RATE_LIMIT_MAX_WAIT_SECONDS,
+        )
 
     def fetch(self, task_id: str, request: TaskRequest) -> TaskResult:
         """The task's state from its family's detail endpoint: Market

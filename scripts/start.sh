@@ -9,7 +9,9 @@ bash scripts/setup.sh
 .venv/bin/python manage.py seed_demo
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-.venv/bin/celery -A config worker -B -P solo --loglevel=INFO &
+# One worker for every queue here; production runs one per queue (README "Queues and rate limits").
+QUEUES=$(.venv/bin/python manage.py shell --no-imports -c "from generation.queues import all_queues; print(','.join(all_queues()))")
+.venv/bin/celery -A config worker -B -P solo -Q "$QUEUES" --loglevel=INFO &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
 echo "Mirsam: http://$HOST:$PORT/  (Arabic: http://$HOST:$PORT/ar/)"

@@ -32,6 +32,15 @@ def _test_settings(settings, tmp_path):
     settings.KIE_RETRY_BACKOFF_SECONDS = 0.01
     settings.MIRSAM_SIGNUP_CREDITS = 50
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Rate-limit counts live in the cache (and LocMemCache outlives its settings):
+    # start every test with none. The kie limiter counts in this process, afresh.
+    from django.core.cache import cache
+
+    from providers import ratelimit
+
+    cache.clear()
+    settings.MIRSAM_REDIS_URL = ""
+    ratelimit.reset_local()
     # A request to an /ar/ page leaves Arabic active in this thread; start each
     # test in English so reverse() gives unprefixed URLs.
     translation.activate(settings.LANGUAGE_CODE)
@@ -131,8 +140,11 @@ def worker(settings, tmp_path):
         "DEMO_DELAY_SECONDS": "1",
         "MIRSAM_POLL_SCHEDULE": "1",
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        # Tasks the worker sends itself (polls) must stay on this queue too.
+        # Tasks the worker sends itself (polls) must stay on this queue too:
+        # every queue of generation/queues.py is this one here.
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "MIRSAM_QUEUE_IMAGES": queue,
+        "MIRSAM_QUEUE_VIDEOS": queue,
     }
     log = tmp_path / "worker.log"
     with log.open("w") as out:
@@ -159,6 +171,7 @@ def worker(settings, tmp_path):
         )
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.MIRSAM_QUEUE_IMAGES = settings.MIRSAM_QUEUE_VIDEOS = queue
     old_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     try:
@@ -173,3 +186,23 @@ def worker(settings, tmp_path):
             proc.kill()
         if os.environ.get("MIRSAM_SHOW_WORKER_LOG"):
             print(log.read_text())
+
+
+def with_totp(user):
+    """Give a staff user an authenticator app (allauth.mfa TOTP)."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(user, generate_totp_secret())
+    return user
+
+
+@pytest.fixture
+def staff(db):
+    return with_totp(UserFactory(email="staff@example.com", is_staff=True, is_superuser=True))
+
+
+@pytest.fixture
+def staff_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client

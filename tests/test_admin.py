@@ -8,15 +8,9 @@ from django.urls import reverse
 from credits.models import LedgerEntry, Wallet
 from generation import services
 from providers.models import ProviderCall
-from tests.factories import OfferFactory, UserFactory
+from tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 @pytest.fixture

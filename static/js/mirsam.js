@@ -5,6 +5,14 @@
 (function () {
   "use strict";
 
+  // The Content Security Policy allows no inline styles or eval: htmx must not
+  // inject its indicator <style> (mirsam.css has those rules) nor evaluate code.
+  // This file runs (defer) after htmx and before htmx initialises on DOMContentLoaded.
+  if (window.htmx) {
+    window.htmx.config.includeIndicatorStyles = false;
+    window.htmx.config.allowEval = false;
+  }
+
   // --- prompt character counter -------------------------------------------
   // <textarea data-counter="counter-id"> with <span id="counter-id">.
   // The limit is the textarea's maxlength, or a [data-prompt-limit] element

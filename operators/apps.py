@@ -1,0 +1,34 @@
+"""The operator console: the Django admin index as a dashboard of figures."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.apps import AppConfig
+from django.http import HttpRequest, HttpResponse
+
+
+class OperatorsConfig(AppConfig):
+    name = "operators"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Operators"
+
+    def ready(self) -> None:
+        # Wrapping the site's index keeps the stock AdminSite (and whatever
+        # login or MFA a teammate puts in front of it): the figures are only
+        # extra context. admin_view() still guards the page, so only active
+        # staff ever get here; the URLconf is built after ready(), so it picks
+        # up the wrapped method.
+        from django.contrib import admin
+
+        from .views import dashboard_context
+
+        original = admin.site.index
+
+        @functools.wraps(original)
+        def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+            context = dashboard_context(request) if request.user.is_active and request.user.is_staff else {}
+            return original(request, extra_context={**context, **(extra_context or {})})
+
+        admin.site.index = index
