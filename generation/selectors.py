@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import translation
 
@@ -16,7 +17,7 @@ def _preset_name() -> Subquery:
     language = translation.get_language() or "en"
     field = f"name_{language}" if language in ("en", "ar") else "name_en"
     names = StylePreset.objects.filter(slug=OuterRef("preset_slug")).annotate(
-        shown=Coalesce(NullIf(field, models.Value("")), "name_en")
+        shown=Coalesce(NullIf(field, models.Value("")), "name_en", output_field=models.CharField())
     )
     return Subquery(names.values("shown")[:1])
 
@@ -28,6 +29,8 @@ def jobs_for_user(*, user, service: str | None = None, status: str | None = None
         Job.objects.filter(user=user)
         .select_related("offer")
         .prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
+        .annotate(preset_slug=KeyTextTransform("preset", "params"))
+        .annotate(preset_name=_preset_name())
     )
     if service:
         jobs = jobs.filter(service=service)

@@ -24,8 +24,9 @@ class UserFactory(DjangoModelFactory):
 
 class OfferFactory(DjangoModelFactory):
     class Meta:
+        # No get_or_create: a slug that clashes with the seeded catalogue must
+        # fail loudly, not quietly reuse the seeded model and its price.
         model = Offer
-        django_get_or_create = ("slug",)
 
     slug = factory.Sequence(lambda n: f"offer-{n}")
     service = "image"

@@ -88,7 +88,7 @@ def _assert_failed_and_returned(job: Job, user) -> None:
 
 
 def test_a_veo_video_is_stored_with_a_poster_and_charged(kie, alice, django_capture_on_commit_callbacks):
-    offer = _video_offer("veo", "veo3_fast")
+    offer = _video_offer("test-veo", "veo3_fast")
     url = serve_mp4(kie, _real_mp4())
     kie.expect_request(VEO_GENERATE, method="POST").respond_with_json(created(VEO_TASK_ID))
     kie.expect_request(VEO_RECORD).respond_with_json(envelope(veo_record(1, urls=[url])))
@@ -103,7 +103,7 @@ def test_a_veo_video_is_stored_with_a_poster_and_charged(kie, alice, django_capt
 
 
 def test_a_veo_job_with_two_frames_uploads_them_first(kie, alice, django_capture_on_commit_callbacks):
-    offer = _video_offer("veo", "veo3_fast")
+    offer = _video_offer("test-veo", "veo3_fast")
     first = services.upload_create(user=alice, file=io.BytesIO(png_bytes((512, 288))))
     last = services.upload_create(user=alice, file=io.BytesIO(png_bytes((512, 288))))
     kie.expect_request(UPLOAD, method="POST").respond_with_json(uploaded(kie.url_for("/cdn/frame.png")))
@@ -121,7 +121,7 @@ def test_a_veo_job_with_two_frames_uploads_them_first(kie, alice, django_capture
 
 @pytest.mark.parametrize("flag", [2, 3])
 def test_a_failed_veo_generation_returns_the_credits(kie, alice, flag, django_capture_on_commit_callbacks):
-    offer = _video_offer("veo", "veo3_fast")
+    offer = _video_offer("test-veo", "veo3_fast")
     kie.expect_request(VEO_GENERATE, method="POST").respond_with_json(created(VEO_TASK_ID))
     kie.expect_request(VEO_RECORD).respond_with_json(
         envelope(veo_record(flag, error_code=400, error_message="Prompt flagged by the safety system."))
@@ -136,7 +136,7 @@ def test_a_failed_veo_generation_returns_the_credits(kie, alice, flag, django_ca
     [(400, "Your prompt violates the content policy."), (451, "Failed to fetch the image."), (501, "failed")],
 )
 def test_a_runway_create_refused_returns_the_credits(kie, alice, code, msg, django_capture_on_commit_callbacks):
-    offer = _video_offer("runway", "runway", extend_price_credits=4)
+    offer = _video_offer("test-runway", "runway", extend_price_credits=4)
     kie.expect_request(RUNWAY_GENERATE, method="POST").respond_with_json(envelope(None, code=code, msg=msg))
     job = _run(alice, offer, django_capture_on_commit_callbacks)
     _assert_failed_and_returned(job, alice)
@@ -145,7 +145,7 @@ def test_a_runway_create_refused_returns_the_credits(kie, alice, code, msg, djan
 
 def test_a_runway_result_too_big_returns_the_credits(kie, alice, settings, django_capture_on_commit_callbacks):
     settings.MIRSAM_OUTPUT_MAX_BYTES = 2048
-    offer = _video_offer("runway", "runway")
+    offer = _video_offer("test-runway", "runway")
     url = serve_mp4(kie, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 10_000)
     kie.expect_request(RUNWAY_GENERATE, method="POST").respond_with_json(created(RUNWAY_TASK_ID))
     kie.expect_request(RUNWAY_RECORD).respond_with_json(envelope(runway_record("success", video_url=url)))
@@ -155,7 +155,7 @@ def test_a_runway_result_too_big_returns_the_credits(kie, alice, settings, djang
 
 
 def test_a_runway_result_that_is_not_a_video_returns_the_credits(kie, alice, django_capture_on_commit_callbacks):
-    offer = _video_offer("runway", "runway")
+    offer = _video_offer("test-runway", "runway")
     kie.expect_request("/cdn/fake.mp4").respond_with_data(b"<html>gone</html>" * 10, content_type="video/mp4")
     kie.expect_request(RUNWAY_GENERATE, method="POST").respond_with_json(created(RUNWAY_TASK_ID))
     kie.expect_request(RUNWAY_RECORD).respond_with_json(
@@ -167,7 +167,7 @@ def test_a_runway_result_that_is_not_a_video_returns_the_credits(kie, alice, dja
 
 
 def test_a_runway_callback_completes_the_job_once(kie, alice, client, django_capture_on_commit_callbacks):
-    offer = _video_offer("runway", "runway")
+    offer = _video_offer("test-runway", "runway")
     kie.expect_request(RUNWAY_GENERATE, method="POST").respond_with_json(created(RUNWAY_TASK_ID))
     kie.expect_request(RUNWAY_RECORD).respond_with_json(envelope(runway_record("generating")))
     job = _run(alice, offer, django_capture_on_commit_callbacks)
