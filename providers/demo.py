@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
 from . import demo_media
 from .base import Adapter, Download, ProviderError, TaskRequest, TaskResult, TaskState, spooled_file
@@ -69,24 +69,8 @@ def render_png(*, prompt: str, aspect_ratio: str, index: int) -> bytes:
         sd.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(*colors[2 + i % 4], 150))
     shapes = shapes.filter(ImageFilter.GaussianBlur(radius=min(width, height) / 30))
     img.paste(shapes, (0, 0), shapes)
-    font = ImageFont.load_default(size=max(14, width // 28))
-    text = prompt.strip()[:140]
-    lines, line = [], ""
-    for word in text.split():
-        candidate = f"{line} {word}".strip()
-        if draw.textlength(candidate, font=font) > width * 0.85 and line:
-            lines.append(line)
-            line = word
-        else:
-            line = candidate
-    if line:
-        lines.append(line)
-    draw = ImageDraw.Draw(img)
-    y = height - (len(lines) + 1) * (font.size + 6)
-    for ln in lines[:5]:
-        draw.text((width * 0.075 + 2, y + 2), ln, font=font, fill=(0, 0, 0))
-        draw.text((width * 0.075, y), ln, font=font, fill=(255, 255, 255))
-        y += font.size + 6
+    caption = demo_media.text_layer(prompt, (width, height))
+    img.paste(caption, (0, 0), caption)
     out = io.BytesIO()
     img.save(out, format="PNG", optimize=False)
     return out.getvalue()

@@ -234,7 +234,7 @@ class _Scene:
     ) -> _Scene:
         width, height = video_size(aspect_ratio)
         digest = hashlib.sha256((seed or prompt).encode()).digest()
-        overlay = _text_layer(prompt, (width, height))
+        overlay = text_layer(prompt, (width, height))
         if first_frame is not None:
             picture = ImageOps.fit(
                 _open_image(first_frame),
@@ -301,7 +301,7 @@ class _Scene:
         return self.picture.resize(self.size, Image.Resampling.BILINEAR, box=box)
 
 
-def _text_layer(prompt: str, size: tuple[int, int]) -> Image.Image:
+def text_layer(prompt: str, size: tuple[int, int]) -> Image.Image:
     """The prompt, wrapped to 85 % of the width, white with a shadow, at the
     bottom of a transparent frame-sized layer."""
     width, height = size
