@@ -1,0 +1,1 @@
+"""Benchmarks (issue 6, "Measure speed"): see bench/README.md. Not imported by the app."""

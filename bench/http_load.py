@@ -1,0 +1,488 @@
+"""HTTP load benchmark: gunicorn + PostgreSQL, 20 signed-in clients on loopback.
+
+    .venv/bin/python bench/http_load.py [--duration 20] [--clients 20]
+
+It creates the PostgreSQL database ``mirsam_bench`` (dropped at the end
+unless ``--keep-db``), migrates, seeds 20 users with 1,000 jobs each (bulk),
+signs each in (a session made with Django's SessionStore, sent as the
+``sessionid`` cookie), starts gunicorn with the repository's gunicorn.conf.py
+(``DJANGO_SETTINGS_MODULE=bench.settings``: production settings plus the
+``/bench/floor/`` view) on 127.0.0.1, then drives each page for a fixed time
+with ``wrk`` (or Python threads when wrk is missing, or ``--client python``):
+the landing page, the dashboard, the Image page, My creations and the
+job-status poll (the htmx job card of a running job), and the floor, first
+and last. It prints p50/p95 latency, throughput, each page's p95 over the
+floor's and the machine. Target (reported, not asserted): every page's p95
+≤ 2 × the floor's. Everything it starts is stopped at the end, on Ctrl-C and
+after ``--time-limit`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402
+    BIN,
+    DB_NAME,
+    HOST,
+    PG_URL,
+    Children,
+    django_setup,
+    drop_database,
+    free_port,
+    machine,
+    machine_line,
+    manage,
+    percentile,
+    production_env,
+    recreate_database,
+    time_limit,
+    wait_http,
+    write_json,
+)
+
+FLOOR = "floor"
+
+
+@dataclass
+class Page:
+    name: str
+    paths: list[str]  # one per user, same order as the sessions
+    htmx: bool = False
+
+
+@dataclass
+class Result:
+    page: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+# --- seeding --------------------------------------------------------------------
+
+SERVICE_MIX = ["image"] * 7 + ["video"] * 2 + ["avatar"]  # 70 % images, 20 % videos, 10 % portraits
+STATUS_MIX = ["succeeded"] * 45 + ["failed"] * 4 + ["canceled"]  # a finished history
+
+
+def seed(users: int, jobs_per_user: int) -> tuple[list[str], list[int]]:
+    """``users`` users with ``jobs_per_user`` jobs each (bulk; every succeeded
+    job with an asset, timestamps one minute apart, the newest one still
+    running so the poll has something to poll). Returns their session keys
+    and the running job of each."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection, transaction
+
+    from accounts.models import User
+    from credits.services import credits_grant
+    from generation.models import Asset, Job, StylePreset
+    from providers.models import Offer
+
+    offers = {
+        service: Offer.objects.filter(service=service, adapter="demo", is_active=True).first()
+        for service in ("image", "video", "avatar")
+    }
+    missing = [s for s, o in offers.items() if o is None]
+    if missing:
+        raise RuntimeError(f"the seeded catalogue has no demo model for {missing}")
+    presets = list(StylePreset.objects.values_list("slug", flat=True)) or ["none"]
+    password = make_password("bench-pass-word-123")
+    people = User.objects.bulk_create(
+        [
+            User(email=f"bench{i}@mirsam.local", username=f"bench{i}", password=password, preferred_language="en")
+            for i in range(users)
+        ]
+    )
+    sessions, running = [], []
+    for user in people:
+        credits_grant(user=user, amount=500, idempotency_key=f"bench-grant:{user.pk}", reason="benchmark")
+        rows = []
+        for i in range(jobs_per_user):
+            service = SERVICE_MIX[i % len(SERVICE_MIX)]
+            status = "processing" if i == jobs_per_user - 1 else STATUS_MIX[i % len(STATUS_MIX)]
+            params = {"prompt": f"benchmark prompt {i}: a lighthouse at dusk", "outputs": 1, "aspect_ratio": "1:1"}
+            if service == "avatar":
+                params.update({"preset": presets[i % len(presets)], "style": "cartoon", "details": "red scarf"})
+            rows.append(
+                Job(
+                    user=user,
+                    offer=offers[service],
+                    service=service,
+                    status=status,
+                    params=params,
+                    price_credits=2,
+                    charged_credits=2 if status == "succeeded" else 0,
+                )
+            )
+        with transaction.atomic():
+            jobs = Job.objects.bulk_create(rows, batch_size=500)
+            Asset.objects.bulk_create(
+                [
+                    Asset(
+                        job=job,
+                        user=user,
+                        index=0,
+                        file=f"outputs/{user.pk}/{job.pk}/bench.{'mp4' if job.service == 'video' else 'png'}",
+                        poster=f"outputs/{user.pk}/{job.pk}/poster.png" if job.service == "video" else "",
+                        content_type="video/mp4" if job.service == "video" else "image/png",
+                        size_bytes=50_000,
+                        width=1024,
+                        height=1024,
+                    )
+                    for job in jobs
+                    if job.status == "succeeded"
+                ],
+                batch_size=500,
+            )
+        running.append(jobs[-1].pk)
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        sessions.append(session.session_key)
+    with connection.cursor() as cursor:
+        # A real history is spread over time: one job a minute, the running one newest.
+        cursor.execute(
+            "UPDATE generation_job SET created_at = now() - (max_id.m - generation_job.id) * interval '1 minute', "
+            "updated_at = now() - (max_id.m - generation_job.id) * interval '1 minute' "
+            "FROM (SELECT user_id, max(id) AS m FROM generation_job GROUP BY user_id) AS max_id "
+            "WHERE max_id.user_id = generation_job.user_id"
+        )
+        cursor.execute("ANALYZE")
+    connection.close()
+    return sessions, running
+
+
+# --- load generators ------------------------------------------------------------
+
+LUA = """
+local targets = %(targets)s
+local n = #targets
+local i = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  i = ((tid or 0) * 7) %% n
+end
+function request()
+  i = i %% n + 1
+  local t = targets[i]
+  local headers = {["Cookie"] = t[2], ["Accept"] = "text/html"}
+  if t[3] then headers["HX-Request"] = "true" end
+  return wrk.format("GET", t[1], headers)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d, "max_us": %%d, '
+    .. '"status": %%d, "connect": %%d, "read": %%d, "write": %%d, "timeout": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+def _lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(page: Page, cookies: list[str], *, base: str, clients: int, seconds: float, work: Path) -> Result:
+    targets = ",\n".join(
+        f"  {{{_lua_string(path)}, {_lua_string(cookie)}, {'true' if page.htmx else 'false'}}}"
+        for path, cookie in zip(page.paths, cookies, strict=True)
+    )
+    script = work / f"wrk-{re.sub(r'[^a-z0-9]+', '-', page.name.lower())}.lua"
+    script.write_text(LUA % {"targets": "{\n" + targets + "\n}"})
+    threads = max(1, min(clients, 2))
+    out = subprocess.run(  # noqa: S603 - wrk against loopback only
+        [
+            shutil.which("wrk") or "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed for {page.name}:\n{out.stdout}\n{out.stderr}")
+    data = json.loads(line.removeprefix("BENCHJSON "))
+    errors = data["status"] + data["connect"] + data["read"] + data["write"] + data["timeout"]
+    return Result(
+        page=page.name,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p95_ms=data["p95_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        errors=errors,
+        extra={
+            "max_ms": data["max_us"] / 1000,
+            "errors": {k: data[k] for k in ("status", "connect", "read", "timeout")},
+        },
+    )
+
+
+def run_python(page: Page, cookies: list[str], *, base: str, clients: int, seconds: float, work: Path) -> Result:
+    """Closed loop like wrk: ``clients`` threads, each a requests.Session of
+    one signed-in user, one request after another until the time is up."""
+    import requests
+
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = time.perf_counter()
+    end = start + seconds
+
+    def client(n: int) -> None:
+        k = n % len(cookies)
+        with requests.Session() as s:
+            s.cookies.set("sessionid", cookies[k].split("=", 1)[1], domain=HOST)
+            headers = {"HX-Request": "true"} if page.htmx else {}
+            while time.perf_counter() < end:
+                t0 = time.perf_counter()
+                try:
+                    r = s.get(base + page.paths[k], headers=headers, timeout=10, allow_redirects=False)
+                    ok = r.status_code == 200
+                except requests.RequestException:
+                    ok = False
+                latencies[n].append((time.perf_counter() - t0) * 1000)
+                errors[n] += not ok
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    flat = [x for lst in latencies for x in lst]
+    return Result(
+        page=page.name,
+        requests=len(flat),
+        seconds=elapsed,
+        p50_ms=percentile(flat, 50),
+        p95_ms=percentile(flat, 95),
+        p99_ms=percentile(flat, 99),
+        errors=sum(errors),
+        extra={"max_ms": max(flat) if flat else 0},
+    )
+
+
+# --- checks before measuring ----------------------------------------------------
+
+
+def preflight(pages: list[Page], cookies: list[str], base: str, jobs_per_user: int) -> None:
+    """Every page answers 200 to every user, signed in (no redirect to the
+    login page), and shows what it should: the history's size, a polling card."""
+    import requests
+
+    for page in pages:
+        for path, cookie in zip(page.paths, cookies, strict=True):
+            headers = {"Cookie": cookie, **({"HX-Request": "true"} if page.htmx else {})}
+            r = requests.get(base + path, headers=headers, timeout=30, allow_redirects=False)
+            if r.status_code != 200:
+                raise RuntimeError(f"{page.name} {path}: HTTP {r.status_code} {r.headers.get('Location', '')}")
+            body = r.text
+            if page.name == "My creations" and f"{jobs_per_user} creations" not in body:
+                raise RuntimeError(f"My creations does not show {jobs_per_user} creations")
+            if page.name == "job poll" and 'hx-trigger="every 2s"' not in body:
+                raise RuntimeError("the polled job card is not a running one")
+            if page.name in {"dashboard", "Image page", "My creations"} and "/accounts/logout/" not in body:
+                raise RuntimeError(f"{page.name}: not signed in")
+
+
+# --- main -----------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20, help="seconds measured per page (default 20)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load before each page")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent signed-in clients (default 20)")
+    parser.add_argument("--users", type=int, default=20, help="users seeded (default 20)")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs in each user's history (default 1000)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (WEB_CONCURRENCY, default 4)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        help="GUNICORN_MAX_REQUESTS (default 0: no worker recycling during the measurement)",
+    )
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=0,
+        help="CONN_MAX_AGE through DATABASE_URL (default 0: a new PostgreSQL connection per request, as deployed)",
+    )
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--keep-db", action="store_true", help="keep the mirsam_bench database afterwards")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the run's folder (logs, timings) afterwards")
+    parser.add_argument("--time-limit", type=float, default=900, help="abort after this many seconds (default 900)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    if client == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (apt-get install wrk), use --client python")
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="mirsam-bench-http-"))
+    children = Children()
+
+    def cleanup(*, keep_logs: bool = False) -> None:
+        children.stop_all()
+        if not args.keep_db:
+            drop_database()
+        if keep_logs or args.keep_logs:
+            print(f"logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    time_limit(args.time_limit, children, cleanup)
+    port = free_port()
+    env = production_env(
+        work=work,
+        DATABASE_URL=f"{PG_URL}/{DB_NAME}" + (f"?conn_max_age={args.conn_max_age}" if args.conn_max_age else ""),
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        PORT=str(port),
+        BIND_HOST=HOST,
+        WEB_CONCURRENCY=str(args.workers),
+        GUNICORN_THREADS=str(args.threads),
+        GUNICORN_MAX_REQUESTS=str(args.max_requests),
+    )
+    info = machine()
+    try:
+        load = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        load = ["?"]
+    print(f"machine: {machine_line(info)}; load average at start {' '.join(load)}", flush=True)
+    try:
+        print("database: creating mirsam_bench, migrating, collecting static files…", flush=True)
+        recreate_database()
+        manage(env, "migrate", "--noinput")
+        manage(env, "collectstatic", "--noinput")
+        django_setup(env, "bench.settings")
+        t0 = time.monotonic()
+        sessions, running = seed(args.users, args.jobs)
+        print(
+            f"seeded: {args.users} users × {args.jobs:,} jobs ({args.users * args.jobs:,} jobs) "
+            f"in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
+        cookies = [f"sessionid={key}" for key in sessions]
+
+        log = work / "gunicorn.log"
+        gunicorn = children.start([str(BIN / "gunicorn"), "config.wsgi"], env=env, log=log)
+        base = f"http://{HOST}:{port}"
+        wait_http(base + "/healthz", proc=gunicorn)
+        wait_http(base + "/bench/floor/", proc=gunicorn)
+        print(
+            f"gunicorn: {args.workers} workers × {args.threads} threads on {base} "
+            f"(gunicorn.conf.py, DEBUG=false, max_requests={args.max_requests}, CONN_MAX_AGE={args.conn_max_age}); "
+            f"client: {client}, {args.clients} connections; {args.duration:.0f} s per page after "
+            f"{args.warmup:.0f} s warm-up",
+            flush=True,
+        )
+
+        n = len(cookies)
+        pages = [
+            Page(FLOOR, ["/bench/floor/"] * n),
+            Page("landing", ["/"] * n),
+            Page("dashboard", ["/dashboard/"] * n),
+            Page("Image page", ["/image/"] * n),
+            Page("My creations", ["/creations/"] * n),
+            Page("job poll", [f"/jobs/{job_id}/card/" for job_id in running], htmx=True),
+            Page(FLOOR + " (again, last)", ["/bench/floor/"] * n),
+        ]
+        preflight(pages, cookies, base, args.jobs)
+        run = run_wrk if client == "wrk" else run_python
+        results: list[Result] = []
+        for page in pages:
+            if args.warmup > 0:
+                run(page, cookies, base=base, clients=args.clients, seconds=args.warmup, work=work)
+            result = run(page, cookies, base=base, clients=args.clients, seconds=args.duration, work=work)
+            results.append(result)
+            print(
+                f"  {page.name:<20} {result.requests:>7} requests  p50 {result.p50_ms:7.1f} ms  "
+                f"p95 {result.p95_ms:7.1f} ms  {result.rps:7.1f} req/s  errors {result.errors}",
+                flush=True,
+            )
+        if gunicorn.poll() is not None:
+            raise RuntimeError(f"gunicorn exited during the run ({gunicorn.returncode}); see {log}")
+        error_lines = [ln for ln in log.read_text(errors="replace").splitlines() if '"level": "ERROR"' in ln]
+    except BaseException:
+        cleanup(keep_logs=True)
+        raise
+    children.stop_all()
+
+    floor = results[0]
+    print()
+    print(
+        f"HTTP load — {args.clients} signed-in clients, {args.duration:.0f} s per page, {client}, "
+        f"gunicorn {args.workers} workers × {args.threads} threads, CONN_MAX_AGE={args.conn_max_age}"
+    )
+    print(f"machine: {machine_line(info)}")
+    print("| page | requests | req/s | p50 ms | p95 ms | p95 / floor p95 | ≤ 2× |")
+    print("|---|--:|--:|--:|--:|--:|---|")
+    table = []
+    for r in results:
+        ratio = r.p95_ms / floor.p95_ms if floor.p95_ms else float("nan")
+        met = "" if r.page.startswith(FLOOR) else ("yes" if ratio <= 2 else "**no**")
+        print(f"| {r.page} | {r.requests} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {ratio:.2f}× | {met} |")
+        table.append({**r.__dict__, "rps": r.rps, "p95_over_floor": ratio})
+    missed = [r.page for r in results if not r.page.startswith(FLOOR) and r.p95_ms > 2 * floor.p95_ms]
+    print(
+        f"target p95 ≤ 2 × floor p95 ({2 * floor.p95_ms:.1f} ms): " + ("met" if not missed else f"MISSED by {missed}")
+    )
+    failed = sum(r.errors for r in results)
+    print(f"errors: {failed} failed requests, {len(error_lines)} ERROR lines in gunicorn's log")
+    for line in error_lines[:5]:
+        print("  " + line[:300])
+    print(f"total time {time.monotonic() - started:.0f} s")
+    if args.json:
+        write_json(
+            args.json,
+            {"machine": info, "client": client, "clients": args.clients, "duration": args.duration, "results": table},
+        )
+    cleanup()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
