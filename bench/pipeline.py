@@ -177,6 +177,18 @@ def wait_workers(names: list[str], seconds: float = 60) -> None:
     raise RuntimeError(f"the workers {names} did not answer a ping within {seconds:.0f} s")
 
 
+def forget_queue(queue: str, broker_url: str) -> None:
+    """Remove this run's queue and kombu's bindings of it from the broker's Redis."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(broker_url, socket_timeout=5)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
+    except redis.RedisError as exc:
+        print(f"could not remove the queue {queue} from Redis: {exc}", file=sys.stderr)
+
+
 # --- analysis -------------------------------------------------------------------
 
 
@@ -359,6 +371,7 @@ def main() -> int:
 
     def cleanup(*, keep_logs: bool = False) -> None:
         children.stop_all()
+        forget_queue(queue, env["CELERY_BROKER_URL"])
         if not args.keep_db:
             drop_database()
         if keep_logs or args.keep_logs:
@@ -366,7 +379,6 @@ def main() -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    time_limit(args.time_limit, children, lambda: cleanup(keep_logs=True))
     kie_port = free_port()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     database_url = f"{PG_URL}/{DB_NAME}" + (f"?conn_max_age={args.conn_max_age}" if args.conn_max_age else "")
@@ -387,6 +399,7 @@ def main() -> int:
         CELERY_TASK_DEFAULT_QUEUE=queue,
         BENCH_TIMINGS_DIR=str(work / "timings"),
     )
+    time_limit(args.time_limit, children, lambda: cleanup(keep_logs=True))
     info = machine()
     try:
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
