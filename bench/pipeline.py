@@ -357,7 +357,9 @@ def main() -> int:
     parser.add_argument("--latency", default="0.15-0.40", help="fake kie.ai seconds per API call")
     parser.add_argument("--cdn-latency", default="0.02-0.08", help="fake CDN seconds per download")
     parser.add_argument("--generation", default="1-3", help="fake kie.ai seconds until a task is done")
-    parser.add_argument("--conn-max-age", type=int, default=0, help="CONN_MAX_AGE via DATABASE_URL (default 0)")
+    parser.add_argument(
+        "--conn-max-age", type=int, default=60, help="CONN_MAX_AGE via DATABASE_URL (default 60, as deployed)"
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the mirsam_bench database afterwards")
     parser.add_argument("--keep-logs", action="store_true", help="keep the run's folder (logs, timings) afterwards")
     parser.add_argument("--time-limit", type=float, default=900, help="abort after this many seconds (default 900)")
@@ -381,7 +383,7 @@ def main() -> int:
 
     kie_port = free_port()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
-    database_url = f"{PG_URL}/{DB_NAME}" + (f"?conn_max_age={args.conn_max_age}" if args.conn_max_age else "")
+    database_url = f"{PG_URL}/{DB_NAME}?conn_max_age={args.conn_max_age}"
     env = production_env(
         work=work,
         DATABASE_URL=database_url,

@@ -30,11 +30,30 @@ def _choice_label(name: str, value: str) -> str:
     return value
 
 
+class OfferChoiceField(forms.ChoiceField):
+    """A choice among catalogue models the view has already loaded: the
+    select renders from that list (no query of its own, unlike a
+    ModelChoiceField, whose every iteration re-runs its queryset) and the
+    field cleans to the :class:`Offer` itself. A value outside the list is
+    refused as an invalid choice."""
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(choices=(), **kwargs)
+        self.offers: dict[str, Offer] = {}
+
+    def set_offers(self, offers: list[Offer]) -> None:
+        self.offers = {str(offer.pk): offer for offer in offers}
+        self.choices = [(key, offer.name) for key, offer in self.offers.items()]
+
+    def clean(self, value: object) -> Offer:
+        return self.offers[super().clean(value)]
+
+
 class JobForm(forms.Form):
     """Model, prompt, number of outputs, and one select per option of the
     selected model (``Offer.param_specs``)."""
 
-    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), label=_("Model"), empty_label=None)
+    offer = OfferChoiceField(label=_("Model"))
     prompt = forms.CharField(
         label=_("Prompt"),
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -46,8 +65,7 @@ class JobForm(forms.Form):
     def __init__(self, *args, offers: list[Offer], service: str = "image", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.service = service
-        self.fields["offer"].queryset = Offer.objects.filter(pk__in=[o.pk for o in offers])
-        self.fields["offer"].label_from_instance = lambda o: o.name
+        self.fields["offer"].set_offers(offers)
         self.fields["outputs"].label = OUTPUT_LABELS.get(service, OUTPUT_LABELS["image"])
         offer = self.selected_offer(offers)
         top = offer.max_outputs if offer else 1
@@ -106,7 +124,7 @@ class JobForm(forms.Form):
 class AvatarForm(forms.Form):
     """Photos, consent, a style preset, the number of variants, optional details."""
 
-    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), label=_("Model"), empty_label=None)
+    offer = OfferChoiceField(label=_("Model"))
     preset = forms.ModelChoiceField(
         queryset=StylePreset.objects.filter(is_active=True),
         label=_("Style"),
@@ -128,8 +146,7 @@ class AvatarForm(forms.Form):
 
     def __init__(self, *args, offers: list[Offer], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = Offer.objects.filter(pk__in=[o.pk for o in offers])
-        self.fields["offer"].label_from_instance = lambda o: o.name
+        self.fields["offer"].set_offers(offers)
         if offers and not self.is_bound:
             self.initial.setdefault("offer", offers[0].pk)
         preset = self.fields["preset"].queryset.first()

@@ -8,6 +8,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import translation
 
+from providers.models import Service
+
 from .models import Asset, Job, StylePreset
 
 
@@ -29,9 +31,9 @@ def jobs_for_user(*, user, service: str | None = None, status: str | None = None
         Job.objects.filter(user=user)
         .select_related("offer")
         .prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
-        .annotate(preset_slug=KeyTextTransform("preset", "params"))
-        .annotate(preset_name=_preset_name())
     )
+    if service in (None, Service.AVATAR):  # only portraits show a style's name
+        jobs = jobs.annotate(preset_slug=KeyTextTransform("preset", "params")).annotate(preset_name=_preset_name())
     if service:
         jobs = jobs.filter(service=service)
     if status:

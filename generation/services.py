@@ -615,8 +615,12 @@ def job_refund(*, job: Job, actor, reason: str) -> Job:  # noqa: ANN001
                 _task_finish_failed(task.pk, code=CANCELED_CODE, message=message)
             job = job_try_finish(job_id=job.pk)
             staff_action_record(
-                actor=actor, kind=StaffAction.Kind.JOB_REFUND, user=job.user, credits=0,
-                reason=reason, reference=f"job:{job.pk} canceled, hold released",
+                actor=actor,
+                kind=StaffAction.Kind.JOB_REFUND,
+                user=job.user,
+                credits=0,
+                reason=reason,
+                reference=f"job:{job.pk} canceled, hold released",
             )
             return job
         due = job.charged_credits - job.refunded_credits
@@ -625,13 +629,22 @@ def job_refund(*, job: Job, actor, reason: str) -> Job:  # noqa: ANN001
         if due <= 0:
             raise GenerationError(_("Nothing to refund: this job charged no credits."))
         credits_grant(
-            user=job.user, amount=due, idempotency_key=f"job-refund:{job.pk}", kind=EntryKind.JOB_REFUND,
-            reason=reason, reference=f"job:{job.pk}", actor=actor,
+            user=job.user,
+            amount=due,
+            idempotency_key=f"job-refund:{job.pk}",
+            kind=EntryKind.JOB_REFUND,
+            reason=reason,
+            reference=f"job:{job.pk}",
+            actor=actor,
         )
         job.refunded_credits = due
         job.save(update_fields=["refunded_credits", "updated_at"])
         staff_action_record(
-            actor=actor, kind=StaffAction.Kind.JOB_REFUND, user=job.user, credits=due, reason=reason,
+            actor=actor,
+            kind=StaffAction.Kind.JOB_REFUND,
+            user=job.user,
+            credits=due,
+            reason=reason,
             reference=f"job:{job.pk}",
         )
         return job
@@ -647,7 +660,11 @@ def job_retry(*, job: Job, actor) -> Job:  # noqa: ANN001
     with transaction.atomic():
         new = job_regenerate(job=job)
         staff_action_record(
-            actor=actor, kind=StaffAction.Kind.JOB_RETRY, user=job.user, credits=0,
-            reason=_("Retry of job %(id)s") % {"id": job.pk}, reference=f"job:{new.pk}",
+            actor=actor,
+            kind=StaffAction.Kind.JOB_RETRY,
+            user=job.user,
+            credits=0,
+            reason=_("Retry of job %(id)s") % {"id": job.pk},
+            reference=f"job:{new.pk}",
         )
     return new

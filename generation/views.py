@@ -30,7 +30,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from credits.services import InsufficientCredits, wallet_for
 from providers.models import Service
 
-from . import consent, selectors, services
+from . import consent, fragments, selectors, services
 from .forms import AvatarForm, JobForm
 from .limits import limit_generate
 from .models import Asset, Job, JobStatus, Upload
@@ -300,7 +300,8 @@ def job_card(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job card; it polls itself until the job is final, then tells the
     page to refresh the balance."""
     job = _get_job_for_user(request, job_id)
-    response = render(request, "generation/partials/job_card.html", {"job": job})
+    card = fragments.job_fragment(request, fragments.CARD, job, on_detail=bool(request.GET.get("detail")))
+    response = HttpResponse(card)
     if job.is_final:
         trigger_client_event(response, "balanceChanged")
     return response

@@ -31,14 +31,17 @@ def _test_settings(settings, tmp_path):
     settings.MIRSAM_POLL_SCHEDULE = [0]
     settings.KIE_RETRY_BACKOFF_SECONDS = 0.01
     settings.MIRSAM_SIGNUP_CREDITS = 50
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CACHES = {**settings.CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Rate-limit counts live in the cache (and LocMemCache outlives its settings):
-    # start every test with none. The kie limiter counts in this process, afresh.
-    from django.core.cache import cache
+    # start every test with none, and with no rendered job cards kept from an
+    # earlier test (SQLite may hand out the same job ids again). The kie limiter
+    # counts in this process, afresh.
+    from django.core.cache import cache, caches
 
     from providers import ratelimit
 
     cache.clear()
+    caches["fragments"].clear()
     settings.MIRSAM_REDIS_URL = ""
     ratelimit.reset_local()
     # A request to an /ar/ page leaves Arabic active in this thread; start each

@@ -161,11 +161,12 @@ def test_the_limits_count_in_a_redis_cache_as_in_production(client, settings):
         reachable = False
     need(reachable, f"Redis at {REDIS_URL} is not reachable")
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"mirsam-test-{uuid.uuid4().hex}",
-        }
+        },
     }
     settings.MIRSAM_RATE_CALLBACK = "1/m"
     url = reverse("provider_callback", kwargs={"token": "no-such-token"})
