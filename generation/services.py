@@ -269,6 +269,7 @@ def job_dispatch(*, job_id: int) -> Job:
     if job.is_final:
         return job
     adapter = get_adapter(job.offer.adapter)
+    submitted = failed = 0
     for task in job.tasks.filter(status=TaskStatus.PENDING, task_id=""):
         try:
             task_id = adapter.submit(_task_request(job, task))
@@ -276,13 +277,19 @@ def job_dispatch(*, job_id: int) -> Job:
             if not exc.permanent:
                 raise
             _task_finish_failed(task.pk, code=exc.code, message=str(exc.message))
+            failed += 1
             continue
         ProviderTask.objects.filter(pk=task.pk, task_id="").update(
             task_id=task_id, status=TaskStatus.RUNNING, updated_at=timezone.now()
         )
-    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.SUBMITTED, submitted_at=timezone.now(), updated_at=timezone.now()
-    )
+        submitted += 1
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.SUBMITTED, submitted_at=now, updated_at=now
+    ):
+        job.status, job.submitted_at, job.updated_at = JobStatus.SUBMITTED, now, now
+    if submitted and not failed:
+        return job  # every task is running at the provider: nothing can be finished yet
     return job_try_finish(job_id=job.pk)
 
 
