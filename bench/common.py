@@ -246,6 +246,30 @@ def machine() -> dict[str, str]:
     return info
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all ticks, steal ticks) of the first line of /proc/stat; (0, 0) elsewhere."""
+    fields = _read("/proc/stat").split("\n", 1)[0].split()
+    if len(fields) < 9 or fields[0] != "cpu":
+        return 0, 0
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(ticks), ticks[7]
+
+
+class StealMeter:
+    """How much of this virtual machine's CPU time the host gave to someone
+    else (/proc/stat "steal") since the meter was made, in percent. On a
+    shared host it swings from 0 to tens of percent within minutes, and every
+    figure measured meanwhile swings with it: the benchmarks print it."""
+
+    def __init__(self) -> None:
+        self._start = _cpu_ticks()
+
+    def percent(self) -> float:
+        total, steal = _cpu_ticks()
+        elapsed = total - self._start[0]
+        return 100.0 * (steal - self._start[1]) / elapsed if elapsed > 0 else 0.0
+
+
 def machine_line(info: dict[str, str]) -> str:
     return (
         f"{info['cpu']}, {info['cores']} cores, {info['ram']} RAM, {info['os']}; Python {info['python']}, "

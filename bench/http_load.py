@@ -40,6 +40,7 @@ from bench.common import (  # noqa: E402
     HOST,
     PG_URL,
     Children,
+    StealMeter,
     django_setup,
     drop_database,
     free_port,
@@ -482,16 +483,21 @@ def main() -> int:
         # is compared with the floor measured minutes (not a quarter hour) apart
         # on a machine whose speed drifts (other guests' CPU steal).
         rounds: dict[str, list[Result]] = {page.name: [] for page in pages}
+        whole_run = StealMeter()
         slice_s = args.duration / args.rounds
         for r in range(args.rounds):
             for page in pages:
+                steal = StealMeter()
                 result = run(page, cookies, base=base, clients=args.clients, seconds=slice_s, work=work)
+                result.extra["steal_percent"] = steal.percent()
                 rounds[page.name].append(result)
                 print(
                     f"  round {r + 1}  {page.name:<14} {result.requests:>6} requests  p50 {result.p50_ms:7.1f} ms  "
-                    f"p95 {result.p95_ms:7.1f} ms  {result.rps:7.1f} req/s  errors {result.errors}",
+                    f"p95 {result.p95_ms:7.1f} ms  {result.rps:7.1f} req/s  errors {result.errors}  "
+                    f"CPU steal {result.extra['steal_percent']:.0f} %",
                     flush=True,
                 )
+        steal_percent = whole_run.percent()
         if gunicorn.poll() is not None:
             raise RuntimeError(f"gunicorn exited during the run ({gunicorn.returncode}); see {log}")
         error_lines = [ln for ln in log.read_text(errors="replace").splitlines() if '"level": "ERROR"' in ln]
@@ -535,6 +541,7 @@ def main() -> int:
             }
         )
     print("target p95 ≤ 2 × the floor's: " + ("met" if not missed else f"MISSED by {missed}"))
+    print(f"CPU steal (time the host gave other guests) during the measurement: {steal_percent:.1f} %")
     failed = sum(res.errors for results in rounds.values() for res in results)
     print(f"errors: {failed} failed requests, {len(error_lines)} ERROR lines in gunicorn's log")
     for line in error_lines[:5]:
@@ -549,6 +556,7 @@ def main() -> int:
                 "clients": args.clients,
                 "duration": args.duration,
                 "rounds": args.rounds,
+                "steal_percent": steal_percent,
                 "results": table,
             },
         )

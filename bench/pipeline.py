@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     HOST,
     PG_URL,
     Children,
+    StealMeter,
     django_setup,
     drop_database,
     free_port,
@@ -485,6 +486,7 @@ def main() -> int:
         )
 
         submit_s: dict[int, float] = {}
+        steal = StealMeter()
         t_start = time.monotonic()
         for i in range(args.jobs):
             if args.rate > 0:
@@ -517,6 +519,7 @@ def main() -> int:
                 last_print = now
             time.sleep(1)
         print(f"all final after {time.monotonic() - t_start:.1f} s", flush=True)
+        steal_percent = steal.percent()
         time.sleep(1)  # a last memory sample after the run
         sampler.stop()
         for worker in workers:
@@ -546,6 +549,7 @@ def main() -> int:
             credits_each=credits_each,
             media_root=Path(env["MEDIA_ROOT"]),
         )
+        result["steal_percent"] = steal_percent
         ledger = manage(env, "check_ledger")
         result["check_ledger"] = ledger.stdout.strip()
         errors = []
@@ -579,6 +583,10 @@ def main() -> int:
         f"{args.latency} s/call, done after {args.generation} s, polling every {args.poll} s"
     )
     print(f"machine: {machine_line(info)}")
+    print(
+        f"CPU steal (time the host gave other guests) during the run: {result['steal_percent']:.1f} %; "
+        f"load generator, fake kie.ai, PostgreSQL, Redis and the workers share the {info['cores']} cores"
+    )
     print(f"throughput: {result['jobs_per_s']:.2f} jobs/s ({result['jobs']} jobs in {result['span_s']:.1f} s)")
     print(
         f"our overhead per job: {f(result['overhead_ms'])}  (target p95 < 100 ms: "
