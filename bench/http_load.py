@@ -1,6 +1,6 @@
 """HTTP load benchmark: gunicorn + PostgreSQL, 20 signed-in clients on loopback.
 
-    .venv/bin/python bench/http_load.py [--duration 30] [--rounds 3] [--clients 20] [--keep-db | --reuse-db]
+    .venv/bin/python bench/http_load.py [--duration 30] [--rounds 10] [--clients 20] [--keep-db | --reuse-db]
 
 It creates the PostgreSQL database ``mirsam_bench`` (dropped at the end
 unless ``--keep-db``), migrates, seeds 20 users with 1,000 jobs each (bulk),
@@ -9,10 +9,11 @@ signs each in (a session made with Django's SessionStore, sent as the
 (``DJANGO_SETTINGS_MODULE=bench.settings``: production settings plus the
 ``/bench/floor/`` view) on 127.0.0.1, then drives each page for a fixed time
 with ``wrk`` (or Python threads when wrk is missing, or ``--client python``):
-the floor, the landing page, the dashboard, the Image page, My creations and
-the job-status poll (the htmx job card of a running job), in turn, for
-``--rounds`` rounds (each page is compared with the floor of its own round:
-the machine's speed drifts). It prints p50/p95 latency, throughput, each
+the landing page, the dashboard, the Image page, My creations and the
+job-status poll (the htmx job card of a running job), in short slices for
+``--rounds`` rounds, with the floor measured between every two slices (each
+page slice is compared with the floor right before and after it: the host's
+CPU steal swings within seconds, and the run prints it). It prints p50/p95 latency, throughput, each
 page's p95 over the floor's and the machine. Target (reported, not asserted): every page's p95
 ≤ 2 × the floor's. Everything it starts is stopped at the end, on Ctrl-C and
 after ``--time-limit`` seconds.
@@ -361,7 +362,7 @@ def preflight(pages: list[Page], cookies: list[str], base: str, jobs_per_user: i
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=30, help="seconds measured per page in all (default 30)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds the duration is split into (default 3)")
+    parser.add_argument("--rounds", type=int, default=10, help="slices the duration is split into (default 10)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load per page first")
     parser.add_argument("--clients", type=int, default=20, help="concurrent signed-in clients (default 20)")
     parser.add_argument("--users", type=int, default=20, help="users seeded (default 20)")
@@ -479,24 +480,39 @@ def main() -> int:
         if args.warmup > 0:  # every page once, so every worker has run every code path and query
             for page in pages:
                 run(page, cookies, base=base, clients=args.clients, seconds=args.warmup, work=work)
-        # Rounds: the floor and every page in turn, again and again, so a page
-        # is compared with the floor measured minutes (not a quarter hour) apart
-        # on a machine whose speed drifts (other guests' CPU steal).
+        # The host's CPU steal swings between 0 and 50 % within seconds, so a
+        # page is compared only with the floor measured right before and right
+        # after it: rounds of floor, page, floor, next page, …, floor, in short
+        # slices; each page slice's ratio is its p95 over the mean of the two
+        # floors around it, and the median of those ratios is reported.
         rounds: dict[str, list[Result]] = {page.name: [] for page in pages}
+        ratios: dict[str, list[float]] = {page.name: [] for page in pages}
         whole_run = StealMeter()
         slice_s = args.duration / args.rounds
+
+        def measure(page: Page, r: int) -> Result:
+            steal = StealMeter()
+            result = run(page, cookies, base=base, clients=args.clients, seconds=slice_s, work=work)
+            result.extra["steal_percent"] = steal.percent()
+            rounds[page.name].append(result)
+            print(
+                f"  round {r + 1}  {page.name:<14} {result.requests:>6} requests  p50 {result.p50_ms:7.1f} ms  "
+                f"p95 {result.p95_ms:7.1f} ms  {result.rps:7.1f} req/s  errors {result.errors}  "
+                f"CPU steal {result.extra['steal_percent']:.0f} %",
+                flush=True,
+            )
+            return result
+
+        floor_page = pages[0]
+        before = measure(floor_page, 0)
         for r in range(args.rounds):
-            for page in pages:
-                steal = StealMeter()
-                result = run(page, cookies, base=base, clients=args.clients, seconds=slice_s, work=work)
-                result.extra["steal_percent"] = steal.percent()
-                rounds[page.name].append(result)
-                print(
-                    f"  round {r + 1}  {page.name:<14} {result.requests:>6} requests  p50 {result.p50_ms:7.1f} ms  "
-                    f"p95 {result.p95_ms:7.1f} ms  {result.rps:7.1f} req/s  errors {result.errors}  "
-                    f"CPU steal {result.extra['steal_percent']:.0f} %",
-                    flush=True,
-                )
+            for page in pages[1:]:
+                result = measure(page, r)
+                after = measure(floor_page, r)
+                floor_p95 = (before.p95_ms + after.p95_ms) / 2
+                if floor_p95:
+                    ratios[page.name].append(result.p95_ms / floor_p95)
+                before = after
         steal_percent = whole_run.percent()
         if gunicorn.poll() is not None:
             raise RuntimeError(f"gunicorn exited during the run ({gunicorn.returncode}); see {log}")
@@ -506,21 +522,24 @@ def main() -> int:
         raise
     children.stop_all()
 
-    floor_rounds = rounds[FLOOR]
+    ratios[FLOOR] = [1.0]
     print()
     print(
-        f"HTTP load — {args.clients} signed-in clients, {args.rounds} rounds × {slice_s:.0f} s per page, {client}, "
+        f"HTTP load — {args.clients} signed-in clients, {args.rounds} rounds × {slice_s:.0f} s per page "
+        f"(the floor between every two pages), {client}, "
         f"gunicorn {args.workers} workers × {args.threads} threads, CONN_MAX_AGE={args.conn_max_age}"
     )
     print(f"machine: {machine_line(info)}")
-    print("p50 / p95: medians of the rounds; p95 / floor: median over the rounds of the page's p95 over the floor's")
+    print(
+        "p50 / p95: medians of the slices; p95 / floor: median of each slice's p95 over the mean p95 of the "
+        "floor slices right before and after it"
+    )
     print("| page | requests | req/s | p50 ms | p95 ms | p95 / floor p95 | ≤ 2× |")
     print("|---|--:|--:|--:|--:|--:|---|")
     table, missed = [], []
     for page in pages:
         results = rounds[page.name]
-        ratios = [res.p95_ms / fl.p95_ms for res, fl in zip(results, floor_rounds, strict=True) if fl.p95_ms]
-        ratio = percentile(ratios, 50) if ratios else float("nan")
+        ratio = percentile(ratios[page.name], 50) if ratios[page.name] else float("nan")
         requests = sum(res.requests for res in results)
         rps = requests / sum(res.seconds for res in results)
         p50 = percentile([res.p50_ms for res in results], 50)
