@@ -67,8 +67,9 @@ def job_fragment(request, template_name: str, job: Job, **variant: object) -> Sa
     with ``variant`` in its context (``on_detail``, ``show_actions``), as
     safe HTML for ``request``: from the ``fragments`` cache when the job is
     final and was rendered before in this language, else rendered now (and
-    kept, if final). ``job`` needs its ``offer`` loaded and its ``assets``
-    prefetched (generation.selectors.jobs_for_user does both)."""
+    kept, if final). ``job`` should come with its ``offer`` and its
+    ``assets`` loaded (generation.selectors.jobs_for_user does both), else
+    each costs a query."""
     cache = caches["fragments"]
     key = _key(template_name, job, variant) if job.is_final else None
     html = cache.get(key) if key else None
