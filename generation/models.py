@@ -103,9 +103,9 @@ class Job(models.Model):
         if self.service != Service.AVATAR or "preset" not in self.params:
             return self.prompt
         name = getattr(self, "preset_name", None)  # annotated by selectors.jobs_for_user
-        if name is None:
+        if name is None:  # looked up once per instance: a card reads the summary several times
             preset = StylePreset.objects.filter(slug=self.params["preset"]).first()
-            name = preset.name if preset else self.params["preset"]
+            name = self.preset_name = preset.name if preset else self.params["preset"]
         details = str(self.params.get("details", "")).strip()
         return f"{name} · {details}" if details else name
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generation import fragments, services
-from generation.models import Job, JobStatus
+from generation.models import Job, JobStatus, StylePreset
 
 pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -118,3 +118,18 @@ def test_a_changed_job_the_language_and_a_renamed_model_each_render_anew(
     demo_offer.name_en = "Renamed demo model"
     demo_offer.save()
     assert "Renamed demo model" in alice_client.get(reverse("image")).content.decode()
+
+
+def test_a_portraits_style_name_is_looked_up_once_per_job(alice, demo_offer, django_assert_num_queries):
+    preset = StylePreset.objects.filter(is_active=True).first()
+    job = Job.objects.create(
+        user=alice,
+        offer=demo_offer,
+        service="avatar",
+        params={"prompt": "staff template", "preset": preset.slug, "details": "red scarf", "outputs": 1},
+        price_credits=2,
+    )
+    job = Job.objects.get(pk=job.pk)  # no annotation: the card poll loads a job like this
+    with django_assert_num_queries(1):
+        summaries = {job.summary for _ in range(3)}
+    assert summaries == {f"{preset.name} · red scarf"}
