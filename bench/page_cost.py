@@ -51,14 +51,13 @@ def main() -> int:
     django_setup(env, "bench.settings")
 
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
+    from bench.http_load import sign_in
     from generation.models import Job
 
     call_command("collectstatic", "--noinput", verbosity=0)
@@ -68,13 +67,9 @@ def main() -> int:
         print(f"no seeded history in {DB_NAME}: run bench/http_load.py --keep-db first", file=sys.stderr)
         return 2
     user_id = user.pk
-    session = SessionStore()  # signed with this process's SECRET_KEY
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
+    (session_key,) = sign_in([user])  # signed with this process's SECRET_KEY
     client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
-    client.cookies["sessionid"] = session.session_key
+    client.cookies["sessionid"] = session_key
     pages = [
         ("floor", "/bench/floor/", {}),
         ("landing", "/", {}),
