@@ -10,7 +10,9 @@ signs each in (a session made with Django's SessionStore, sent as the
 ``/bench/floor/`` view) on 127.0.0.1, then drives each page for a fixed time
 with ``wrk`` (or Python threads when wrk is missing, or ``--client python``):
 the landing page, the dashboard, the Image page, My creations and the
-job-status poll (the htmx job card of a running job), in short slices for
+job-status poll (the htmx job card of a running job, asked with the
+``If-None-Match`` of the card already fetched, as the browser's cache asks:
+answered 304 while the job is unchanged), in short slices for
 ``--rounds`` rounds, with the floor measured between every two slices (each
 page slice is compared with the floor right before and after it: the host's
 CPU steal swings within seconds, and the run prints it). It prints p50/p95 latency, throughput, each
@@ -64,6 +66,7 @@ class Page:
     name: str
     paths: list[str]  # one per user, same order as the sessions
     htmx: bool = False
+    etags: list[str] | None = None  # If-None-Match per path (a browser's cached copy), set by preflight
 
 
 @dataclass
@@ -227,6 +230,7 @@ function request()
   local t = targets[i]
   local headers = {["Cookie"] = t[2], ["Accept"] = "text/html"}
   if t[3] then headers["HX-Request"] = "true" end
+  if t[4] then headers["If-None-Match"] = t[4] end
   return wrk.format("GET", t[1], headers)
 end
 function done(summary, latency, requests)
@@ -245,9 +249,11 @@ def _lua_string(value: str) -> str:
 
 
 def run_wrk(page: Page, cookies: list[str], *, base: str, clients: int, seconds: float, work: Path) -> Result:
+    etags = page.etags or [None] * len(page.paths)
     targets = ",\n".join(
-        f"  {{{_lua_string(path)}, {_lua_string(cookie)}, {'true' if page.htmx else 'false'}}}"
-        for path, cookie in zip(page.paths, cookies, strict=True)
+        f"  {{{_lua_string(path)}, {_lua_string(cookie)}, {'true' if page.htmx else 'false'}, "
+        f"{_lua_string(etag) if etag else 'nil'}}}"
+        for path, cookie, etag in zip(page.paths, cookies, etags, strict=True)
     )
     script = work / f"wrk-{re.sub(r'[^a-z0-9]+', '-', page.name.lower())}.lua"
     script.write_text(LUA % {"targets": "{\n" + targets + "\n}"})
@@ -304,11 +310,13 @@ def run_python(page: Page, cookies: list[str], *, base: str, clients: int, secon
         with requests.Session() as s:
             s.cookies.set("sessionid", cookies[k].split("=", 1)[1], domain=HOST)
             headers = {"HX-Request": "true"} if page.htmx else {}
+            if page.etags:
+                headers["If-None-Match"] = page.etags[k]
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
                 try:
                     r = s.get(base + page.paths[k], headers=headers, timeout=10, allow_redirects=False)
-                    ok = r.status_code == 200
+                    ok = r.status_code in (200, 304)
                 except requests.RequestException:
                     ok = False
                 latencies[n].append((time.perf_counter() - t0) * 1000)
@@ -338,15 +346,23 @@ def run_python(page: Page, cookies: list[str], *, base: str, clients: int, secon
 
 def preflight(pages: list[Page], cookies: list[str], base: str, jobs_per_user: int) -> None:
     """Every page answers 200 to every user, signed in (no redirect to the
-    login page), and shows what it should: the history's size, a polling card."""
+    login page), and shows what it should: the history's size, a polling card.
+    A page with ``etags`` gets the ETag of each answer, and must answer 304
+    when asked with it."""
     import requests
 
     for page in pages:
+        etags = []
         for path, cookie in zip(page.paths, cookies, strict=True):
             headers = {"Cookie": cookie, **({"HX-Request": "true"} if page.htmx else {})}
             r = requests.get(base + path, headers=headers, timeout=30, allow_redirects=False)
             if r.status_code != 200:
                 raise RuntimeError(f"{page.name} {path}: HTTP {r.status_code} {r.headers.get('Location', '')}")
+            if page.etags is not None:
+                etags.append(r.headers["ETag"])
+                again = requests.get(base + path, headers={**headers, "If-None-Match": etags[-1]}, timeout=30)
+                if again.status_code != 304:
+                    raise RuntimeError(f"{page.name} {path}: HTTP {again.status_code} to its own ETag, not 304")
             body = r.text
             if page.name == "My creations" and f"{jobs_per_user} creations" not in body:
                 raise RuntimeError(f"My creations does not show {jobs_per_user} creations")
@@ -354,6 +370,8 @@ def preflight(pages: list[Page], cookies: list[str], base: str, jobs_per_user: i
                 raise RuntimeError("the polled job card is not a running one")
             if page.name in {"dashboard", "Image page", "My creations"} and "/accounts/logout/" not in body:
                 raise RuntimeError(f"{page.name}: not signed in")
+        if page.etags is not None:
+            page.etags = etags
 
 
 # --- main -----------------------------------------------------------------------
@@ -473,7 +491,7 @@ def main() -> int:
             Page("dashboard", ["/dashboard/"] * n),
             Page("Image page", ["/image/"] * n),
             Page("My creations", ["/creations/"] * n),
-            Page("job poll", [f"/jobs/{job_id}/card/" for job_id in running], htmx=True),
+            Page("job poll", [f"/jobs/{job_id}/card/" for job_id in running], htmx=True, etags=[]),
         ]
         preflight(pages, cookies, base, args.jobs)
         run = run_wrk if client == "wrk" else run_python

@@ -7,7 +7,12 @@ settings), timed and counted, optionally profiled.
 It needs the database that ``bench/http_load.py --keep-db`` leaves behind
 (``mirsam_bench``: 20 users × 1,000 jobs, their sessions). For each page it
 prints the mean and p95 wall time and CPU time per request, the queries per
-request and the time spent in them, and the response size; ``--profile NAME``
+request and the time spent in them, and the response size. Every page is
+measured twice: as served while what it shows is unchanged (from the page
+cache, generation.pages; the poll answered 304 to the browser's
+If-None-Match) and as rendered after a change ("… rendered": the page cache
+emptied before each request, the poll asked without If-None-Match; job cards
+stay cached, as they do when one job of a page changes). ``--profile NAME``
 prints that page's top functions by cumulative time (cProfile). Use it to find
 what the load benchmark's ratios come from: under saturation a page's p95
 over the floor's is roughly its cost over the floor's.
@@ -51,6 +56,7 @@ def main() -> int:
     django_setup(env, "bench.settings")
 
     from django.conf import settings
+    from django.core.cache import caches
     from django.core.management import call_command
     from django.db import connection, reset_queries
     from django.test import Client
@@ -70,34 +76,40 @@ def main() -> int:
     (session_key,) = sign_in([user])  # signed with this process's SECRET_KEY
     client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
     client.cookies["sessionid"] = session_key
-    pages = [
-        ("floor", "/bench/floor/", {}),
-        ("landing", "/", {}),
-        ("dashboard", "/dashboard/", {}),
-        ("Image page", "/image/", {}),
-        ("My creations", "/creations/", {}),
-        ("job poll", f"/jobs/{running.pk}/card/", {"HTTP_HX_REQUEST": "true"}),
+    poll = f"/jobs/{running.pk}/card/"
+    client.get("/dashboard/")  # a page with forms sets the CSRF cookie, which the card's ETag covers
+    etag = client.get(poll, HTTP_HX_REQUEST="true")["ETag"]
+    # (name, path, headers, empty the page cache before each request)
+    pages = [("floor", "/bench/floor/", {}, False)]
+    for name, path in [("landing", "/"), ("dashboard", "/dashboard/"), ("Image page", "/image/")]:
+        pages += [(name, path, {}, False), (f"{name} rendered", path, {}, True)]
+    pages += [("My creations", "/creations/", {}, False), ("My creations rendered", "/creations/", {}, True)]
+    pages += [
+        ("job poll", poll, {"HTTP_HX_REQUEST": "true", "HTTP_IF_NONE_MATCH": etag}, False),
+        ("job poll rendered", poll, {"HTTP_HX_REQUEST": "true"}, False),
     ]
     print(f"machine: {machine_line(machine())}")
     print(
         f"{args.requests} serial requests per page in {ROUNDS} interleaved rounds, "
         f"CONN_MAX_AGE={args.conn_max_age}, user {user_id}"
     )
-    for name, path, headers in pages:
+    for name, path, headers, _ in pages:
         for _ in range(5):  # warm: templates compiled, URLs resolved, translations loaded
             response = client.get(path, **headers)
-            assert response.status_code == 200, (name, response.status_code)
+            assert response.status_code == (304 if "HTTP_IF_NONE_MATCH" in headers else 200), (name, response)
     # Every page a slice per round, so drift of the machine (other guests'
     # CPU steal) touches all pages alike; medians, not means, for the same reason.
-    walls = {name: [] for name, _, _ in pages}
-    cpus = {name: [] for name, _, _ in pages}
-    queries = {name: [] for name, _, _ in pages}
-    query_s = {name: [] for name, _, _ in pages}
+    walls = {name: [] for name, *_ in pages}
+    cpus = {name: [] for name, *_ in pages}
+    queries = {name: [] for name, *_ in pages}
+    query_s = {name: [] for name, *_ in pages}
     sizes = {}
     profiler = cProfile.Profile() if args.profile else None
     for _ in range(ROUNDS):
-        for name, path, headers in pages:
+        for name, path, headers, fresh in pages:
             for _ in range(max(1, args.requests // ROUNDS)):
+                if fresh:
+                    caches["pages"].clear()
                 reset_queries()
                 with CaptureQueriesContext(connection) as captured:
                     w0, c0 = time.perf_counter(), time.process_time()
@@ -115,15 +127,17 @@ def main() -> int:
     print("| page | wall p50 ms | wall p95 ms | CPU p50 ms | CPU / floor | queries | query ms p50 | KiB |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
     floor_cpu = percentile(cpus[pages[0][0]], 50)
-    for name, _, _ in pages:
+    for name, *_ in pages:
         cpu = percentile(cpus[name], 50)
         print(
             f"| {name} | {percentile(walls[name], 50) * 1000:.2f} | {percentile(walls[name], 95) * 1000:.2f} "
             f"| {cpu * 1000:.2f} | {cpu / floor_cpu:.1f}× | {max(queries[name])} "
             f"| {percentile(query_s[name], 50) * 1000:.2f} | {sizes[name] / 1024:.1f} |"
         )
-    for name, path, headers in pages:
+    for name, path, headers, fresh in pages:
         if name == args.queries:
+            if fresh:
+                caches["pages"].clear()
             with CaptureQueriesContext(connection) as captured:
                 client.get(path, **headers)
             print(f"\nqueries of one request to {name}:")

@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.studio",
                 "credits.context_processors.wallet",
+                "generation.pages.markers",  # after Django's csrf processor, which it overrides
             ],
         },
     },
@@ -159,6 +160,14 @@ CACHES = {
         "LOCATION": "mirsam-fragments",
         "TIMEOUT": 24 * 3600,
         "OPTIONS": {"MAX_ENTRIES": env.int("MIRSAM_FRAGMENT_CACHE_ENTRIES", default=5000)},
+    },
+    # Whole studio pages (generation.pages), keyed by the version of what they
+    # show: per process for the same reasons. 15-30 KB an entry.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "mirsam-pages",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": env.int("MIRSAM_PAGE_CACHE_ENTRIES", default=1000)},
     },
 }
 

@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 
 from config import health
 from generation.callbacks import provider_callback
+from generation.pages import cached_page
 
 # Staff log in through allauth (and its second factor), not the admin's own form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -27,7 +28,7 @@ urlpatterns = [
 ]
 
 urlpatterns += i18n_patterns(
-    path("", TemplateView.as_view(template_name="pages/landing.html"), name="landing"),
+    path("", cached_page(TemplateView.as_view(template_name="pages/landing.html")), name="landing"),
     path("terms/", TemplateView.as_view(template_name="pages/terms.html"), name="terms"),
     path("privacy/", TemplateView.as_view(template_name="pages/privacy.html"), name="privacy"),
     path("accounts/", include("allauth.urls")),

@@ -2,7 +2,7 @@
 
 The studio pages show a few of a user's jobs on every request (the Image and
 Video feeds, the dashboard, My creations) and rendering those templates was
-most of each page's cost. A final job's card only changes when its row does
+most of each page's cost. A job's card only changes when its row does
 (every write sets ``updated_at``) or when what it shows from elsewhere
 changes (the model's name and extend price, a style's name, the language,
 the time zone), so the rendered HTML is kept under a key made of exactly
@@ -10,30 +10,32 @@ those, in the ``fragments`` cache (settings.CACHES; per process by default:
 nothing to invalidate, a changed job simply has a new key, and unused
 entries age out). Two parts of a card differ per request and are never
 stored: the CSRF token of its forms and the "5 minutes ago" of its time;
-they are rendered as markers and filled in on the way out. A running job
-changes every few seconds and is rendered each time.
+they are rendered as markers and filled in on the way out (by
+generation.pages when the whole page is being kept). A running job's card
+is kept too: its status changes set ``updated_at``, so each step of the job
+has a key of its own and a poll between steps is a cache hit.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from datetime import UTC, datetime
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.cache import caches
-from django.middleware.csrf import get_token
+from django.db import connection
+from django.http import HttpRequest
 from django.template.loader import get_template
 from django.utils import timezone, translation
-from django.utils.html import escape
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
 
+from . import pages
 from .models import Job
 
 CARD = "generation/partials/job_card.html"
 TILE = "generation/partials/creation_tile.html"
-
-# Private-use characters: nothing a user types or a template escapes produces them.
-_WHEN = "\ue000when\ue000"
-_CSRF = "\ue000csrf\ue000"
 
 
 def _key(template_name: str, job: Job, variant: dict[str, object]) -> str:
@@ -41,6 +43,7 @@ def _key(template_name: str, job: Job, variant: dict[str, object]) -> str:
     parts = (
         template_name,
         job.pk,
+        job.status,
         job.updated_at.isoformat(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
@@ -53,32 +56,64 @@ def _key(template_name: str, job: Job, variant: dict[str, object]) -> str:
     return "job-fragment:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _csrf_token(request) -> str:  # noqa: ANN001
-    # One masked token for all the cards of a response, as the csrf context
-    # processor gives one to the whole page: masking draws random bytes.
-    token = getattr(request, "_mirsam_fragment_csrf", None)
-    if token is None:
-        token = request._mirsam_fragment_csrf = get_token(request)
-    return token
-
-
 def job_fragment(request, template_name: str, job: Job, **variant: object) -> SafeString:  # noqa: ANN001
     """``template_name`` (:data:`CARD` or :data:`TILE`) rendered for ``job``
     with ``variant`` in its context (``on_detail``, ``show_actions``), as
     safe HTML for ``request``: from the ``fragments`` cache when the job is
-    final and was rendered before in this language, else rendered now (and
-    kept, if final). ``job`` should come with its ``offer`` and its
+    unchanged since it was rendered in this language, else rendered now and
+    kept. ``job`` should come with its ``offer`` and its
     ``assets`` loaded (generation.selectors.jobs_for_user does both), else
     each costs a query."""
     cache = caches["fragments"]
-    key = _key(template_name, job, variant) if job.is_final else None
-    html = cache.get(key) if key else None
+    key = _key(template_name, job, variant)
+    html = cache.get(key)
     if html is None:
-        html = get_template(template_name).render({"job": job, "when": _WHEN, "csrf_token": _CSRF, **variant})
-        if key:
-            cache.set(key, str(html))
-    if _WHEN in html:
-        html = html.replace(_WHEN, escape(str(naturaltime(job.created_at))))
-    if _CSRF in html:
-        html = html.replace(_CSRF, _csrf_token(request))
-    return mark_safe(html)  # noqa: S308 - our own template's output; the two values filled in are escaped / a token
+        when = pages.when_marker(job.created_at)  # a job's created_at never changes
+        context = {"job": job, "when": when, "csrf_token": pages.CSRF_MARKER, **variant}
+        html = str(get_template(template_name).render(context))
+        cache.set(key, html)
+    if not pages.rendering_to_keep(request):
+        html = pages.fill(request, html)
+    return mark_safe(html)  # noqa: S308 - our own template's output; what fill() puts in is escaped / a token
+
+
+@functools.cache
+def _card_version_sql() -> str:
+    return (
+        f"SELECT j.updated_at, j.created_at, {pages.catalogue_columns()}"  # noqa: S608 - see generation.pages
+        f" FROM {Job._meta.db_table} j WHERE j.id = %(job)s AND j.user_id = %(user)s"
+    )
+
+
+def card_etag(request: HttpRequest, job_id: int) -> str | None:
+    """The entity tag of the job card ``request`` asks for, for a conditional
+    GET (RFC 9110 §8.8.3): it changes with everything the card shows — the
+    job (``updated_at``), the catalogue's newest change (model and style
+    names), the language, the time zone, the variant, the "… ago" as it reads
+    now — and with the reader's CSRF secret (the card's forms carry a token
+    of it). One SQL statement; ``None`` (no conditional answer) for a job
+    that is not the reader's, so the view answers 404 as before.
+
+    A polling card is then answered "304 Not Modified" while nothing on it
+    changed, and the browser reuses the copy it has (htmx's requests go
+    through the browser's HTTP cache)."""
+    if not request.user.is_authenticated:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_card_version_sql(), {"job": job_id, "user": request.user.pk})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    created_at = row[1] if isinstance(row[1], datetime) else parse_datetime(str(row[1]))
+    if timezone.is_naive(created_at):  # SQLite keeps UTC without an offset
+        created_at = timezone.make_aware(created_at, UTC)
+    parts = (
+        job_id,
+        *map(str, row),
+        str(naturaltime(created_at)),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        bool(request.GET.get("detail")),
+        request.META.get("CSRF_COOKIE", ""),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]

@@ -82,7 +82,12 @@ class Job(models.Model):
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status", "created_at"]),
+            # generation.pages reads a user's newest change and job count from the index alone.
+            models.Index(fields=["user", "updated_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.service} {self.status}"
@@ -290,6 +295,8 @@ class StylePreset(models.Model):
     demo_style = models.CharField(_("demo style"), max_length=32, default="cartoon")
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
+    # Read by generation.pages (a style's name shows on portrait cards): a bulk .update() must set it too.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("style preset")

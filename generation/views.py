@@ -24,13 +24,14 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import condition, require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from credits.services import InsufficientCredits, wallet_for
 from providers.models import Service
 
-from . import consent, fragments, selectors, services
+from . import consent, fragments, pages, selectors, services
 from .forms import AvatarForm, JobForm
 from .limits import limit_generate
 from .models import Asset, Job, JobStatus, Upload
@@ -108,6 +109,7 @@ STUDIO_SERVICES = (Service.IMAGE, Service.VIDEO)
 
 
 @login_required
+@pages.cached_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -118,6 +120,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@pages.cached_page
 def studio_page(request: HttpRequest, service: str) -> HttpResponse:
     """The Image and Video pages: the form and the latest jobs of the service."""
     offers = services.offers_available(service=service)
@@ -296,9 +299,13 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@cache_control(private=True, no_cache=True)
+@condition(etag_func=fragments.card_etag)
 def job_card(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job card; it polls itself until the job is final, then tells the
-    page to refresh the balance."""
+    page to refresh the balance. Answered "304 Not Modified" to a browser
+    whose copy is still right (``fragments.card_etag``): the browser keeps
+    the copy (``no-cache``: always asking first) and htmx swaps it in."""
     job = _get_job_for_user(request, job_id)
     card = fragments.job_fragment(request, fragments.CARD, job, on_detail=bool(request.GET.get("detail")))
     response = HttpResponse(card)
@@ -343,6 +350,7 @@ def job_delete(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@pages.cached_page
 def creations(request: HttpRequest) -> HttpResponse:
     """My creations: newest first, filter by service and status, paginated."""
     service = request.GET.get("service", "")

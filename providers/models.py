@@ -60,6 +60,9 @@ class Offer(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
+    # Studio pages are kept per version of what they show (generation.pages),
+    # the catalogue's newest change included: a bulk .update() must set it too.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("catalogue model")

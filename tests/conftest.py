@@ -33,7 +33,7 @@ def _test_settings(settings, tmp_path):
     settings.MIRSAM_SIGNUP_CREDITS = 50
     settings.CACHES = {**settings.CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Rate-limit counts live in the cache (and LocMemCache outlives its settings):
-    # start every test with none, and with no rendered job cards kept from an
+    # start every test with none, and with no rendered job cards or pages kept from an
     # earlier test (SQLite may hand out the same job ids again). The kie limiter
     # counts in this process, afresh.
     from django.core.cache import cache, caches
@@ -42,6 +42,7 @@ def _test_settings(settings, tmp_path):
 
     cache.clear()
     caches["fragments"].clear()
+    caches["pages"].clear()
     settings.MIRSAM_REDIS_URL = ""
     ratelimit.reset_local()
     # A request to an /ar/ page leaves Arabic active in this thread; start each

@@ -5,8 +5,10 @@ the same studio in Arabic, right to left."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests.browser.conftest import sign_in
 from tests.conftest import fund
@@ -52,3 +54,56 @@ def test_the_arabic_studio_is_right_to_left_and_translated(page, live_server):
     assert not re.search(r"[A-Za-z]{3,}", page.locator("#image-form [type=submit]").inner_text())
     assert "إنشاء" in page.locator("#image-form [type=submit]").inner_text()
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_polling_card_is_revalidated_not_downloaded_again(page, live_server, monkeypatch):
+    """The browser keeps the card and asks with If-None-Match; while the job
+    is unchanged the server answers 304 and the card stays on the page."""
+    from django.views.decorators import http
+
+    from generation.models import Job
+
+    answered = []  # what the server answered each poll (the browser shows a revalidated copy as 200)
+    real = http.get_conditional_response
+
+    def recording(request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        response = real(request, *args, **kwargs)
+        answered.append(304 if response is not None and response.status_code == 304 else 200)
+        return response
+
+    monkeypatch.setattr(http, "get_conditional_response", recording)
+
+    user = UserFactory(email="poller@example.com")
+    offer = OfferFactory(slug="poll-demo", adapter="demo", price_credits=2, name="Poll demo")
+    job = Job.objects.create(
+        user=user,
+        offer=offer,
+        service="image",
+        status="processing",
+        params={"prompt": "slow", "outputs": 1},
+        price_credits=2,
+    )
+    # Ten minutes old: "10 minutes ago" reads the same for a minute ("… seconds ago" would not).
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    polls = []
+    page.on(
+        "response",
+        lambda r: (
+            polls.append((r.status, r.request.all_headers().get("if-none-match")))
+            if f"/jobs/{job.pk}/card/" in r.url
+            else None
+        ),
+    )
+    sign_in(page, live_server.url, "poller@example.com", "pass-word-123")
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    page.wait_for_timeout(7_000)  # three or four polls, one every 2 s
+    assert len(polls) >= 3, polls
+    assert polls[0][1] is None and all(etag == polls[1][1] for _, etag in polls[1:]), polls
+    assert answered[0] == 200 and set(answered[1:]) == {304}, answered
+    assert page.locator(f"#job-{job.pk}").get_attribute("data-status") == "processing"
+
+    Job.objects.filter(pk=job.pk).update(status="failed", error_message="gave up", updated_at=timezone.now())
+    page.locator(f"#job-{job.pk}[data-status=failed]").wait_for(timeout=10_000)
+    assert "gave up" in page.locator(f"#job-{job.pk}").inner_text()
