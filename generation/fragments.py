@@ -22,7 +22,6 @@ import functools
 import hashlib
 from datetime import UTC, datetime
 
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest
@@ -43,7 +42,6 @@ def _key(template_name: str, job: Job, variant: dict[str, object]) -> str:
     parts = (
         template_name,
         job.pk,
-        job.status,
         job.updated_at.isoformat(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
@@ -110,7 +108,7 @@ def card_etag(request: HttpRequest, job_id: int) -> str | None:
     parts = (
         job_id,
         *map(str, row),
-        str(naturaltime(created_at)),
+        pages.ago(created_at),
         translation.get_language(),
         timezone.get_current_timezone_name(),
         bool(request.GET.get("detail")),

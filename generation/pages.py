@@ -51,6 +51,11 @@ def when_marker(moment: datetime) -> str:
     return f"{_WHEN}{moment.timestamp()}{_WHEN}"
 
 
+def ago(moment: datetime) -> str:
+    """``moment`` as "5 minutes ago" in the active language, escaped."""
+    return escape(str(naturaltime(moment)))
+
+
 def rendering_to_keep(request: HttpRequest) -> bool:
     """True while ``request``'s page is rendered to be kept: per-request
     values must then be written as markers."""
@@ -73,7 +78,7 @@ def fill(request: HttpRequest, html: str) -> str:
     if CSRF_MARKER in html:
         html = html.replace(CSRF_MARKER, csrf_token(request))
     if _WHEN in html:
-        html = _WHEN_RE.sub(lambda m: escape(str(naturaltime(datetime.fromtimestamp(float(m[1]), tz=UTC)))), html)
+        html = _WHEN_RE.sub(lambda m: ago(datetime.fromtimestamp(float(m[1]), tz=UTC)), html)
     return html
 
 
@@ -137,12 +142,7 @@ def _has_messages(request: HttpRequest) -> bool:
 
 
 def _keepable(response: HttpResponse) -> bool:
-    return (
-        response.status_code == 200
-        and not response.streaming
-        and not response.cookies
-        and set(response.headers) <= {"Content-Type"}
-    )
+    return response.status_code == 200 and not response.cookies and set(response.headers) <= {"Content-Type"}
 
 
 def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
