@@ -246,28 +246,36 @@ def machine() -> dict[str, str]:
     return info
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(all ticks, steal ticks) of the first line of /proc/stat; (0, 0) elsewhere."""
+def _cpu_ticks() -> tuple[int, int, int]:
+    """(all ticks, steal ticks, idle + iowait ticks) of the first line of
+    /proc/stat; zeros elsewhere."""
     fields = _read("/proc/stat").split("\n", 1)[0].split()
     if len(fields) < 9 or fields[0] != "cpu":
-        return 0, 0
+        return 0, 0, 0
     ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
-    return sum(ticks), ticks[7]
+    return sum(ticks), ticks[7], ticks[3] + ticks[4]
 
 
-class StealMeter:
-    """How much of this virtual machine's CPU time the host gave to someone
-    else (/proc/stat "steal") since the meter was made, in percent. On a
-    shared host it swings from 0 to tens of percent within minutes, and every
-    figure measured meanwhile swings with it: the benchmarks print it."""
+class CpuMeter:
+    """The machine's CPU time since the meter was made, from /proc/stat, in
+    percent: how much the host gave to someone else ("steal": on a shared host
+    it swings from 0 to tens of percent within minutes, and every figure
+    measured meanwhile swings with it) and how busy the cores were."""
 
     def __init__(self) -> None:
         self._start = _cpu_ticks()
 
     def percent(self) -> float:
-        total, steal = _cpu_ticks()
+        total, steal, _idle = _cpu_ticks()
         elapsed = total - self._start[0]
         return 100.0 * (steal - self._start[1]) / elapsed if elapsed > 0 else 0.0
+
+    def busy_percent(self) -> float:
+        """How much of all cores' time went to work (ours and anyone's on
+        this machine), not idle or waiting, since the meter was made."""
+        total, _steal, idle = _cpu_ticks()
+        elapsed = total - self._start[0]
+        return 100.0 * (1 - (idle - self._start[2]) / elapsed) if elapsed > 0 else 0.0
 
 
 def machine_line(info: dict[str, str]) -> str:

@@ -43,7 +43,7 @@ from bench.common import (  # noqa: E402
     HOST,
     PG_URL,
     Children,
-    StealMeter,
+    CpuMeter,
     django_setup,
     drop_database,
     free_port,
@@ -505,11 +505,11 @@ def main() -> int:
         # floors around it, and the median of those ratios is reported.
         rounds: dict[str, list[Result]] = {page.name: [] for page in pages}
         ratios: dict[str, list[float]] = {page.name: [] for page in pages}
-        whole_run = StealMeter()
+        whole_run = CpuMeter()
         slice_s = args.duration / args.rounds
 
         def measure(page: Page, r: int) -> Result:
-            steal = StealMeter()
+            steal = CpuMeter()
             result = run(page, cookies, base=base, clients=args.clients, seconds=slice_s, work=work)
             result.extra["steal_percent"] = steal.percent()
             rounds[page.name].append(result)

@@ -51,7 +51,7 @@ from bench.common import (  # noqa: E402
     HOST,
     PG_URL,
     Children,
-    StealMeter,
+    CpuMeter,
     django_setup,
     drop_database,
     free_port,
@@ -227,7 +227,7 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
             calls_by_job[job_id].append(call)
 
     overhead, worker_overhead, submit_overhead, polls, e2e, queue_wait, discovery = [], [], [], [], [], [], []
-    worker_cpu = []
+    worker_cpu, worker_sql, worker_statements = [], [], []
     provider_time, creates_per_job = [], Counter()
     for job in jobs:
         jid = job["id"]
@@ -245,6 +245,8 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
         creates_per_job[len(submit_calls)] += 1
         worker_overhead.append(worker)
         worker_cpu.append(sum(r.get("cpu", 0.0) for r in job_runs))
+        worker_sql.append(sum(r.get("sql_s", 0.0) for r in job_runs))
+        worker_statements.append(sum(r.get("sql", 0) for r in job_runs))
         overhead.append(submit_s[jid] + worker)
         provider_time.append(provider_s)
         polls.append(sum(1 for r in job_runs if r["task"].endswith("poll_job_task")))
@@ -314,6 +316,8 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
         "overhead_worker_ms": _ms(worker_overhead),
         "overhead_worker_submit_task_ms": _ms(submit_overhead),
         "worker_cpu_ms": _ms(worker_cpu),
+        "worker_sql_ms": _ms(worker_sql),
+        "worker_sql_statements": {"p50": percentile(worker_statements, 50), "max": max(worker_statements)},
         "provider_time_ms": _ms(provider_time),
         "polls_per_job": {"p50": percentile(polls, 50), "p95": percentile(polls, 95), "max": max(polls)},
         "end_to_end_ms": _ms(e2e),
@@ -486,7 +490,7 @@ def main() -> int:
         )
 
         submit_s: dict[int, float] = {}
-        steal = StealMeter()
+        steal = CpuMeter()
         t_start = time.monotonic()
         for i in range(args.jobs):
             if args.rate > 0:
@@ -519,7 +523,7 @@ def main() -> int:
                 last_print = now
             time.sleep(1)
         print(f"all final after {time.monotonic() - t_start:.1f} s", flush=True)
-        steal_percent = steal.percent()
+        steal_percent, busy_percent = steal.percent(), steal.busy_percent()
         time.sleep(1)  # a last memory sample after the run
         sampler.stop()
         for worker in workers:
@@ -550,6 +554,7 @@ def main() -> int:
             media_root=Path(env["MEDIA_ROOT"]),
         )
         result["steal_percent"] = steal_percent
+        result["cpu_busy_percent"] = busy_percent
         ledger = manage(env, "check_ledger")
         result["check_ledger"] = ledger.stdout.strip()
         errors = []
@@ -584,7 +589,8 @@ def main() -> int:
     )
     print(f"machine: {machine_line(info)}")
     print(
-        f"CPU steal (time the host gave other guests) during the run: {result['steal_percent']:.1f} %; "
+        f"CPU during the run: {result['cpu_busy_percent']:.0f} % busy, steal (time the host gave other guests) "
+        f"{result['steal_percent']:.1f} %; "
         f"load generator, fake kie.ai, PostgreSQL, Redis and the workers share the {info['cores']} cores"
     )
     print(f"throughput: {result['jobs_per_s']:.2f} jobs/s ({result['jobs']} jobs in {result['span_s']:.1f} s)")
@@ -596,6 +602,11 @@ def main() -> int:
     print(f"  of which the workers' task runs: {f(result['overhead_worker_ms'])}")
     print(f"    (the submit task alone:        {f(result['overhead_worker_submit_task_ms'])})")
     print(f"  the workers' CPU time per job:   {f(result['worker_cpu_ms'])}")
+    st = result["worker_sql_statements"]
+    print(
+        f"  the workers' time in SQL per job: {f(result['worker_sql_ms'])} "
+        f"({st['p50']:.0f} statements, max {st['max']}; CPU and SQL overlap)"
+    )
     print(f"provider time per job (excluded):  {f(result['provider_time_ms'])}")
     pj = result["polls_per_job"]
     print(f"polls per job: p50 {pj['p50']:.0f}, p95 {pj['p95']:.0f}, max {pj['max']}")

@@ -55,10 +55,16 @@ def wallet_for(user) -> Wallet:  # noqa: ANN001 - any AUTH_USER_MODEL instance
 
 
 def _lock_wallet(user) -> Wallet:  # noqa: ANN001
-    # get_or_create outside the lock may race with itself; the unique user
-    # constraint makes the loser re-read the winner's row.
+    # The wallet usually exists: lock it in one statement. A first use creates
+    # it, which may race with itself; the unique user constraint makes the
+    # loser (rolled back to its savepoint) lock the winner's row.
     try:
-        Wallet.objects.get_or_create(user=user)
+        return Wallet.objects.select_for_update().get(user=user)
+    except Wallet.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            Wallet.objects.create(user=user)
     except IntegrityError:
         pass
     return Wallet.objects.select_for_update().get(user=user)

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -56,10 +57,13 @@ class GenerationError(Exception):
         self.message = message
 
 
-def owner_language(*, job_id: int) -> translation.override:
+def owner_language(*, job_id: int, language: str = "") -> translation.override:
     """Messages a job stores (failure reasons) are written in its owner's
-    language: workers, callbacks and the sweeper run outside any request."""
-    language = Job.objects.filter(pk=job_id).values_list("user__preferred_language", flat=True).first()
+    language: workers, callbacks and the sweeper run outside any request.
+    ``language`` is the owner's language when the caller knows it (pipeline
+    messages carry it); otherwise it is read from the database."""
+    if not language:
+        language = Job.objects.filter(pk=job_id).values_list("user__preferred_language", flat=True).first() or ""
     return translation.override(language or settings.LANGUAGE_CODE)
 
 
@@ -183,7 +187,10 @@ def job_submit(
         ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
         from .tasks import submit_job_task
 
-        transaction.on_commit(lambda: submit_job_task.apply_async((job.pk,), queue=queue_for(job)))
+        language = user.preferred_language or settings.LANGUAGE_CODE
+        transaction.on_commit(
+            lambda: submit_job_task.apply_async((job.pk,), {"language": language}, queue=queue_for(job))
+        )
     return job
 
 
@@ -235,17 +242,38 @@ def _opener(upload: Upload):  # noqa: ANN202
     return lambda: upload.file.storage.open(upload.file.name, "rb")
 
 
-def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
-    inputs = tuple(
-        InputFile(
-            name=i.upload.file.name.rsplit("/", 1)[-1],
-            content_type=i.upload.content_type,
-            open=_opener(i.upload),
-            role=i.role,
-        )
-        for i in job.inputs.select_related("upload")
-        if i.upload is not None
+def _pipeline_job(job_id: int) -> Job:
+    """The job with its model, and whether it has user images (so a job
+    without any needs no query for them)."""
+    return (
+        Job.objects.select_related("offer")
+        .annotate(has_inputs=Exists(JobInput.objects.filter(job=OuterRef("pk"))))
+        .get(pk=job_id)
     )
+
+
+def _input_files(job: Job) -> tuple[InputFile, ...]:
+    """The job's user images in order, read once per ``Job`` instance (a task
+    run asks for them per provider call)."""
+    cached = job.__dict__.get("_input_files")
+    if cached is None and job.__dict__.get("has_inputs") is False:
+        cached = job.__dict__["_input_files"] = ()
+    if cached is None:
+        cached = job.__dict__["_input_files"] = tuple(
+            InputFile(
+                name=i.upload.file.name.rsplit("/", 1)[-1],
+                content_type=i.upload.content_type,
+                open=_opener(i.upload),
+                role=i.role,
+            )
+            for i in job.inputs.select_related("upload")
+            if i.upload is not None
+        )
+    return cached
+
+
+def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
+    inputs = _input_files(job)
     params = {k: v for k, v in job.params.items() if k != "outputs"}
     params.setdefault("output_format", job.offer.options.get("output_format", "png"))
     return TaskRequest(
@@ -265,7 +293,7 @@ def job_dispatch(*, job_id: int) -> Job:
     raised so the Celery task retries (tasks already submitted are skipped
     next time). Returns the job.
     """
-    job = Job.objects.select_related("offer").get(pk=job_id)
+    job = _pipeline_job(job_id)
     if job.is_final:
         return job
     adapter = get_adapter(job.offer.adapter)
@@ -350,21 +378,27 @@ def _poster(adapter, request: TaskRequest, result: TaskResult, index: int, video
     return frame[0] if frame else None
 
 
-def task_complete(*, task_pk: int, result: TaskResult) -> None:
+def task_complete(*, task_pk: int, result: TaskResult) -> Job | None:
     """Record a task's final result: download its outputs into our storage
     (provider URLs expire) and finish the job if it was the last task.
 
     Idempotent: a task already final is left as it is, so a duplicated
     callback or a poll racing a callback stores files and charges once.
+    Returns the job as :func:`job_try_finish` left it, or ``None`` when there
+    was nothing to record (a running state, a task already final).
     """
     task = ProviderTask.objects.select_related("job__offer").get(pk=task_pk)
+    return _task_record(task.job, task, result)
+
+
+def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None:
+    """:func:`task_complete` for a task and its job already read."""
     if not result.state.is_final:
         if result.state == TaskState.RUNNING:
-            job_mark_processing(job_id=task.job_id)
-        return
+            job_mark_processing(job_id=job.pk)
+        return None
     if task.is_final:
-        return
-    job = task.job
+        return None
     fetched: list[_Fetched] = []
     code, message = result.error_code, result.error_message
     succeeded = result.state == TaskState.SUCCEEDED
@@ -376,38 +410,67 @@ def task_complete(*, task_pk: int, result: TaskResult) -> None:
         except requests.RequestException as exc:
             log.warning("download of task %s failed: %s", task.pk, exc)
             succeeded, code, message = False, "download_failed", _("We could not fetch the result from the provider.")
+    if succeeded:
+        claim = {"status": TaskStatus.SUCCEEDED, "output_urls": list(result.output_urls)}
+    else:
+        claim = {
+            "status": TaskStatus.FAILED,
+            "error_code": (code or "failed")[:64],
+            "error_message": message or _("The provider could not make this."),
+        }
+    # The files go to storage before any row is locked (an upload to S3 can
+    # take a while). Then one transaction records the result and finishes the
+    # job: the job is locked first, as staff actions do (job_refund cancels
+    # its tasks under the job's lock), and the task is claimed by a
+    # conditional update, so a task someone else made final is left alone and
+    # nothing is stored or charged twice. Files of a result not recorded are
+    # deleted again.
+    finished = None
+    assets: list[Asset] = []
     try:
+        for offset, item in enumerate(fetched):
+            assets.append(_stored_asset(job, task, offset, item))
         with transaction.atomic():
-            task = ProviderTask.objects.select_for_update().get(pk=task_pk)
-            if task.is_final:
-                return
-            if succeeded:
-                for offset, item in enumerate(fetched):
-                    asset = Asset(
-                        job=job,
-                        user_id=job.user_id,
-                        task=task,
-                        index=task.index + offset,
-                        content_type=item.checked.content_type,
-                        size_bytes=item.download.size,
-                        width=item.checked.width,
-                        height=item.checked.height,
-                    )
-                    asset.file.save(f"output.{item.checked.extension}", File(item.download.file), save=False)
-                    if item.poster:
-                        asset.poster.save("poster.png", ContentFile(item.poster), save=False)
-                    asset.save()
-                task.status = TaskStatus.SUCCEEDED
-                task.output_urls = list(result.output_urls)
-            else:
-                task.status = TaskStatus.FAILED
-                task.error_code = (code or "failed")[:64]
-                task.error_message = message or _("The provider could not make this.")
-            task.save()
+            locked = _lock_job(job.pk)
+            unfinished = ProviderTask.objects.filter(pk=task.pk, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING])
+            if unfinished.update(**claim, updated_at=timezone.now()):
+                Asset.objects.bulk_create(assets)
+                finished = _finish_locked(locked)
     finally:
         for item in fetched:
             item.download.file.close()
-    job_try_finish(job_id=job.pk)
+        if finished is None:
+            for asset in assets:
+                _delete_files(asset)
+    return finished
+
+
+def _stored_asset(job: Job, task: ProviderTask, offset: int, item: _Fetched) -> Asset:
+    """An unsaved asset for one fetched output, its file (and poster) already in storage."""
+    asset = Asset(
+        job=job,
+        user_id=job.user_id,
+        task=task,
+        index=task.index + offset,
+        content_type=item.checked.content_type,
+        size_bytes=item.download.size,
+        width=item.checked.width,
+        height=item.checked.height,
+    )
+    asset.file.save(f"output.{item.checked.extension}", File(item.download.file), save=False)
+    if item.poster:
+        asset.poster.save("poster.png", ContentFile(item.poster), save=False)
+    return asset
+
+
+def _delete_files(asset: Asset) -> None:
+    for field in (asset.file, asset.poster):
+        if field.name:
+            field.storage.delete(field.name)
+
+
+def _lock_job(job_id: int) -> Job:
+    return Job.objects.select_related("hold").select_for_update(of=("self",)).get(pk=job_id)
 
 
 def job_try_finish(*, job_id: int) -> Job:
@@ -415,34 +478,38 @@ def job_try_finish(*, job_id: int) -> Job:
     of the outputs delivered, release the rest, set the final status.
     Otherwise return the job unchanged."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
-        if job.is_final:
-            return job
-        tasks = list(job.tasks.all())
-        if any(not t.is_final for t in tasks):
-            return job
-        delivered = [t for t in tasks if t.status == TaskStatus.SUCCEEDED]
-        failed = [t for t in tasks if t.status == TaskStatus.FAILED]
-        per_output = job.price_credits // max(1, len(tasks))
-        charge = per_output * len(delivered)
-        if job.hold is not None:
-            credits_capture(hold=job.hold, amount=charge, reason=f"job {job.pk}")
-        job.charged_credits = charge
-        job.finished_at = timezone.now()
-        if delivered:
-            job.status = JobStatus.SUCCEEDED
-            if failed:
-                job.error_code = failed[0].error_code
-                job.error_message = _(
-                    "%(made)d of %(asked)d images were made; the credits for the rest were returned. (%(reason)s)"
-                ) % {"made": len(delivered), "asked": len(tasks), "reason": failed[0].error_message}
-        else:
-            canceled = bool(failed) and all(t.error_code == CANCELED_CODE for t in failed)
-            job.status = JobStatus.CANCELED if canceled else JobStatus.FAILED
-            job.error_code = failed[0].error_code if failed else "failed"
-            job.error_message = failed[0].error_message if failed else _("The job failed.")
-        job.save()
+        return _finish_locked(_lock_job(job_id))
+
+
+def _finish_locked(job: Job) -> Job:
+    """:func:`job_try_finish` for a job locked in the current transaction."""
+    if job.is_final:
         return job
+    tasks = list(job.tasks.all())
+    if any(not t.is_final for t in tasks):
+        return job
+    delivered = [t for t in tasks if t.status == TaskStatus.SUCCEEDED]
+    failed = [t for t in tasks if t.status == TaskStatus.FAILED]
+    per_output = job.price_credits // max(1, len(tasks))
+    charge = per_output * len(delivered)
+    if job.hold is not None:
+        credits_capture(hold=job.hold, amount=charge, reason=f"job {job.pk}")
+    job.charged_credits = charge
+    job.finished_at = timezone.now()
+    if delivered:
+        job.status = JobStatus.SUCCEEDED
+        if failed:
+            job.error_code = failed[0].error_code
+            job.error_message = _(
+                "%(made)d of %(asked)d images were made; the credits for the rest were returned. (%(reason)s)"
+            ) % {"made": len(delivered), "asked": len(tasks), "reason": failed[0].error_message}
+    else:
+        canceled = bool(failed) and all(t.error_code == CANCELED_CODE for t in failed)
+        job.status = JobStatus.CANCELED if canceled else JobStatus.FAILED
+        job.error_code = failed[0].error_code if failed else "failed"
+        job.error_message = failed[0].error_message if failed else _("The job failed.")
+    job.save(update_fields=["charged_credits", "finished_at", "status", "error_code", "error_message", "updated_at"])
+    return job
 
 
 def job_fail(*, job_id: int, code: str, message: str) -> Job:
@@ -453,14 +520,16 @@ def job_fail(*, job_id: int, code: str, message: str) -> Job:
     return job_try_finish(job_id=job_id)
 
 
-def job_poll(*, job_id: int) -> bool:
+def job_poll(*, job_id: int) -> Job:
     """Ask the provider once about every running task of the job and record
-    final results. Returns True when the job is final afterwards. Transient
-    provider errors are logged and left for the next poll."""
-    job = Job.objects.select_related("offer").get(pk=job_id)
+    final results. Returns the job; ``is_final`` tells whether it finished
+    (here or before). Transient provider errors are logged and left for the
+    next poll."""
+    job = _pipeline_job(job_id)
     if job.is_final:
-        return True
+        return job
     adapter = get_adapter(job.offer.adapter)
+    finished = None
     for task in job.tasks.filter(status=TaskStatus.RUNNING).exclude(task_id=""):
         try:
             result = adapter.fetch(task.task_id, _task_request(job, task))
@@ -474,8 +543,10 @@ def job_poll(*, job_id: int) -> bool:
         except requests.RequestException as exc:
             log.info("poll of task %s: %s", task.pk, exc)
             continue
-        task_complete(task_pk=task.pk, result=result)
-    return Job.objects.filter(pk=job_id, status__in=FINAL_JOB_STATUSES).exists()
+        recorded = _task_record(job, task, result)
+        if recorded is not None and recorded.is_final:
+            finished = recorded
+    return finished or job
 
 
 def sweep_stuck_jobs() -> int:
@@ -488,7 +559,7 @@ def sweep_stuck_jobs() -> int:
     ):
         with owner_language(job_id=job_id):
             try:
-                if job_poll(job_id=job_id):
+                if job_poll(job_id=job_id).is_final:
                     continue
             except Exception:  # a broken provider must not stop the sweep
                 log.exception("last poll of stuck job %s failed", job_id)
@@ -538,9 +609,9 @@ def job_delete(*, job: Job) -> None:
     if not job.is_final:
         raise GenerationError(_("A job can be deleted once it has finished."))
     with transaction.atomic():
-        files = [asset.file for asset in job.assets.all()]
+        assets = list(job.assets.all())
         job.delete()
-        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
+        transaction.on_commit(lambda: [_delete_files(asset) for asset in assets])
 
 
 # --- uploads --------------------------------------------------------------------

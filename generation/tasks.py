@@ -2,7 +2,9 @@
 
 All run with ``acks_late`` (settings), so a crashed worker's message is
 delivered again; the services they call are idempotent. Each runs in the job
-owner's language, so the failure reasons it stores read in that language.
+owner's language, so the failure reasons it stores read in that language; the
+pipeline's messages carry it (``language``, a code of ``LANGUAGES``), and a
+message without it (an older one) reads it from the database.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _poll_delay(attempt: int) -> int:
 
 
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES)
-def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
+def submit_job_task(self, job_id: int, language: str = "") -> None:  # noqa: ANN001
     """Submit the job's tasks; retry transient provider errors with backoff,
     then fail the job (releasing its hold) once retries are spent.
 
@@ -43,12 +45,14 @@ def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
     spends none of its retries) once a slot may be free, spread over a window
     so a deferred burst does not come back at once. The sweeper still ends a
     job that waits past its deadline."""
-    with services.owner_language(job_id=job_id):
+    with services.owner_language(job_id=job_id, language=language):
         try:
             job = services.job_dispatch(job_id=job_id)
         except RateLimited as exc:
             countdown = exc.retry_after + random.uniform(0, settings.KIE_RATE_LIMIT_WINDOW_SECONDS)  # noqa: S311
-            submit_job_task.apply_async((job_id,), countdown=countdown, queue=queue_for_job_id(job_id))
+            submit_job_task.apply_async(
+                (job_id,), {"language": language}, countdown=countdown, queue=queue_for_job_id(job_id)
+            )
             return
         except (ProviderError, requests.RequestException) as exc:
             if self.request.retries < self.max_retries:
@@ -57,26 +61,25 @@ def submit_job_task(self, job_id: int) -> None:  # noqa: ANN001
             services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
             return
     if not job.is_final:
-        poll_job_task.apply_async((job_id, 0), countdown=_poll_delay(0), queue=queue_for(job))
+        poll_job_task.apply_async((job_id, 0), {"language": language}, countdown=_poll_delay(0), queue=queue_for(job))
 
 
 @shared_task
-def poll_job_task(job_id: int, attempt: int = 0) -> None:
+def poll_job_task(job_id: int, attempt: int = 0, language: str = "") -> None:
     """Poll until the job is final; the sweeper catches what polling gives up on."""
-    with services.owner_language(job_id=job_id):
-        if services.job_poll(job_id=job_id):
-            return
-    if attempt + 1 < settings.MIRSAM_POLL_MAX_ATTEMPTS:
+    with services.owner_language(job_id=job_id, language=language):
+        job = services.job_poll(job_id=job_id)
+    if not job.is_final and attempt + 1 < settings.MIRSAM_POLL_MAX_ATTEMPTS:
         poll_job_task.apply_async(
-            (job_id, attempt + 1), countdown=_poll_delay(attempt + 1), queue=queue_for_job_id(job_id)
+            (job_id, attempt + 1), {"language": language}, countdown=_poll_delay(attempt + 1), queue=queue_for(job)
         )
 
 
 @shared_task(bind=True, autoretry_for=(requests.RequestException,), retry_backoff=True, max_retries=3)
 def complete_task_task(self, task_pk: int, result: dict[str, Any]) -> None:  # noqa: ANN001
     """Record a final result a callback delivered."""
-    job_id = ProviderTask.objects.values_list("job_id", flat=True).get(pk=task_pk)
-    with services.owner_language(job_id=job_id):
+    job_id, language = ProviderTask.objects.values_list("job_id", "job__user__preferred_language").get(pk=task_pk)
+    with services.owner_language(job_id=job_id, language=language):
         services.task_complete(task_pk=task_pk, result=TaskResult.from_dict(result))
 
 

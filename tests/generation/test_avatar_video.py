@@ -328,3 +328,14 @@ def test_portrait_cards_show_the_style_not_the_prompt_template_in_a_fixed_number
     assert "Cartoon · red scarf" in body and "Cartoon of the person" not in body
     with django_assert_max_num_queries(12):
         alice_client.get("/ar/creations/")
+
+
+def test_deleting_a_video_job_removes_its_poster_too(alice, video_offer, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(user=alice, offer=video_offer, params={"prompt": "x", "outputs": 1})
+    asset = job.assets.get()
+    paths = [settings.MEDIA_ROOT / asset.file.name, settings.MEDIA_ROOT / asset.poster.name]
+    assert all(p.exists() for p in paths)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.job_delete(job=Job.objects.get(pk=job.pk))
+    assert not any(p.exists() for p in paths)

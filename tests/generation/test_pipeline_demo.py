@@ -58,3 +58,40 @@ def test_a_job_that_partly_fails_charges_only_for_the_images_made(
     assert "2" in job.error_message and "3" in job.error_message
     wallet = Wallet.objects.get(user=alice)
     assert (wallet.balance, wallet.held) == (96, 0)
+
+
+@pytest.mark.django_db
+def test_a_result_someone_else_recorded_while_it_downloaded_stores_nothing_and_charges_once(
+    alice, demo_offer, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A poll and a callback (or staff canceling the job) can both find a task
+    running; the one that records second must leave no file and no charge."""
+    from generation.models import Asset, ProviderTask, TaskStatus
+
+    real_fetch = services._fetch_outputs
+    stored: list = []
+
+    def fetch_while_another_records(job, task, result):
+        fetched = real_fetch(job, task, result)
+        services.job_fail(job_id=job.pk, code="canceled", message="canceled meanwhile")
+        return fetched
+
+    real_store = services._stored_asset
+
+    def store(*args):
+        asset = real_store(*args)
+        stored.append(settings.MEDIA_ROOT / asset.file.name)
+        return asset
+
+    monkeypatch.setattr(services, "_fetch_outputs", fetch_while_another_records)
+    monkeypatch.setattr(services, "_stored_asset", store)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "x", "outputs": 1})
+    job.refresh_from_db()
+
+    assert job.status == JobStatus.CANCELED
+    assert ProviderTask.objects.get(job=job).status == TaskStatus.FAILED
+    assert not Asset.objects.filter(job=job).exists()
+    assert stored and not any(path.exists() for path in stored)  # stored, then deleted again
+    wallet = Wallet.objects.get(user=alice)
+    assert (wallet.balance, wallet.held, job.charged_credits) == (100, 0, 0)

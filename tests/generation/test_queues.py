@@ -65,7 +65,7 @@ def test_the_queue_names_are_settings(settings, alice, video_offer, sent, django
 def test_polls_stay_on_the_job_queue(alice, video_offer, sent, monkeypatch, django_capture_on_commit_callbacks):
     job = _submit(alice, video_offer, django_capture_on_commit_callbacks)
     monkeypatch.setattr(services, "job_dispatch", lambda *, job_id: Job.objects.get(pk=job_id))
-    monkeypatch.setattr(services, "job_poll", lambda *, job_id: False)
+    monkeypatch.setattr(services, "job_poll", lambda *, job_id: Job.objects.get(pk=job_id))
 
     tasks.submit_job_task.run(job.pk)
     tasks.poll_job_task.run(job.pk, 0)
@@ -94,3 +94,53 @@ def test_a_rate_limited_submit_is_sent_again_later_without_spending_a_retry(
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
     assert job.hold.status == HoldStatus.OPEN
+
+
+def _arabic(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
+
+
+def test_the_owners_language_travels_with_the_pipelines_messages(
+    alice, demo_offer, monkeypatch, django_capture_on_commit_callbacks
+):
+    alice.preferred_language = "ar"
+    alice.save()
+    seen: list[tuple[str, dict]] = []
+    for task in (tasks.submit_job_task, tasks.poll_job_task):
+        name = task.name.rsplit(".", 1)[-1]
+        monkeypatch.setattr(
+            task, "apply_async", lambda args=None, kwargs=None, _n=name, **options: seen.append((_n, kwargs))
+        )
+    job = _submit(alice, demo_offer, django_capture_on_commit_callbacks)
+    monkeypatch.setattr(services, "job_dispatch", lambda *, job_id: Job.objects.get(pk=job_id))
+    monkeypatch.setattr(services, "job_poll", lambda *, job_id: Job.objects.get(pk=job_id))
+
+    tasks.submit_job_task.run(job.pk, language="ar")
+    tasks.poll_job_task.run(job.pk, 0, language="ar")
+
+    assert seen == [
+        ("submit_job_task", {"language": "ar"}),
+        ("poll_job_task", {"language": "ar"}),
+        ("poll_job_task", {"language": "ar"}),
+    ]
+
+
+def test_a_failure_reason_reads_in_the_messages_language_and_an_older_message_asks_the_database(
+    alice, demo_offer, settings, sent, django_capture_on_commit_callbacks
+):
+    settings.DEMO_FAILURE_RATE = 1.0
+    carried = _submit(alice, demo_offer, django_capture_on_commit_callbacks)
+    older = _submit(alice, demo_offer, django_capture_on_commit_callbacks)
+    alice.preferred_language = "ar"
+    alice.save()
+
+    tasks.submit_job_task.run(carried.pk, language="en")  # the language when the job was made
+    tasks.poll_job_task.run(carried.pk, 0, language="en")
+    tasks.submit_job_task.run(older.pk)  # a message sent before messages carried it
+    tasks.poll_job_task.run(older.pk, 0)
+
+    carried.refresh_from_db()
+    older.refresh_from_db()
+    assert (carried.status, older.status) == (JobStatus.FAILED, JobStatus.FAILED)
+    assert not _arabic(carried.error_message)
+    assert _arabic(older.error_message)
