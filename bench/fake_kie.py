@@ -1,8 +1,14 @@
 """A local kie.ai for bench/pipeline.py: the Market API's ``createTask`` and
-``recordInfo`` (shared/kie/API.md §1 envelope, §2.1) and a CDN serving a small
-PNG, with realistic latency, on 127.0.0.1 only.
+``recordInfo`` (shared/kie/API.md §1 envelope, §2.1), its callbacks, and a CDN
+serving a small PNG, with realistic latency, on 127.0.0.1 only.
 
-    python -m bench.fake_kie --port 8765 --log calls.jsonl [--key KEY]
+    python -m bench.fake_kie --port 8765 --log calls.jsonl [--key KEY] [--hmac-key KEY]
+
+A task created with a ``callBackUrl`` is announced there when it is done: a
+JSON POST of the Market callback body (§2.1), signed as §1 Callbacks says
+when ``--hmac-key`` is given, one attempt. Its line in the log is
+``{"op": "callback", "task", "start", "end", "status"}``: ``end - start`` is
+the time the callback's receiver (our web process) took to answer.
 
 Every call sleeps a random 150–400 ms (``--latency``) before answering; the
 CDN answers in 20–80 ms (``--cdn-latency``); a task is done 1–3 s after its
@@ -16,6 +22,10 @@ also carries ``done_at``. Stops on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import heapq
+import hmac
 import io
 import json
 import random
@@ -23,7 +33,10 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,10 +62,68 @@ class State:
         self.lock = threading.Lock()
         self.log = open(args.log, "a", buffering=1)  # noqa: SIM115 - open for the server's life
         self.png = png_bytes()
+        self.due: list[tuple[float, str, str]] = []  # (done_at, task id, callback URL), a heap
+        self.wake = threading.Condition(self.lock)
+        self.senders = ThreadPoolExecutor(max_workers=8)
+        threading.Thread(target=self._announce, daemon=True).start()
 
     def record(self, **line: object) -> None:
         with self.lock:
             self.log.write(json.dumps(line) + "\n")
+
+    def call_back_when_done(self, task_id: str, url: str) -> None:
+        with self.wake:
+            heapq.heappush(self.due, (self.tasks[task_id]["done_at"], task_id, url))
+            self.wake.notify()
+
+    def _announce(self) -> None:
+        while True:
+            with self.wake:
+                while not self.due or self.due[0][0] > time.time():
+                    self.wake.wait(timeout=(self.due[0][0] - time.time()) if self.due else None)
+                _done_at, task_id, url = heapq.heappop(self.due)
+            self.senders.submit(self._post_callback, task_id, url)
+
+    def _post_callback(self, task_id: str, url: str) -> None:
+        task = self.tasks[task_id]
+        result_url = f"http://{self.args.host}:{self.args.port}{CDN}{task_id}.png"
+        body = json.dumps(
+            {
+                "code": 200,
+                "msg": "Playground task completed successfully.",
+                "data": {
+                    "taskId": task_id,
+                    "model": task["model"],
+                    "state": "success",
+                    "param": json.dumps({"model": task["model"], "input": {"prompt": task["prompt"]}}),
+                    "resultJson": json.dumps({"resultUrls": [result_url]}),
+                    "failCode": None,
+                    "failMsg": None,
+                    "costTime": int(task["done_at"] - task["created"]),
+                    "completeTime": int(task["done_at"] * 1000),
+                    "createTime": int(task["created"] * 1000),
+                    "updateTime": int(time.time() * 1000),
+                    "creditsConsumed": 4,
+                },
+            }
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.args.hmac_key:
+            timestamp = str(int(time.time()))
+            digest = hmac.new(self.args.hmac_key.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256)
+            headers["X-Webhook-Timestamp"] = timestamp
+            headers["X-Webhook-Signature"] = base64.b64encode(digest.digest()).decode("ascii")
+        start = time.time()
+        try:
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+                response.read()
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError as exc:
+            status = f"{type(exc).__name__}: {exc}"
+        self.record(op="callback", task=task_id, start=start, end=time.time(), status=status)
 
 
 def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -107,6 +178,8 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 state.tasks[task_id] = {"model": model, "prompt": prompt, "created": recv, "done_at": done_at}
             self._json({"code": 200, "msg": "success", "data": {"taskId": task_id}})
             state.record(op="create", task=task_id, recv=recv, sent=time.time(), done_at=done_at)
+            if payload.get("callBackUrl"):
+                state.call_back_when_done(task_id, payload["callBackUrl"])
 
         def do_GET(self) -> None:  # noqa: N802
             recv = time.time()
@@ -160,6 +233,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--key", default="bench-kie-key")
+    parser.add_argument("--hmac-key", default="", help="sign callbacks with this webhook HMAC key (§1 Callbacks)")
     parser.add_argument("--latency", type=_range, default=(0.15, 0.40), help="seconds per API call, e.g. 0.15-0.40")
     parser.add_argument("--cdn-latency", type=_range, default=(0.02, 0.08), help="seconds per download")
     parser.add_argument("--generation", type=_range, default=(1.0, 3.0), help="seconds until a task is done")

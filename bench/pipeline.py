@@ -12,13 +12,18 @@ done 1–3 s after creation) and two ``celery worker`` processes (prefork,
 repository's settings with ``DEBUG=false``), then submits the jobs with
 ``generation.services.job_submit`` — what Generate runs — as fast as it can
 (``--rate`` paces them). Results come by polling (``MIRSAM_POLL_SCHEDULE=1``;
-no callbacks). ``KIE_RATE_LIMIT=0``: kie.ai's 20 creates per 10 s would make
-1,000 jobs take 500 s whatever our code does; the limiter is tested on its own.
+no callbacks), or with ``--callbacks`` as deployed: gunicorn serves our
+callback endpoint, the fake kie.ai POSTs a signed callback to it when a task
+is done (``KIE_WEBHOOK_HMAC_KEY`` set), and polls follow the default
+``MIRSAM_POLL_SCHEDULE`` as the fallback. ``KIE_RATE_LIMIT=0``: kie.ai's 20
+creates per 10 s would make 1,000 jobs take 500 s whatever our code does; the
+limiter is tested on its own.
 
 It prints jobs/s, our own overhead per job (p50/p95, defined in
 bench/README.md: the time our code works on a job — Generate's
-``job_submit`` plus every Celery task run for it — minus the time the fake
-provider spent answering), the workers' peak memory (RSS of both worker
+``job_submit`` plus every Celery task run for it plus, with callbacks, the web
+process's answer to each callback — minus the time the fake provider spent
+answering), the workers' peak memory (RSS of both worker
 processes and their prefork children, sampled every 0.5 s) and whether it is
 flat, and proves nothing was lost or charged twice: every job final and
 succeeded with one stored file, one createTask per job, ledger entries per
@@ -62,6 +67,7 @@ from bench.common import (  # noqa: E402
     production_env,
     recreate_database,
     time_limit,
+    wait_http,
     write_json,
 )
 
@@ -206,7 +212,20 @@ def _ms(values: list[float]) -> dict[str, float]:
     return {"p50": percentile(values, 50) * 1000, "p95": percentile(values, 95) * 1000, "max": max(values) * 1000}
 
 
-def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, credits_each, media_root) -> dict:  # noqa: ANN001
+def analyse(
+    *,
+    jobs: list[dict],
+    task_map: list[tuple[str, int]],
+    task_pks: dict[int, int],
+    runs: list[dict],
+    calls: list[dict],
+    submit_s: dict[int, float],
+    sampler: MemorySampler,
+    users: list,
+    price: int,
+    credits_each: int,
+    media_root: Path,
+) -> dict:
     from django.db.models import Count
 
     from credits.models import Hold, LedgerEntry, Wallet
@@ -216,7 +235,9 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
     by_task: dict[str, int] = {task_id: job_id for task_id, job_id in task_map}
     runs_by_job: dict[int, list[dict]] = defaultdict(list)
     for run in runs:
-        runs_by_job[run["job"]].append(run)
+        # complete_task_task's first argument is the provider task's row, not the job
+        job_id = task_pks.get(run["job"]) if run["task"].endswith("complete_task_task") else run["job"]
+        runs_by_job[job_id].append(run)
     calls_by_job: dict[int, list[dict]] = defaultdict(list)
     unmatched_calls = 0
     for call in calls:
@@ -228,14 +249,18 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
 
     overhead, worker_overhead, submit_overhead, polls, e2e, queue_wait, discovery = [], [], [], [], [], [], []
     worker_cpu, worker_sql, worker_statements = [], [], []
+    callback_overhead: list[float] = []
+    callbacks_answered: list = []
     provider_time, creates_per_job = [], Counter()
     for job in jobs:
         jid = job["id"]
         job_runs = runs_by_job.get(jid, [])
         job_calls = calls_by_job.get(jid, [])
         run_s = sum(r["end"] - r["start"] for r in job_runs)
-        provider_s = sum(c["sent"] - c["recv"] for c in job_calls)
+        provider_s = sum(c["sent"] - c["recv"] for c in job_calls if c["op"] != "callback")
         worker = run_s - provider_s
+        web_callback = sum(c["end"] - c["start"] for c in job_calls if c["op"] == "callback")
+        callbacks_answered.extend(c["status"] for c in job_calls if c["op"] == "callback")
         submit_runs = [r for r in job_runs if r["task"].endswith("submit_job_task")]
         submit_calls = {c["task"] for c in job_calls if c["op"] == "create"}
         submit_overhead.append(
@@ -247,7 +272,8 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
         worker_cpu.append(sum(r.get("cpu", 0.0) for r in job_runs))
         worker_sql.append(sum(r.get("sql_s", 0.0) for r in job_runs))
         worker_statements.append(sum(r.get("sql", 0) for r in job_runs))
-        overhead.append(submit_s[jid] + worker)
+        overhead.append(submit_s[jid] + worker + web_callback)
+        callback_overhead.append(web_callback)
         provider_time.append(provider_s)
         polls.append(sum(1 for r in job_runs if r["task"].endswith("poll_job_task")))
         if job["finished_at"] is not None:
@@ -315,6 +341,8 @@ def analyse(*, jobs, task_map, runs, calls, submit_s, sampler, users, price, cre
         "overhead_web_submit_ms": _ms([submit_s[j] for j in job_ids]),
         "overhead_worker_ms": _ms(worker_overhead),
         "overhead_worker_submit_task_ms": _ms(submit_overhead),
+        "overhead_web_callback_ms": _ms(callback_overhead),
+        "callbacks": dict(Counter(str(status) for status in callbacks_answered)),
         "worker_cpu_ms": _ms(worker_cpu),
         "worker_sql_ms": _ms(worker_sql),
         "worker_sql_statements": {"p50": percentile(worker_statements, 50), "max": max(worker_statements)},
@@ -358,7 +386,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="celery worker processes (default 2)")
     parser.add_argument("--concurrency", type=int, default=4, help="prefork children per worker (default 4)")
     parser.add_argument("--rate", type=float, default=0, help="jobs submitted per second (default 0: all at once)")
-    parser.add_argument("--poll", type=int, default=1, help="MIRSAM_POLL_SCHEDULE, seconds (default 1)")
+    parser.add_argument(
+        "--callbacks", action="store_true", help="results by signed callbacks to gunicorn, polling as the fallback"
+    )
+    parser.add_argument(
+        "--poll", help="MIRSAM_POLL_SCHEDULE, seconds (default 1; with --callbacks the settings' default)"
+    )
     parser.add_argument("--latency", default="0.15-0.40", help="fake kie.ai seconds per API call")
     parser.add_argument("--cdn-latency", default="0.02-0.08", help="fake CDN seconds per download")
     parser.add_argument("--generation", default="1-3", help="fake kie.ai seconds until a task is done")
@@ -386,19 +419,22 @@ def main() -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    kie_port = free_port()
+    kie_port, web_port = free_port(), free_port()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     database_url = f"{PG_URL}/{DB_NAME}?conn_max_age={args.conn_max_age}"
+    hmac_key = "bench-hmac-" + uuid.uuid4().hex if args.callbacks else ""
+    if args.poll is None:
+        args.poll = "3,3,5,5,10,10,20" if args.callbacks else "1"
     env = production_env(
         work=work,
         DATABASE_URL=database_url,
         KIE_API_KEY=KIE_KEY,
         KIE_BASE_URL=f"http://{HOST}:{kie_port}",
         KIE_UPLOAD_BASE_URL=f"http://{HOST}:{kie_port}",
-        KIE_CALLBACK_BASE_URL="",
-        KIE_WEBHOOK_HMAC_KEY="",
+        KIE_CALLBACK_BASE_URL=f"http://{HOST}:{web_port}" if args.callbacks else "",
+        KIE_WEBHOOK_HMAC_KEY=hmac_key,
         KIE_RATE_LIMIT="0",
-        MIRSAM_POLL_SCHEDULE=str(args.poll),
+        MIRSAM_POLL_SCHEDULE=args.poll,
         MIRSAM_POLL_MAX_ATTEMPTS="120",
         MIRSAM_JOB_TIMEOUT_SECONDS="3600",
         MIRSAM_QUEUE_IMAGES=queue,
@@ -429,6 +465,8 @@ def main() -> int:
                 str(calls_log),
                 "--key",
                 KIE_KEY,
+                "--hmac-key",
+                hmac_key,
                 "--latency",
                 args.latency,
                 "--cdn-latency",
@@ -479,13 +517,19 @@ def main() -> int:
             for name in names
         ]
         wait_workers(names)
+        web = None
+        if args.callbacks:
+            web_env = {**env, "PORT": str(web_port), "BIND_HOST": HOST, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"}
+            web = children.start([str(BIN / "gunicorn"), "config.wsgi"], env=web_env, log=work / "gunicorn.log")
+            wait_http(f"http://{HOST}:{web_port}/healthz", proc=web)
         sampler = MemorySampler([w.pid for w in workers])
         sampler.start()
         print(
             f"workers: {args.workers} × celery prefork --concurrency {args.concurrency} on queue {queue} "
             f"(DEBUG=false, CONN_MAX_AGE={args.conn_max_age}); fake kie.ai on :{kie_port}, "
             f"latency {args.latency} s per call, tasks done after {args.generation} s; KIE_RATE_LIMIT=0; "
-            f"MIRSAM_POLL_SCHEDULE={args.poll}",
+            f"MIRSAM_POLL_SCHEDULE={args.poll}"
+            + (f"; callbacks to gunicorn 2 × 2 threads on :{web_port}, signed" if args.callbacks else ""),
             flush=True,
         )
 
@@ -529,6 +573,8 @@ def main() -> int:
         for worker in workers:
             children.stop(worker, timeout=60)
         children.stop(kie)
+        if web is not None:
+            children.stop(web)
 
         jobs = [
             {
@@ -539,11 +585,13 @@ def main() -> int:
             for row in Job.objects.filter(pk__in=ids).values("id", "user_id", "status", "created_at", "finished_at")
         ]
         task_map = list(ProviderTask.objects.filter(job_id__in=ids).values_list("task_id", "job_id"))
+        task_pks = dict(ProviderTask.objects.filter(job_id__in=ids).values_list("pk", "job_id"))
         runs = _jsonl(sorted((work / "timings").glob("runs-*.jsonl")))
         calls = _jsonl([calls_log])
         result = analyse(
             jobs=jobs,
             task_map=task_map,
+            task_pks=task_pks,
             runs=runs,
             calls=calls,
             submit_s=submit_s,
@@ -585,7 +633,12 @@ def main() -> int:
     print()
     print(
         f"Pipeline — {result['jobs']} jobs, {args.workers} workers × {args.concurrency}, fake kie.ai "
-        f"{args.latency} s/call, done after {args.generation} s, polling every {args.poll} s"
+        f"{args.latency} s/call, done after {args.generation} s, "
+        + (
+            f"signed callbacks (polls at {args.poll} s as the fallback)"
+            if args.callbacks
+            else f"polling every {args.poll} s"
+        )
     )
     print(f"machine: {machine_line(info)}")
     print(
@@ -601,6 +654,9 @@ def main() -> int:
     print(f"  of which Generate's job_submit:  {f(result['overhead_web_submit_ms'])}")
     print(f"  of which the workers' task runs: {f(result['overhead_worker_ms'])}")
     print(f"    (the submit task alone:        {f(result['overhead_worker_submit_task_ms'])})")
+    if args.callbacks:
+        print(f"  of which answering callbacks:    {f(result['overhead_web_callback_ms'])}")
+        print(f"  callbacks sent, by our answer:   {result['callbacks']}")
     print(f"  the workers' CPU time per job:   {f(result['worker_cpu_ms'])}")
     st = result["worker_sql_statements"]
     print(

@@ -28,7 +28,7 @@ def provider_callback(request: HttpRequest, token: str) -> JsonResponse:
     a Celery task, not here."""
     if request.limited:
         return JsonResponse({"ok": False, "error": "rate_limited"}, status=429)
-    job = get_object_or_404(Job.objects.select_related("offer"), callback_token=token)
+    job = get_object_or_404(Job.objects.select_related("offer", "user"), callback_token=token)
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
         result = callback_receive(job=job, body=request.body, headers=headers)

@@ -577,15 +577,19 @@ class CallbackRejected(Exception):
 
 def callback_receive(*, job: Job, body: bytes, headers: dict[str, str]) -> TaskResult:
     """Verify and parse a provider callback for ``job`` and, when it reports a
-    final state, queue ``task_complete`` for that task after commit.
+    final state, queue ``task_complete`` for that task after commit. The
+    result's failure reason is written in the job owner's language (the
+    provider's request carries none), and so is whatever the task stores.
 
     Raises :class:`CallbackRejected` for a bad signature, an unparsable body
     or a task id that is not one of the job's tasks; nothing changes then.
     """
     adapter = get_adapter(job.offer.adapter)
+    language = job.user.preferred_language or settings.LANGUAGE_CODE
     try:
         adapter.verify_callback(body, headers)
-        result = adapter.parse_callback(body, provider_model=job.offer.provider_model)
+        with translation.override(language):
+            result = adapter.parse_callback(body, provider_model=job.offer.provider_model)
     except ProviderError as exc:
         raise CallbackRejected(exc.code) from exc
     task = job.tasks.filter(task_id=result.task_id).exclude(task_id="").first()
@@ -594,7 +598,11 @@ def callback_receive(*, job: Job, body: bytes, headers: dict[str, str]) -> TaskR
     if result.state.is_final and not task.is_final:
         from .tasks import complete_task_task
 
-        transaction.on_commit(lambda: complete_task_task.apply_async((task.pk, result.as_dict()), queue=queue_for(job)))
+        transaction.on_commit(
+            lambda: complete_task_task.apply_async(
+                (task.pk, result.as_dict()), {"language": language}, queue=queue_for(job)
+            )
+        )
     elif result.state == TaskState.RUNNING:
         job_mark_processing(job_id=job.pk)
     return result

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from celery import shared_task
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from providers.base import ProviderError, TaskResult
@@ -76,10 +77,11 @@ def poll_job_task(job_id: int, attempt: int = 0, language: str = "") -> None:
 
 
 @shared_task(bind=True, autoretry_for=(requests.RequestException,), retry_backoff=True, max_retries=3)
-def complete_task_task(self, task_pk: int, result: dict[str, Any]) -> None:  # noqa: ANN001
+def complete_task_task(self, task_pk: int, result: dict[str, Any], language: str = "") -> None:  # noqa: ANN001
     """Record a final result a callback delivered."""
-    job_id, language = ProviderTask.objects.values_list("job_id", "job__user__preferred_language").get(pk=task_pk)
-    with services.owner_language(job_id=job_id, language=language):
+    if not language:
+        language = ProviderTask.objects.values_list("job__user__preferred_language", flat=True).get(pk=task_pk)
+    with translation.override(language or settings.LANGUAGE_CODE):
         services.task_complete(task_pk=task_pk, result=TaskResult.from_dict(result))
 
 

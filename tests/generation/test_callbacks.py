@@ -183,6 +183,29 @@ def test_a_fail_callback_fails_the_job_and_returns_the_credits(job, post, alice)
     call_command("check_ledger")
 
 
+def test_a_fail_callback_of_an_arabic_user_is_recorded_in_arabic(job, post, alice, monkeypatch):
+    """The callback's Celery message carries the owner's language (read with the job)."""
+    from generation import tasks
+
+    alice.preferred_language = "ar"
+    alice.save()
+    sent: list[dict] = []
+    real = tasks.complete_task_task.apply_async
+
+    def apply_async(args=None, kwargs=None, **options):
+        sent.append(kwargs)
+        return real(args, kwargs, **options)
+
+    monkeypatch.setattr(tasks.complete_task_task, "apply_async", apply_async)
+
+    post(job.callback_token, callback_body("fail", fail_code="500", fail_msg="Internal server error"))
+
+    job.refresh_from_db()
+    assert sent == [{"language": "ar"}]
+    assert job.status == JobStatus.FAILED
+    assert any("\u0600" <= ch <= "\u06ff" for ch in job.error_message)
+
+
 def test_a_late_success_callback_after_a_failure_changes_nothing(job, kie, post, alice):
     post(job.callback_token, callback_body("fail", fail_code="500", fail_msg="Internal server error"))
 
