@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -78,3 +80,37 @@ def test_provider_calls_are_searchable_by_task_id(staff_client, data):
 def test_a_creator_cannot_open_the_admin(alice_client):
     response = alice_client.get(reverse("admin:index"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+
+
+def test_dj_stripes_admin_pages_carry_nothing_inline_our_csp_would_block(staff_client, settings):
+    """dj-stripe's confirmation and change pages kept script, style and event
+    handlers inline; ours (templates/djstripe/admin/) load them from static files."""
+    from djstripe.models import Product, WebhookEndpoint
+
+    product = Product.objects.create(id="prod_csp", livemode=False, stripe_data={"name": "Pack"})
+    endpoint = WebhookEndpoint.objects.create(
+        id="we_csp",
+        url="https://mirsam.example/stripe/webhook/",
+        livemode=False,
+        secret="whsec_x",
+        enabled_events=["*"],
+        status="enabled",
+    )
+    confirm = staff_client.post(
+        reverse("admin:djstripe_product_changelist"), {"action": "_sync_all_instances", "select_across": "0"}
+    )
+    change = staff_client.get(reverse("admin:djstripe_product_change", args=[product.pk]))
+    delete = staff_client.get(reverse("admin:djstripe_webhookendpoint_delete", args=[endpoint.pk]))
+
+    for page, marker in (
+        (confirm, "form_custom_action"),
+        (change, "stripe-confirmation-warning"),
+        (delete, "div_spinner"),
+    ):
+        body = page.content.decode()
+        assert page.status_code == 200 and marker in body
+        assert "djstripe/admin" in body  # our stylesheet (and script) from static files
+        assert not INLINE.search(body), INLINE.search(body).group(0)

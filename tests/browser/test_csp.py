@@ -69,3 +69,35 @@ def test_every_page_loads_without_a_csp_violation(page, live_server, settings, d
     debug_scripts = page.locator("script[src*='django-htmx.js']").count()
     assert debug_scripts >= 1 if debug else debug_scripts == 0
     assert problems == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_dj_stripes_admin_pages_load_without_a_csp_violation_and_show_the_spinner(page, live_server, settings):
+    """Our overrides of dj-stripe's admin templates (templates/djstripe/admin/):
+    styled from static files, and the "Working…" spinner driven by admin.js."""
+    from django.test import Client
+    from djstripe.models import Product
+
+    from tests.conftest import with_totp
+
+    staff = with_totp(UserFactory(email="csp-staff@example.com", is_staff=True, is_superuser=True))
+    product = Product.objects.create(id="prod_csp", livemode=False, stripe_data={"name": "Pack"})
+    client = Client()
+    client.force_login(staff)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    problems = _watch(page)
+
+    _visit(page, f"{live_server.url}/admin/djstripe/product/{product.pk}/change/")
+    warning = "getComputedStyle(document.querySelector('.stripe-confirmation-warning')).paddingTop"
+    assert page.evaluate(warning) == "16px"
+
+    _visit(page, f"{live_server.url}/admin/djstripe/product/")
+    page.select_option("select[name=action]", "_sync_all_instances")
+    page.click("button[name=index]")
+    page.wait_for_selector("#form_custom_action")
+    assert page.is_hidden("#div_spinner") and page.is_visible("#main_content")
+    page.evaluate("document.getElementById('form_custom_action').dispatchEvent(new Event('submit'))")
+    assert page.is_visible("#div_spinner") and page.is_hidden("#main_content")
+    assert problems == []
