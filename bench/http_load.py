@@ -162,10 +162,12 @@ def seed(users: int, jobs_per_user: int) -> tuple[list[str], list[int]]:
             )
         running.append(jobs[-1].pk)
     with connection.cursor() as cursor:
-        # A real history is spread over time: one job a minute, the running one newest.
+        # A real history is spread over time: one job a minute, the running one
+        # newest, started two minutes ago (a card younger than a minute reads
+        # "N seconds ago" and changes, ETag and all, every second).
         cursor.execute(
-            "UPDATE generation_job SET created_at = now() - (max_id.m - generation_job.id) * interval '1 minute', "
-            "updated_at = now() - (max_id.m - generation_job.id) * interval '1 minute' "
+            "UPDATE generation_job SET created_at = now() - (max_id.m - generation_job.id + 2) * interval '1 minute', "
+            "updated_at = now() - (max_id.m - generation_job.id + 2) * interval '1 minute' "
             "FROM (SELECT user_id, max(id) AS m FROM generation_job GROUP BY user_id) AS max_id "
             "WHERE max_id.user_id = generation_job.user_id"
         )
