@@ -50,3 +50,26 @@ def test_a_job_runs_through_a_real_worker_from_queued_to_done(worker):
     wallet = Wallet.objects.get(user=user)
     assert (wallet.balance, wallet.held) == (20 - 6, 0)
     call_command("check_ledger")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_one_database_connection_across_tasks(postgres, worker):
+    """Celery's Django fixup alone would close the connection after every task
+    and open a new one for the next (a PostgreSQL backend per task); with
+    config/celery.py the worker's connection that ran the job's first task is
+    the one still open after its last."""
+    from django.db import connection
+
+    user = UserFactory()
+    fund(user, 20)
+    offer = OfferFactory(slug="worker-connection", adapter="demo", price_credits=2)
+    job = _wait_final(services.job_submit(user=user, offer=offer, params={"prompt": "a quiet dock", "outputs": 2}).pk)
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT backend_start FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        others = [row[0] for row in cursor.fetchall()]
+    # submit, then at least one poll after DEMO_DELAY_SECONDS: several tasks, one connection
+    assert len(others) == 1, others
+    assert others[0] <= job.submitted_at
