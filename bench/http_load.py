@@ -11,8 +11,9 @@ signs each in (a session made with Django's SessionStore, sent as the
 with ``wrk`` (or Python threads when wrk is missing, or ``--client python``):
 the landing page, the dashboard, the Image page, My creations and the
 job-status poll (the htmx job card of a running job, asked with the
-``If-None-Match`` of the card already fetched, as the browser's cache asks:
-answered 304 while the job is unchanged), in short slices for
+``If-None-Match`` of the newest copy of the card each client has, as the
+browser's cache asks: answered 304 while the card is unchanged, 200 with a new
+``ETag`` when it changed, e.g. its "… ago" once a minute), in short slices for
 ``--rounds`` rounds, with the floor measured between every two slices (each
 page slice is compared with the floor right before and after it: the host's
 CPU steal swings within seconds, and the run prints it). It prints p50/p95 latency, throughput, each
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,28 +222,55 @@ local targets = %(targets)s
 local n = #targets
 local i = 0
 local threads = 0
+local all = {}
+local etags = {}
+fresh, not_modified = 0, 0
 function setup(thread)
   thread:set("tid", threads)
   threads = threads + 1
+  table.insert(all, thread)
 end
 function init(args)
   i = ((tid or 0) * 7) %% n
+  for _, t in ipairs(targets) do etags[t[1]] = t[4] end
 end
 function request()
   i = i %% n + 1
   local t = targets[i]
   local headers = {["Cookie"] = t[2], ["Accept"] = "text/html"}
   if t[3] then headers["HX-Request"] = "true" end
-  if t[4] then headers["If-None-Match"] = t[4] end
+  if etags[t[1]] then headers["If-None-Match"] = etags[t[1]] end
   return wrk.format("GET", t[1], headers)
 end
+%(response)s
 function done(summary, latency, requests)
   local e = summary.errors
+  local fresh_all, not_modified_all = 0, 0
+  for _, thread in ipairs(all) do
+    fresh_all = fresh_all + (thread:get("fresh") or 0)
+    not_modified_all = not_modified_all + (thread:get("not_modified") or 0)
+  end
   io.write(string.format(
     'BENCHJSON {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d, "max_us": %%d, '
-    .. '"status": %%d, "connect": %%d, "read": %%d, "write": %%d, "timeout": %%d}\\n',
+    .. '"status": %%d, "connect": %%d, "read": %%d, "write": %%d, "timeout": %%d, '
+    .. '"fresh": %%d, "not_modified": %%d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+    latency.max, e.status, e.connect, e.read, e.write, e.timeout, fresh_all, not_modified_all))
+end
+"""
+
+# For a page polled with If-None-Match: like the browser's cache, each wrk
+# thread keeps the ETag of the newest copy of each card (a 200 carries it; the
+# card's own hx-get names its path) and asks with that one next time.
+LUA_KEEP_ETAGS = """
+function response(status, headers, body)
+  if status == 304 then
+    not_modified = not_modified + 1
+  elseif status == 200 then
+    fresh = fresh + 1
+    local path = string.match(body, 'hx%-get="(/jobs/%d+/card/)"')
+    if path and headers["ETag"] then etags[path] = headers["ETag"] end
+  end
 end
 """
 
@@ -258,7 +287,8 @@ def run_wrk(page: Page, cookies: list[str], *, base: str, clients: int, seconds:
         for path, cookie, etag in zip(page.paths, cookies, etags, strict=True)
     )
     script = work / f"wrk-{re.sub(r'[^a-z0-9]+', '-', page.name.lower())}.lua"
-    script.write_text(LUA % {"targets": "{\n" + targets + "\n}"})
+    response = LUA_KEEP_ETAGS if page.etags is not None else ""
+    script.write_text(LUA % {"targets": "{\n" + targets + "\n}", "response": response})
     threads = max(1, min(clients, 2))
     out = subprocess.run(  # noqa: S603 - wrk against loopback only
         [
@@ -293,6 +323,7 @@ def run_wrk(page: Page, cookies: list[str], *, base: str, clients: int, seconds:
         extra={
             "max_ms": data["max_us"] / 1000,
             "errors": {k: data[k] for k in ("status", "connect", "read", "timeout")},
+            **({"fresh": data["fresh"], "not_modified": data["not_modified"]} if page.etags is not None else {}),
         },
     )
 
@@ -304,6 +335,7 @@ def run_python(page: Page, cookies: list[str], *, base: str, clients: int, secon
 
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
+    answers: list[Counter] = [Counter() for _ in range(clients)]
     start = time.perf_counter()
     end = start + seconds
 
@@ -319,6 +351,9 @@ def run_python(page: Page, cookies: list[str], *, base: str, clients: int, secon
                 try:
                     r = s.get(base + page.paths[k], headers=headers, timeout=10, allow_redirects=False)
                     ok = r.status_code in (200, 304)
+                    answers[n][r.status_code] += 1
+                    if page.etags and r.status_code == 200 and "ETag" in r.headers:
+                        headers["If-None-Match"] = r.headers["ETag"]  # the browser keeps the newest copy
                 except requests.RequestException:
                     ok = False
                 latencies[n].append((time.perf_counter() - t0) * 1000)
@@ -339,7 +374,14 @@ def run_python(page: Page, cookies: list[str], *, base: str, clients: int, secon
         p95_ms=percentile(flat, 95),
         p99_ms=percentile(flat, 99),
         errors=sum(errors),
-        extra={"max_ms": max(flat) if flat else 0},
+        extra={
+            "max_ms": max(flat) if flat else 0,
+            **(
+                {"fresh": sum(c[200] for c in answers), "not_modified": sum(c[304] for c in answers)}
+                if page.etags is not None
+                else {}
+            ),
+        },
     )
 
 
@@ -515,10 +557,15 @@ def main() -> int:
             result = run(page, cookies, base=base, clients=args.clients, seconds=slice_s, work=work)
             result.extra["steal_percent"] = steal.percent()
             rounds[page.name].append(result)
+            answers = (
+                f"  304: {result.extra['not_modified']}, 200: {result.extra['fresh']}"
+                if "not_modified" in result.extra
+                else ""
+            )
             print(
                 f"  round {r + 1}  {page.name:<14} {result.requests:>6} requests  p50 {result.p50_ms:7.1f} ms  "
                 f"p95 {result.p95_ms:7.1f} ms  {result.rps:7.1f} req/s  errors {result.errors}  "
-                f"CPU steal {result.extra['steal_percent']:.0f} %",
+                f"CPU steal {result.extra['steal_percent']:.0f} %{answers}",
                 flush=True,
             )
             return result
@@ -579,6 +626,15 @@ def main() -> int:
                 "rounds": [{**res.__dict__, "rps": res.rps} for res in results],
             }
         )
+    for page in pages:
+        if page.etags is not None:
+            not_modified = sum(res.extra.get("not_modified", 0) for res in rounds[page.name])
+            fresh = sum(res.extra.get("fresh", 0) for res in rounds[page.name])
+            share = 100 * not_modified / (not_modified + fresh) if not_modified + fresh else 0
+            print(
+                f"{page.name}: {not_modified} answered 304 Not Modified ({share:.1f} %), {fresh} answered 200 "
+                "(the card changed, e.g. its '… ago'; the client then asks with the new ETag)"
+            )
     print("target p95 ≤ 2 × the floor's: " + ("met" if not missed else f"MISSED by {missed}"))
     print(f"CPU steal (time the host gave other guests) during the measurement: {steal_percent:.1f} %")
     failed = sum(res.errors for results in rounds.values() for res in results)
