@@ -60,14 +60,21 @@ def test_a_worker_keeps_one_database_connection_across_tasks(postgres, worker):
     the one still open after its last."""
     from django.db import connection
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (started,) = cursor.fetchone()
     user = UserFactory()
     fund(user, 20)
     offer = OfferFactory(slug="worker-connection", adapter="demo", price_credits=2)
     job = _wait_final(services.job_submit(user=user, offer=offer, params={"prompt": "a quiet dock", "outputs": 2}).pk)
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     with connection.cursor() as cursor:
+        # Connections opened since the test began, other than this one: the
+        # worker's (one an earlier test left open would be older).
         cursor.execute(
-            "SELECT backend_start FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT backend_start FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_start >= %s",
+            [started],
         )
         others = [row[0] for row in cursor.fetchall()]
     # submit, then at least one poll after DEMO_DELAY_SECONDS: several tasks, one connection
