@@ -355,6 +355,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.purge_uploads_task",
         "schedule": env.float("MIRSAM_UPLOAD_PURGE_INTERVAL_SECONDS", default=3600.0),
     },
+    "purge-old-provider-calls": {
+        "task": "providers.tasks.purge_provider_calls_task",
+        "schedule": env.float("PROVIDER_CALL_PURGE_INTERVAL_SECONDS", default=3600.0),
+    },
 }
 
 # Stripe through dj-stripe (stack-notes §1). Without a secret key the pricing
@@ -437,6 +441,9 @@ MIRSAM_REDIS_URL = env.str(
     "MIRSAM_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
 PROVIDER_LOG_BODY_CHARS = env.int("PROVIDER_LOG_BODY_CHARS", default=4000)
+# About three calls per job, each up to twice PROVIDER_LOG_BODY_CHARS: kept for
+# support and disputes, then deleted by beat (0 = keep forever).
+PROVIDER_CALL_RETENTION_DAYS = env.int("PROVIDER_CALL_RETENTION_DAYS", default=90)
 # The admin dashboard warns when kie.ai account credits fall below this.
 KIE_CREDITS_WARNING_THRESHOLD = env.int("KIE_CREDITS_WARNING_THRESHOLD", default=1000)
 
