@@ -1,10 +1,11 @@
 """Whole studio pages, rendered once per version of what they show.
 
-The dashboard, the Image and Video pages, My creations and the landing page
-are read far more often than what they show changes. Each shows the user's
-own jobs and balance, the catalogue (models, prices, style names), the user
-(e-mail) and the request's language, time zone and address. One SQL statement
-reads the version of everything in that list (:func:`studio_version`); the
+The dashboard, the Image, Video and Avatar pages, My creations and the
+landing page are read far more often than what they show changes. Each shows
+the user's own jobs and balance, the catalogue (models, prices, style names),
+the user (e-mail) and the request's language, time zone and address; the
+Avatar page also the user's uploaded photos. One SQL statement reads the
+version of everything in that list (:func:`studio_version`); the
 page rendered for that version is kept in the ``pages`` cache
 (settings.CACHES; per process by default) under a key made of it, so a
 change of any of them makes a new key and nothing has to be invalidated.
@@ -106,32 +107,40 @@ def catalogue_columns() -> str:
 
 
 @functools.cache
-def _version_sql() -> str:
+def _version_sql(uploads: bool) -> str:
     from credits.models import Wallet
-    from generation.models import Job
+    from generation.models import Job, Upload
 
-    wallet, job = Wallet._meta.db_table, Job._meta.db_table
-    return (
+    wallet, job, upload = Wallet._meta.db_table, Job._meta.db_table, Upload._meta.db_table
+    sql = (
         f"SELECT (SELECT balance FROM {wallet} WHERE user_id = %(user)s),"  # noqa: S608
         f" (SELECT held FROM {wallet} WHERE user_id = %(user)s),"
         f" (SELECT COUNT(*) FROM {job} WHERE user_id = %(user)s),"
         f" (SELECT MAX(updated_at) FROM {job} WHERE user_id = %(user)s), {catalogue_columns()}"
     )
+    if uploads:
+        sql += (
+            f", (SELECT COUNT(*) FROM {upload} WHERE user_id = %(user)s),"  # noqa: S608
+            f" (SELECT MAX(created_at) FROM {upload} WHERE user_id = %(user)s)"
+        )
+    return sql
 
 
-def studio_version(user) -> tuple:  # noqa: ANN001
+def studio_version(user, *, uploads: bool = False) -> tuple:  # noqa: ANN001
     """What the studio pages show of ``user`` and the catalogue, as one
     comparable value, in one SQL statement: the wallet's balance and held
     credits, the number of the user's jobs and their newest change, and the
-    size and newest change of the catalogue's models and style presets.
+    size and newest change of the catalogue's models and style presets; with
+    ``uploads``, also the number and newest of the user's uploads.
 
     Every write to a job, a model or a style sets its ``updated_at``; a
-    deleted job changes the count. The pages a visitor who is not signed in
-    sees (the landing page) show none of it: no query, the same version."""
+    deleted job changes the count; an upload is never changed, only added or
+    deleted. The pages a visitor who is not signed in sees (the landing page)
+    show none of it: no query, the same version."""
     if not user.is_authenticated:
         return ("anonymous",)
     with connection.cursor() as cursor:
-        cursor.execute(_version_sql(), {"user": user.pk})
+        cursor.execute(_version_sql(uploads), {"user": user.pk})
         row = cursor.fetchone()
     return (user.pk, user.email, user.is_staff, *map(str, row))
 
@@ -145,10 +154,14 @@ def _keepable(response: HttpResponse) -> bool:
     return response.status_code == 200 and not response.cookies and set(response.headers) <= {"Content-Type"}
 
 
-def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def cached_page(view: Callable[..., HttpResponse] | None = None, *, uploads: bool = False):  # noqa: ANN201
     """Serve ``view``'s GET pages from the ``pages`` cache while what they
     show is unchanged (see the module's docstring). ``view`` answers with a
-    rendered page (``render()`` or a TemplateView), not a stream."""
+    rendered page (``render()`` or a TemplateView), not a stream. Use as
+    ``@cached_page``, or ``@cached_page(uploads=True)`` for a page that also
+    lists the user's uploads."""
+    if view is None:
+        return functools.partial(cached_page, uploads=uploads)
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
@@ -159,7 +172,7 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             request.get_full_path(),
             translation.get_language(),
             timezone.get_current_timezone_name(),
-            studio_version(request.user),
+            studio_version(request.user, uploads=uploads),
         )
         key = "page:" + hashlib.sha256(repr(parts).encode()).hexdigest()
         cache = caches["pages"]

@@ -227,6 +227,7 @@ def job_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@pages.cached_page(uploads=True)
 def avatar_page(request: HttpRequest) -> HttpResponse:
     offers = services.offers_available(service=Service.AVATAR)
     form = AvatarForm(offers=offers)

@@ -16,12 +16,13 @@ from django.utils import translation
 from credits.services import credits_grant
 from generation import pages, services
 from generation.models import Job, JobStatus, StylePreset
+from tests.generation.test_avatar_video import photo
 
 pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 ANY_TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]+')
-STUDIO_PAGES = ["dashboard", "image", "video", "creations", "landing"]
+STUDIO_PAGES = ["dashboard", "image", "video", "avatar", "creations", "landing"]
 
 
 def _done_job(user, offer, capture, prompt: str = "a red lighthouse") -> Job:  # noqa: ANN001
@@ -161,8 +162,22 @@ def test_htmx_requests_are_never_answered_from_the_cache(alice_client, monkeypat
     _page(alice_client, "image")
     looked_up = []
     real = pages.studio_version
-    monkeypatch.setattr(pages, "studio_version", lambda user: looked_up.append(user) or real(user))
+    monkeypatch.setattr(pages, "studio_version", lambda user, **kw: looked_up.append(user) or real(user, **kw))
     response = alice_client.get(reverse("image"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and looked_up == []
     _page(alice_client, "image")
     assert len(looked_up) == 1
+
+
+def test_the_avatar_page_shows_a_new_or_deleted_upload_at_once(alice_client, alice, django_capture_on_commit_callbacks):
+    assert "Your uploaded photos" not in _page(alice_client, "avatar")  # kept without uploads
+    upload = services.upload_create(user=alice, file=photo())
+    first_url = reverse("upload_file", args=[upload.pk])
+    assert first_url in _page(alice_client, "avatar")
+    second_url = reverse("upload_file", args=[services.upload_create(user=alice, file=photo()).pk])
+    body = _page(alice_client, "avatar")
+    assert first_url in body and second_url in body
+    with django_capture_on_commit_callbacks(execute=True):
+        services.upload_delete(upload=upload)
+    body = _page(alice_client, "avatar")
+    assert first_url not in body and second_url in body
