@@ -128,7 +128,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.studio",
                 "credits.context_processors.wallet",
-                "generation.pages.markers",  # after Django's csrf processor, which it overrides
+                "config.pagecache.markers",  # after Django's csrf processor, which it overrides
             ],
         },
     },
@@ -161,7 +161,7 @@ CACHES = {
         "TIMEOUT": 24 * 3600,
         "OPTIONS": {"MAX_ENTRIES": env.int("MIRSAM_FRAGMENT_CACHE_ENTRIES", default=5000)},
     },
-    # Whole studio pages (generation.pages), keyed by the version of what they
+    # Whole studio pages (config.pagecache), keyed by the version of what they
     # show: per process for the same reasons. 15-30 KB an entry.
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

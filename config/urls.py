@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from config import health
+from config.pagecache import cached_page
 from generation.callbacks import provider_callback
-from generation.pages import cached_page
+from generation.versions import STUDIO
 
 # Staff log in through allauth (and its second factor), not the admin's own form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -28,7 +29,7 @@ urlpatterns = [
 ]
 
 urlpatterns += i18n_patterns(
-    path("", cached_page(TemplateView.as_view(template_name="pages/landing.html")), name="landing"),
+    path("", cached_page(STUDIO)(TemplateView.as_view(template_name="pages/landing.html")), name="landing"),
     path("terms/", TemplateView.as_view(template_name="pages/terms.html"), name="terms"),
     path("privacy/", TemplateView.as_view(template_name="pages/privacy.html"), name="privacy"),
     path("accounts/", include("allauth.urls")),

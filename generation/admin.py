@@ -9,15 +9,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
+from accounts.http import AuthedRequest
 from credits.services import InsufficientCredits
 from providers.models import ProviderCall
 
 from . import services
+from .errors import GenerationError
 from .models import Asset, Consent, Job, JobInput, ProviderTask, StylePreset, Upload
 
 
@@ -25,7 +27,7 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
         return False
 
 
@@ -64,11 +66,11 @@ class JobAdmin(admin.ModelAdmin):
     exclude = ("callback_token",)
     inlines = [JobInputInline, ProviderTaskInline, AssetInline]
 
-    def get_readonly_fields(self, request, obj=None):  # noqa: ANN001, ANN201
+    def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> list[str]:
         names = [f.name for f in Job._meta.fields if f.name != "callback_token"]
         return ["staff_actions", "money", *names, "provider_calls"]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.display(description=_("Actions"))
@@ -137,7 +139,7 @@ class JobAdmin(admin.ModelAdmin):
             rows,
         )
 
-    def get_urls(self):  # noqa: ANN201
+    def get_urls(self) -> list[URLPattern]:
         return [
             path("<path:object_id>/retry/", self.admin_site.admin_view(self.retry_view), name="generation_job_retry"),
             path(
@@ -151,13 +153,13 @@ class JobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return get_object_or_404(Job.objects.select_related("user", "offer"), pk=object_id)
 
-    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def retry_view(self, request: AuthedRequest, object_id: str) -> HttpResponse:
         """GET asks; POST runs the job again for its owner (a new held job)."""
         job = self._job(request, object_id)
         if request.method == "POST":
             try:
                 new = services.job_retry(job=job, actor=request.user)
-            except (InsufficientCredits, services.GenerationError) as exc:
+            except (InsufficientCredits, GenerationError) as exc:
                 messages.error(request, str(exc.message))
             else:
                 messages.success(request, _("Job %(id)s was queued as a retry.") % {"id": new.pk})
@@ -165,7 +167,7 @@ class JobAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:generation_job_change", args=[job.pk]))
         return self._confirm(request, job, _("Retry job %(id)s") % {"id": job.pk}, None)
 
-    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def refund_view(self, request: AuthedRequest, object_id: str) -> HttpResponse:
         """A reason, then the refund: a running job is canceled and its hold
         released; a charged job gets its credits back, once."""
         job = self._job(request, object_id)
@@ -173,7 +175,7 @@ class JobAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 services.job_refund(job=job, actor=request.user, reason=form.cleaned_data["reason"])
-            except services.GenerationError as exc:
+            except GenerationError as exc:
                 messages.error(request, str(exc.message))
             else:
                 messages.success(request, _("The job was refunded."))
@@ -208,7 +210,7 @@ class UploadAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "original_name", "content_type", "width", "height", "size_bytes", "sha256", "created_at")
     exclude = ("file",)
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -219,8 +221,8 @@ class ConsentAdmin(admin.ModelAdmin):
     search_fields = ("user__email",)
     readonly_fields = ("user", "upload", "version", "accepted_at")
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request: HttpRequest, obj: Consent | None = None) -> bool:
         return False

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.http import HtmxRequest
+
+from .errors import CallbackRejected
 from .limits import limit_callback
 from .models import Job
-from .services import CallbackRejected, callback_receive
+from .services import callback_receive
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +22,7 @@ log = logging.getLogger(__name__)
 @csrf_exempt
 @require_POST
 @limit_callback
-def provider_callback(request: HttpRequest, token: str) -> JsonResponse:
+def provider_callback(request: HtmxRequest, token: str) -> JsonResponse:
     """``POST /callbacks/<job token>/``: 404 for an unknown token, 400 for a
     callback that fails verification or parsing (nothing changes), 200 else;
     429 past ``MIRSAM_RATE_CALLBACK`` from one IP (kie.ai retries a callback

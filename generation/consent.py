@@ -3,6 +3,7 @@ old versions stay here so a stored acceptance always names its exact text."""
 
 from __future__ import annotations
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 WORDINGS = {
@@ -14,5 +15,6 @@ WORDINGS = {
 CURRENT_VERSION = "2026-11-21"
 
 
-def current_wording():  # noqa: ANN201 - a lazy translation string
+def current_wording() -> str | Promise:
+    """The wording of :data:`CURRENT_VERSION`, lazily translated."""
     return WORDINGS[CURRENT_VERSION]

@@ -3,9 +3,12 @@ check everything again, so a forged field is refused there too."""
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from django import forms
 from django.conf import settings
 from django.http import QueryDict
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -22,12 +25,22 @@ PARAM_LABELS = {
 OUTPUT_LABELS = {"image": _("Number of images"), "video": _("Number of videos"), "avatar": _("Number of variants")}
 
 
-def _choice_label(name: str, value: str) -> str:
+def _choice_label(name: str, value: str) -> str | Promise:
     if name == "duration":
         return ngettext_lazy("%(n)s second", "%(n)s seconds", int(value)) % {"n": value}
     if name == "sound":
         return {"on": _("With sound"), "off": _("Silent")}.get(value, value)
     return value
+
+
+_F = TypeVar("_F", bound=forms.Field)
+
+
+def _field(form: forms.BaseForm, name: str, kind: type[_F]) -> _F:
+    """``form``'s own copy of the field ``name``, which is a ``kind``."""
+    field = form.fields[name]
+    assert isinstance(field, kind)
+    return field
 
 
 class OfferChoiceField(forms.ChoiceField):
@@ -37,7 +50,7 @@ class OfferChoiceField(forms.ChoiceField):
     field cleans to the :class:`Offer` itself. A value outside the list is
     refused as an invalid choice."""
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=(), **kwargs)
         self.offers: dict[str, Offer] = {}
 
@@ -65,14 +78,15 @@ class JobForm(forms.Form):
     def __init__(self, *args, offers: list[Offer], service: str = "image", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.service = service
-        self.fields["offer"].set_offers(offers)
-        self.fields["outputs"].label = OUTPUT_LABELS.get(service, OUTPUT_LABELS["image"])
+        _field(self, "offer", OfferChoiceField).set_offers(offers)
+        outputs = _field(self, "outputs", forms.TypedChoiceField)
+        outputs.label = OUTPUT_LABELS.get(service, OUTPUT_LABELS["image"])
         offer = self.selected_offer(offers)
         top = offer.max_outputs if offer else 1
-        self.fields["outputs"].choices = [(n, str(n)) for n in range(1, top + 1)]
-        self.param_names = list(offer.param_specs) if offer else []
-        for name in self.param_names:
-            spec = offer.param_specs[name]
+        outputs.choices = [(n, str(n)) for n in range(1, top + 1)]
+        specs = offer.param_specs if offer else {}
+        self.param_names = list(specs)
+        for name, spec in specs.items():
             self.fields[name] = forms.ChoiceField(
                 label=PARAM_LABELS.get(name, name),
                 choices=[(c, _choice_label(name, c)) for c in spec["choices"]],
@@ -146,9 +160,10 @@ class AvatarForm(forms.Form):
 
     def __init__(self, *args, offers: list[Offer], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["offer"].set_offers(offers)
+        _field(self, "offer", OfferChoiceField).set_offers(offers)
         if offers and not self.is_bound:
             self.initial.setdefault("offer", offers[0].pk)
-        preset = self.fields["preset"].queryset.first()
+        presets = _field(self, "preset", forms.ModelChoiceField).queryset
+        preset = presets.first() if presets is not None else None
         if preset and not self.is_bound:
             self.initial.setdefault("preset", preset.pk)

@@ -11,7 +11,7 @@ nothing to invalidate, a changed job simply has a new key, and unused
 entries age out). Two parts of a card differ per request and are never
 stored: the CSRF token of its forms and the "5 minutes ago" of its time;
 they are rendered as markers and filled in on the way out (by
-generation.pages when the whole page is being kept). A running job's card
+config.pagecache when the whole page is being kept). A running job's card
 is kept too: its status changes set ``updated_at``, so each step of the job
 has a key of its own and a poll between steps is a cache hit.
 """
@@ -27,11 +27,12 @@ from django.db import connection
 from django.http import HttpRequest
 from django.template.loader import get_template
 from django.utils import timezone, translation
-from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
 
-from . import pages
+from config import pagecache
+
 from .models import Job
+from .versions import CATALOGUE
 
 CARD = "generation/partials/job_card.html"
 TILE = "generation/partials/creation_tile.html"
@@ -54,7 +55,7 @@ def _key(template_name: str, job: Job, variant: dict[str, object]) -> str:
     return "job-fragment:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def job_fragment(request, template_name: str, job: Job, **variant: object) -> SafeString:  # noqa: ANN001
+def job_fragment(request: HttpRequest, template_name: str, job: Job, **variant: object) -> SafeString:
     """``template_name`` (:data:`CARD` or :data:`TILE`) rendered for ``job``
     with ``variant`` in its context (``on_detail``, ``show_actions``), as
     safe HTML for ``request``: from the ``fragments`` cache when the job is
@@ -66,19 +67,19 @@ def job_fragment(request, template_name: str, job: Job, **variant: object) -> Sa
     key = _key(template_name, job, variant)
     html = cache.get(key)
     if html is None:
-        when = pages.when_marker(job.created_at)  # a job's created_at never changes
-        context = {"job": job, "when": when, "csrf_token": pages.CSRF_MARKER, **variant}
+        when = pagecache.when_marker(job.created_at)  # a job's created_at never changes
+        context = {"job": job, "when": when, "csrf_token": pagecache.CSRF_MARKER, **variant}
         html = str(get_template(template_name).render(context))
         cache.set(key, html)
-    if not pages.rendering_to_keep(request):
-        html = pages.fill(request, html)
+    if not pagecache.rendering_to_keep(request):
+        html = pagecache.fill(request, html)
     return mark_safe(html)  # noqa: S308 - our own template's output; what fill() puts in is escaped / a token
 
 
 @functools.cache
 def _card_version_sql() -> str:
     return (
-        f"SELECT j.updated_at, j.created_at, {pages.catalogue_columns()}"  # noqa: S608 - see generation.pages
+        f"SELECT j.updated_at, j.created_at, {pagecache.version_sql(CATALOGUE)}"  # noqa: S608 - see config.pagecache
         f" FROM {Job._meta.db_table} j WHERE j.id = %(job)s AND j.user_id = %(user)s"
     )
 
@@ -102,13 +103,13 @@ def card_etag(request: HttpRequest, job_id: int) -> str | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    created_at = row[1] if isinstance(row[1], datetime) else parse_datetime(str(row[1]))
+    created_at = row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(str(row[1]))
     if timezone.is_naive(created_at):  # SQLite keeps UTC without an offset
         created_at = timezone.make_aware(created_at, UTC)
     parts = (
         job_id,
         *map(str, row),
-        pages.ago(created_at),
+        pagecache.ago(created_at),
         translation.get_language(),
         timezone.get_current_timezone_name(),
         bool(request.GET.get("detail")),

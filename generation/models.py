@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from config.pagecache import Stamped
 from providers.models import Offer, Service
 
 
@@ -44,7 +45,7 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class Job(models.Model):
+class Job(Stamped):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("user")
     )
@@ -85,7 +86,7 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
-            # generation.pages reads a user's newest change and job count from the index alone.
+            # config.pagecache reads a user's newest change and job count from the index alone.
             models.Index(fields=["user", "updated_at"]),
         ]
 
@@ -107,10 +108,10 @@ class Job(models.Model):
         prompt template is staff text, not theirs)."""
         if self.service != Service.AVATAR or "preset" not in self.params:
             return self.prompt
-        name = getattr(self, "preset_name", None)  # annotated by selectors.jobs_for_user
+        name = self.__dict__.get("preset_name")  # annotated by selectors.jobs_for_user
         if name is None:  # looked up once per instance: a card reads the summary several times
             preset = StylePreset.objects.filter(slug=self.params["preset"]).first()
-            name = self.preset_name = preset.name if preset else self.params["preset"]
+            name = self.__dict__["preset_name"] = preset.name if preset else str(self.params["preset"])
         details = str(self.params.get("details", "")).strip()
         return f"{name} · {details}" if details else name
 
@@ -140,7 +141,7 @@ class Job(models.Model):
         return self.price_credits - self.charged_credits if self.is_final else 0
 
 
-class ProviderTask(models.Model):
+class ProviderTask(Stamped):
     """One task at the provider, making one output of a job."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("job"))
@@ -198,7 +199,7 @@ class Asset(models.Model):
         ordering = ["job", "index"]
 
     def __str__(self) -> str:
-        return self.file.name
+        return self.file.name or ""
 
     @property
     def is_video(self) -> bool:
@@ -206,7 +207,7 @@ class Asset(models.Model):
 
     @property
     def download_name(self) -> str:
-        return f"mirsam-{self.job_id}-{self.index + 1}{PurePosixPath(self.file.name).suffix}"
+        return f"mirsam-{self.job_id}-{self.index + 1}{PurePosixPath(self.file.name or '').suffix}"
 
 
 def upload_to(upload: Upload, filename: str) -> str:
@@ -214,7 +215,7 @@ def upload_to(upload: Upload, filename: str) -> str:
     return f"uploads/{upload.user_id}/{secrets.token_hex(12)}{suffix}"
 
 
-class Upload(models.Model):
+class Upload(Stamped):
     """A photo or reference image a user gave us, checked and re-encoded by
     ``generation.uploads.image_clean`` (metadata stripped). Private: served
     only to its owner; deleted by its owner or after
@@ -231,11 +232,14 @@ class Upload(models.Model):
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("upload")
         verbose_name_plural = _("uploads")
         ordering = ["-created_at", "-id"]
+        # config.pagecache reads a user's newest change and upload count from the index alone.
+        indexes = [models.Index(fields=["user", "updated_at"])]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.original_name or self.file.name}"
@@ -283,7 +287,7 @@ class JobInput(models.Model):
         return f"{self.job_id}/{self.position} {self.role}"
 
 
-class StylePreset(models.Model):
+class StylePreset(Stamped):
     """An avatar character style. Names in English and Arabic; the prompt
     template (staff-editable, sent to the provider) may use ``{details}`` for
     the user's own words. ``demo_style`` is the offline demo's transformation."""
@@ -295,7 +299,6 @@ class StylePreset(models.Model):
     demo_style = models.CharField(_("demo style"), max_length=32, default="cartoon")
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
-    # Read by generation.pages (a style's name shows on portrait cards): a bulk .update() must set it too.
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
@@ -11,6 +13,9 @@ from django.utils import translation
 from providers.models import Service
 
 from .models import Asset, Job, StylePreset
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def _preset_name() -> Subquery:
@@ -24,7 +29,7 @@ def _preset_name() -> Subquery:
     return Subquery(names.values("shown")[:1])
 
 
-def jobs_for_user(*, user, service: str | None = None, status: str | None = None) -> QuerySet[Job]:  # noqa: ANN001
+def jobs_for_user(*, user: User, service: str | None = None, status: str | None = None) -> QuerySet[Job]:
     """The user's jobs, newest first, with their model and assets loaded in
     a fixed number of queries whatever the history's size."""
     jobs = (

@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 import requests
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -37,7 +37,7 @@ def _poll_delay(attempt: int) -> int:
 
 
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES)
-def submit_job_task(self, job_id: int, language: str = "") -> None:  # noqa: ANN001
+def submit_job_task(self: Task, job_id: int, language: str = "") -> None:
     """Submit the job's tasks; retry transient provider errors with backoff,
     then fail the job (releasing its hold) once retries are spent.
 
@@ -50,13 +50,13 @@ def submit_job_task(self, job_id: int, language: str = "") -> None:  # noqa: ANN
         try:
             job = services.job_dispatch(job_id=job_id)
         except RateLimited as exc:
-            countdown = exc.retry_after + random.uniform(0, settings.KIE_RATE_LIMIT_WINDOW_SECONDS)  # noqa: S311
+            countdown = exc.retry_after + random.uniform(0, settings.KIE_RATE_LIMIT_WINDOW_SECONDS)
             submit_job_task.apply_async(
                 (job_id,), {"language": language}, countdown=countdown, queue=queue_for_job_id(job_id)
             )
             return
         except (ProviderError, requests.RequestException) as exc:
-            if self.request.retries < self.max_retries:
+            if self.request.retries < SUBMIT_MAX_RETRIES:
                 raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
             message = str(getattr(exc, "message", "")) or _("The provider could not be reached.")
             services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
@@ -77,7 +77,7 @@ def poll_job_task(job_id: int, attempt: int = 0, language: str = "") -> None:
 
 
 @shared_task(bind=True, autoretry_for=(requests.RequestException,), retry_backoff=True, max_retries=3)
-def complete_task_task(self, task_pk: int, result: dict[str, Any], language: str = "") -> None:  # noqa: ANN001
+def complete_task_task(self: Task, task_pk: int, result: dict[str, Any], language: str = "") -> None:
     """Record a final result a callback delivered."""
     if not language:
         language = ProviderTask.objects.values_list("job__user__preferred_language", flat=True).get(pk=task_pk)

@@ -47,6 +47,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageOps
 
+from .errors import UploadRejected
+
 MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 15 * MB
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -80,30 +82,7 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     TypeError,
     struct.error,
 )
-
-
-class UploadRejected(Exception):
-    """An upload we refuse. ``message`` is translated and safe to show the
-    person who uploaded; ``code`` is stable, for logs, tests and the UI:
-
-    - ``too_large``: more bytes than ``UploadLimits.max_bytes``;
-    - ``not_an_image``: Pillow does not recognise the bytes as an image
-      (text, PDF, video, empty file);
-    - ``format``: a recognisable image in a format not in
-      ``UploadLimits.allowed_formats`` (GIF, BMP, TIFF, SVG, HEIC, AVIF, …);
-    - ``too_many_pixels``: width × height above ``UploadLimits.max_pixels``,
-      or above Pillow's own decompression-bomb limit;
-    - ``truncated``: an allowed format whose data is incomplete or damaged;
-    - ``too_small``: the shorter side is under ``UploadLimits.min_side``.
-    """
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    def __repr__(self) -> str:
-        return f"UploadRejected(code={self.code!r}, message={self.message!r})"
+_CMS_ERRORS: tuple[type[BaseException], ...] = (ImageCms.PyCMSError, *_DECODE_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -315,7 +294,7 @@ def _to_srgb(img: Image.Image, *, icc: bytes, mode: str) -> Image.Image:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         converted = ImageCms.profileToProfile(img, source, _SRGB, outputMode=mode)
-    except (ImageCms.PyCMSError, *_DECODE_ERRORS):
+    except _CMS_ERRORS:
         return img
     return converted if converted is not None else img
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import files, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -16,8 +16,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/extend/", views.job_extend, name="job_extend"),
     path("jobs/<int:job_id>/delete/", views.job_delete, name="job_delete"),
     path("creations/", views.creations, name="creations"),
-    path("files/<int:asset_id>/", views.asset_file, name="asset_file"),
-    path("files/<int:asset_id>/poster/", views.asset_poster, name="asset_poster"),
-    path("uploads/<int:upload_id>/", views.upload_file, name="upload_file"),
+    path("files/<int:asset_id>/", files.asset_file, name="asset_file"),
+    path("files/<int:asset_id>/poster/", files.asset_poster, name="asset_poster"),
+    path("uploads/<int:upload_id>/", files.upload_file, name="upload_file"),
     path("uploads/<int:upload_id>/delete/", views.upload_delete, name="upload_delete"),
 ]

@@ -8,6 +8,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from config.pagecache import Stamped
+
 
 class Service(models.TextChoices):
     IMAGE = "image", _("Image")
@@ -20,7 +22,7 @@ class AdapterName(models.TextChoices):
     KIE = "kie", _("kie.ai")
 
 
-class Offer(models.Model):
+class Offer(Stamped):
     """One model a creator can pick, with its options and its price.
 
     ``name`` and ``description`` exist in English and Arabic (modeltranslation).
@@ -60,8 +62,7 @@ class Offer(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
-    # Studio pages are kept per version of what they show (generation.pages),
-    # the catalogue's newest change included: a bulk .update() must set it too.
+    # Studio pages are kept per version of the catalogue (providers.versions).
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

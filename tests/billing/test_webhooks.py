@@ -209,7 +209,7 @@ def test_reconciliation_grants_a_missed_plan_invoice(alice, plan, stripe_env):
     assert _balance(alice) == 400
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_five_deliveries_at_once_on_postgresql_grant_once(postgres, alice, pack, stripe_env, post_event):
     event = stripe_env.event("checkout.session.completed", _paid_session(stripe_env, alice, pack))
     barrier = threading.Barrier(5)

@@ -14,7 +14,7 @@ from tests.factories import UserFactory
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_buying_a_pack_leads_to_checkout_and_the_success_page_shows_the_new_balance(
     page,
     live_server,

@@ -40,7 +40,7 @@ def _visit(page, url: str) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
 def test_every_page_loads_without_a_csp_violation(page, live_server, settings, debug):
     settings.DEBUG = debug  # the live server renders in this process
@@ -72,7 +72,7 @@ def test_every_page_loads_without_a_csp_violation(page, live_server, settings, d
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_dj_stripes_admin_pages_load_without_a_csp_violation_and_show_the_spinner(page, live_server, settings):
     """Our overrides of dj-stripe's admin templates (templates/djstripe/admin/):
     styled from static files, and the "Working…" spinner driven by admin.js."""

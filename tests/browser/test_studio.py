@@ -16,7 +16,7 @@ from tests.factories import OfferFactory, UserFactory
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_creator_generates_images_and_watches_the_card_finish(page, live_server, worker):
     user = UserFactory(email="browser@example.com")
     fund(user, 30)
@@ -39,7 +39,7 @@ def test_a_creator_generates_images_and_watches_the_card_finish(page, live_serve
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_arabic_studio_is_right_to_left_and_translated(page, live_server):
     UserFactory(email="arabic@example.com", preferred_language="ar")
     sign_in(page, live_server.url, "arabic@example.com", "pass-word-123", prefix="/ar")
@@ -57,7 +57,7 @@ def test_the_arabic_studio_is_right_to_left_and_translated(page, live_server):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_polling_card_is_revalidated_not_downloaded_again(page, live_server, monkeypatch):
     """The browser keeps the card and asks with If-None-Match; while the job
     is unchanged the server answers 304 and the card stays on the page."""

@@ -16,7 +16,7 @@ from tests.factories import OfferFactory, UserFactory
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_demo_video_plays_in_the_player(page, live_server, worker):
     fund(UserFactory(email="video@example.com"), 20)
     OfferFactory(
@@ -44,7 +44,7 @@ def test_a_demo_video_plays_in_the_player(page, live_server, worker):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_photo_becomes_portrait_variants(page, live_server, worker, tmp_path):
     fund(UserFactory(email="avatar@example.com"), 20)
     OfferFactory(
@@ -82,7 +82,7 @@ def test_a_photo_becomes_portrait_variants(page, live_server, worker, tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("path", ["/ar/video/", "/ar/avatar/"])
 def test_the_arabic_video_and_avatar_pages_are_right_to_left(page, live_server, path):
     UserFactory(email="rtl@example.com", preferred_language="ar")

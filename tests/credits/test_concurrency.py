@@ -13,7 +13,7 @@ from credits.services import InsufficientCredits, credits_grant, credits_hold
 from tests.factories import UserFactory
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_holds_against_a_balance_for_five_let_exactly_five_through(postgres):
     user = UserFactory()
     credits_grant(user=user, amount=50, idempotency_key="fund", reason="test")
@@ -49,7 +49,7 @@ def test_twenty_concurrent_holds_against_a_balance_for_five_let_exactly_five_thr
     call_command("check_ledger")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_same_grant_sent_ten_times_at_once_counts_once(postgres):
     user = UserFactory()
     barrier = threading.Barrier(10)

@@ -5,6 +5,7 @@ import pytest
 from credits.models import Wallet
 from generation import services
 from generation.models import JobStatus
+from generation.services import pipeline
 
 
 @pytest.mark.django_db
@@ -68,7 +69,7 @@ def test_a_result_someone_else_recorded_while_it_downloaded_stores_nothing_and_c
     running; the one that records second must leave no file and no charge."""
     from generation.models import Asset, ProviderTask, TaskStatus
 
-    real_fetch = services._fetch_outputs
+    real_fetch = pipeline._fetch_outputs
     stored: list = []
 
     def fetch_while_another_records(job, task, result):
@@ -76,15 +77,15 @@ def test_a_result_someone_else_recorded_while_it_downloaded_stores_nothing_and_c
         services.job_fail(job_id=job.pk, code="canceled", message="canceled meanwhile")
         return fetched
 
-    real_store = services._stored_asset
+    real_store = pipeline._stored_asset
 
     def store(*args):
         asset = real_store(*args)
         stored.append(settings.MEDIA_ROOT / asset.file.name)
         return asset
 
-    monkeypatch.setattr(services, "_fetch_outputs", fetch_while_another_records)
-    monkeypatch.setattr(services, "_stored_asset", store)
+    monkeypatch.setattr(pipeline, "_fetch_outputs", fetch_while_another_records)
+    monkeypatch.setattr(pipeline, "_stored_asset", store)
     with django_capture_on_commit_callbacks(execute=True):
         job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "x", "outputs": 1})
     job.refresh_from_db()

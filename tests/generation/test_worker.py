@@ -32,7 +32,7 @@ def _wait_final(job_id: int, seconds: float = 90) -> Job:
     raise AssertionError(f"job {job_id} still {Job.objects.get(pk=job_id).status} after {seconds}s")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_job_runs_through_a_real_worker_from_queued_to_done(worker):
     user = UserFactory()
     fund(user, 20)
@@ -52,7 +52,7 @@ def test_a_job_runs_through_a_real_worker_from_queued_to_done(worker):
     call_command("check_ledger")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_keeps_one_database_connection_across_tasks(postgres, worker):
     """Celery's Django fixup alone would close the connection after every task
     and open a new one for the next (a PostgreSQL backend per task); with

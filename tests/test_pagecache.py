@@ -1,4 +1,4 @@
-"""Whole studio pages are kept per version of what they show (generation.pages):
+"""Whole studio pages are kept per version of what they show (config.pagecache):
 an unchanged page costs one query beyond the session, and every change a
 reader could see on it (balance, jobs, catalogue, e-mail, language, flash
 messages) shows at once; what differs per request (CSRF token, "… ago")
@@ -7,15 +7,21 @@ never comes from the cache."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import F, QuerySet
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from config import pagecache
+from credits.models import Wallet
 from credits.services import credits_grant
-from generation import pages, services
+from generation import services
 from generation.models import Job, JobStatus, StylePreset
+from tests.factories import OfferFactory
 from tests.generation.test_avatar_video import photo
 
 pytestmark = pytest.mark.django_db
@@ -161,8 +167,8 @@ def test_the_anonymous_landing_page_is_kept_and_its_forms_work(django_assert_num
 def test_htmx_requests_are_never_answered_from_the_cache(alice_client, monkeypatch):
     _page(alice_client, "image")
     looked_up = []
-    real = pages.studio_version
-    monkeypatch.setattr(pages, "studio_version", lambda user, **kw: looked_up.append(user) or real(user, **kw))
+    real = pagecache.page_version
+    monkeypatch.setattr(pagecache, "page_version", lambda user, names: looked_up.append(user) or real(user, names))
     response = alice_client.get(reverse("image"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and looked_up == []
     _page(alice_client, "image")
@@ -181,3 +187,100 @@ def test_the_avatar_page_shows_a_new_or_deleted_upload_at_once(alice_client, ali
         services.upload_delete(upload=upload)
     body = _page(alice_client, "avatar")
     assert first_url not in body and second_url in body
+
+
+# --- every write to a tracked model moves its version ---------------------------
+
+
+def _make_wallet(user, offer):
+    credits_grant(user=user, amount=5, idempotency_key="pagecache-test", reason="test")
+    return Wallet.objects.get(user=user)
+
+
+def _make_job(user, offer):
+    return Job.objects.create(user=user, offer=offer, service=offer.service, params={"prompt": "x"}, price_credits=2)
+
+
+def _make_upload(user, offer):
+    return services.upload_create(user=user, file=photo())
+
+
+_presets = iter(range(10**6))
+
+
+def _make_style_preset(user, offer):
+    return StylePreset.objects.create(slug=f"stamp-{next(_presets)}", name="Stamp", prompt_template="A portrait.")
+
+
+def _make_offer(user, offer):
+    return OfferFactory()
+
+
+#: How to make a row of each part the apps declare (their versions.TRACKED).
+MAKERS = {
+    "wallet": _make_wallet,
+    "jobs": _make_job,
+    "uploads": _make_upload,
+    "style_presets": _make_style_preset,
+    "offers": _make_offer,
+}
+
+
+def test_every_tracked_part_has_a_maker_here():
+    assert set(MAKERS) == set(pagecache.tracked()), "add a maker for the new part, so its writes are tested"
+
+
+def _plain_field(model) -> str:
+    """A field a write can name that is neither the key, a stamp nor a relation."""
+    stamps = set(pagecache.stamp_fields(model))
+    return next(
+        f.name
+        for f in model._meta.concrete_fields
+        if not (f.primary_key or f.is_relation or f.name in stamps or getattr(f, "auto_now_add", False))
+    )
+
+
+def _writes(obj):
+    """Every way code writes a row: (description, write)."""
+    model = type(obj)
+    field = _plain_field(model)
+    return [
+        ("save()", lambda: obj.save()),
+        (f"save(update_fields=[{field!r}])", lambda: obj.save(update_fields=[field])),
+        (f"update({field}=...)", lambda: model.objects.filter(pk=obj.pk).update(**{field: F(field)})),
+        (f"bulk_update([...], [{field!r}])", lambda: model.objects.bulk_update([obj], [field])),
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_every_write_to_a_tracked_model_changes_its_version(name, alice, demo_offer):
+    part = pagecache.tracked()[name]
+    obj = MAKERS[name](alice, demo_offer)
+    version = pagecache.page_version(alice, [name])
+    if part.columns:  # read as they are: changing any of them is a new version
+        for column in part.columns:
+            part.model.objects.filter(pk=obj.pk).update(**{column: F(column) + 1})
+            assert pagecache.page_version(alice, [name]) != version, f"{column} changed, the version did not"
+            version = pagecache.page_version(alice, [name])
+        return
+    for label, write in [("create", lambda: MAKERS[name](alice, demo_offer)), *_writes(obj), ("delete", obj.delete)]:
+        time.sleep(0.002)  # stamps are compared by time; let the clock move
+        write()
+        now = pagecache.page_version(alice, [name])
+        assert now != version, f"{part.model.__name__}: {label} did not change the page version"
+        version = now
+
+
+def test_the_guard_above_catches_a_write_that_skips_the_stamp(alice, demo_offer):
+    """The guard can fail: an update through Django's own QuerySet.update (no
+    stamp) leaves the version as it was, which the test above would report."""
+    job = _make_job(alice, demo_offer)
+    version = pagecache.page_version(alice, ["jobs"])
+    time.sleep(0.002)
+    QuerySet.update(Job.objects.filter(pk=job.pk), service=F("service"))
+    assert pagecache.page_version(alice, ["jobs"]) == version
+
+
+def test_a_page_naming_an_undeclared_part_is_refused(alice):
+    with pytest.raises(ImproperlyConfigured):
+        pagecache.page_version(alice, ["no-such-part"])

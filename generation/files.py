@@ -1,0 +1,109 @@
+"""Serving stored files (results, posters, uploads) to their owner only.
+
+On S3 a file is a redirect to a short-lived signed URL (django-storages);
+on the local file system it is streamed here, honouring a single HTTP
+``Range`` (RFC 9110 §14), because browsers seek in a video with one.
+Every view looks the object up with the reader as owner, so another user
+gets 404, never 403: an outsider cannot tell the file exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import FileSystemStorage
+from django.db.models.fields.files import FieldFile
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from accounts.http import AuthedRequest
+
+from .models import Asset, Upload
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 64 * 1024
+
+
+def serve(request: AuthedRequest, field: FieldFile, content_type: str, filename: str) -> HttpResponseBase:
+    """``field``'s file as ``content_type``; ``?download=1`` makes it an
+    attachment named ``filename``. A satisfiable ``Range`` gets 206 with that
+    span, an unsatisfiable one 416; the whole file otherwise (200)."""
+    download = bool(request.GET.get("download"))
+    if not isinstance(field.storage, FileSystemStorage):
+        # S3: a short-lived signed URL; a download asks S3 to send it as an attachment.
+        params = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if download else None
+        return HttpResponseRedirect(field.storage.url(field.name, parameters=params))  # type: ignore[call-arg]  # S3Storage.url takes parameters
+    size = field.size
+    match = _RANGE.match(request.headers.get("Range", ""))
+    response: HttpResponseBase
+    if match and (match.group(1) or match.group(2)):
+        if match.group(1):
+            start = int(match.group(1))
+            end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+        else:  # a suffix range: the last N bytes
+            start, end = max(0, size - int(match.group(2))), size - 1
+        if start > end or start >= size:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        f = field.open("rb")
+        f.seek(start)
+        response = StreamingHttpResponse(_read_span(f, end - start + 1), status=206, content_type=content_type)
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = FileResponse(field.open("rb"), content_type=content_type, as_attachment=download, filename=filename)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _read_span(f: IO[bytes], length: int) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            data = f.read(min(_CHUNK, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        f.close()
+
+
+@login_required
+@require_GET
+def asset_file(request: AuthedRequest, asset_id: int) -> HttpResponseBase:
+    """A result file, to its owner only (others get 404). ``?download=1``
+    makes it an attachment. On S3 this redirects to a short-lived signed URL."""
+    asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
+    return serve(request, asset.file, asset.content_type, asset.download_name)
+
+
+@login_required
+@require_GET
+def asset_poster(request: AuthedRequest, asset_id: int) -> HttpResponseBase:
+    """A video's poster frame, to its owner only."""
+    asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
+    if not asset.poster:
+        raise Http404
+    return serve(request, asset.poster, "image/png", f"mirsam-{asset.job_id}-poster.png")
+
+
+@login_required
+@require_GET
+def upload_file(request: AuthedRequest, upload_id: int) -> HttpResponseBase:
+    """One of the user's own uploads (a thumbnail on the Avatar page)."""
+    upload = get_object_or_404(Upload, pk=upload_id, user=request.user)
+    extension = upload.file.name.rsplit(".", 1)[-1] if upload.file.name else "bin"
+    return serve(request, upload.file, upload.content_type, f"upload-{upload.pk}.{extension}")

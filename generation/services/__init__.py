@@ -1,0 +1,78 @@
+"""The generation app's services: every write the studio makes to jobs,
+their provider tasks, results and uploads (docs/architecture.md, "Generate →
+result"). Import from here; the modules are rooms of one house:
+
+- ``submit``: what can be generated, checking a request, holding its price,
+  creating the job (also with the files the request brings), regenerate,
+  extend;
+- ``pipeline``: submitting to the provider, recording results, polling,
+  finishing the job (capture / release);
+- ``callbacks``: verifying and queueing a provider's callback;
+- ``uploads``: storing, deleting and purging the user's photos;
+- ``housekeeping``: the sweeper, deleting a creation;
+- ``staff``: refund and retry from the admin (audited).
+
+Errors: everything refused is a ``generation.errors.GenerationError``;
+``credits.services.InsufficientCredits`` passes through from the ledger.
+"""
+
+from __future__ import annotations
+
+from ..errors import CallbackRejected, GenerationError, UploadRejected
+from .callbacks import callback_receive
+from .housekeeping import TIMEOUT_MESSAGE, job_delete, sweep_stuck_jobs
+from .pipeline import (
+    CANCELED_CODE,
+    asset_files_delete,
+    job_dispatch,
+    job_fail,
+    job_mark_processing,
+    job_poll,
+    job_try_finish,
+    owner_language,
+    task_complete,
+    task_finish_failed,
+)
+from .staff import job_refund, job_retry
+from .submit import (
+    PARAM_LABELS,
+    job_extend,
+    job_params_clean,
+    job_regenerate,
+    job_submit,
+    job_submit_with_files,
+    offers_available,
+)
+from .uploads import upload_create, upload_delete, uploads_purge
+
+__all__ = [
+    "CANCELED_CODE",
+    "PARAM_LABELS",
+    "TIMEOUT_MESSAGE",
+    "CallbackRejected",
+    "GenerationError",
+    "UploadRejected",
+    "asset_files_delete",
+    "callback_receive",
+    "job_delete",
+    "job_dispatch",
+    "job_extend",
+    "job_fail",
+    "job_mark_processing",
+    "job_params_clean",
+    "job_poll",
+    "job_refund",
+    "job_regenerate",
+    "job_retry",
+    "job_submit",
+    "job_submit_with_files",
+    "job_try_finish",
+    "offers_available",
+    "owner_language",
+    "sweep_stuck_jobs",
+    "task_complete",
+    "task_finish_failed",
+    "upload_create",
+    "upload_delete",
+    "uploads_purge",
+]

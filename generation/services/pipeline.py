@@ -1,0 +1,376 @@
+"""The pipeline: from a queued job to its results, captured or released.
+
+``job_dispatch`` submits a job's provider tasks; results arrive by callback
+(``generation.services.callbacks``) or by polling (:func:`job_poll`); each
+final task result goes through :func:`task_complete`, which downloads the
+outputs into our storage (provider URLs expire) and, once every task is
+final, finishes the job: the price of what was delivered is captured and the
+rest released. Every step is guarded by state, so repeating one (a
+duplicated callback, a redelivered Celery message) changes nothing.
+
+Workers, callbacks and the sweeper run outside any request: what a job
+stores for its owner (failure reasons) is written in the owner's language
+(:func:`owner_language`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+import requests
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from credits.services import credits_capture
+from providers.base import Adapter, Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState
+from providers.registry import get_adapter
+
+from ..media import CheckedOutput, image_check, output_check, video_poster
+from ..models import Asset, Job, JobInput, JobStatus, ProviderTask, TaskStatus, Upload
+
+log = logging.getLogger(__name__)
+
+#: ``error_code`` of a task canceled by staff; a job whose tasks all end so is canceled, not failed.
+CANCELED_CODE = "canceled"
+
+
+def owner_language(*, job_id: int, language: str = "") -> translation.override:
+    """Messages a job stores (failure reasons) are written in its owner's
+    language: workers, callbacks and the sweeper run outside any request.
+    ``language`` is the owner's language when the caller knows it (pipeline
+    messages carry it); otherwise it is read from the database."""
+    if not language:
+        language = Job.objects.filter(pk=job_id).values_list("user__preferred_language", flat=True).first() or ""
+    return translation.override(language or settings.LANGUAGE_CODE)
+
+
+# --- submitting to the provider ---------------------------------------------------
+
+
+def _callback_url(job: Job) -> str | None:
+    base = settings.KIE_CALLBACK_BASE_URL
+    if not base or not get_adapter(job.offer.adapter).supports_callbacks:
+        return None
+    return base.rstrip("/") + reverse("provider_callback", kwargs={"token": job.callback_token})
+
+
+def _opener(upload: Upload) -> Callable[[], IO[bytes]]:
+    name = upload.file.name or ""
+    return lambda: upload.file.storage.open(name, "rb")
+
+
+def _pipeline_job(job_id: int) -> Job:
+    """The job with its model, and whether it has user images (so a job
+    without any needs no query for them)."""
+    return (
+        Job.objects.select_related("offer")
+        .annotate(has_inputs=Exists(JobInput.objects.filter(job=OuterRef("pk"))))
+        .get(pk=job_id)
+    )
+
+
+def _input_files(job: Job) -> tuple[InputFile, ...]:
+    """The job's user images in order, read once per ``Job`` instance (a task
+    run asks for them per provider call)."""
+    cached: tuple[InputFile, ...] | None = job.__dict__.get("_input_files")
+    if cached is None and job.__dict__.get("has_inputs") is False:
+        cached = job.__dict__["_input_files"] = ()
+    if cached is None:
+        cached = job.__dict__["_input_files"] = tuple(
+            InputFile(
+                name=(i.upload.file.name or "").rsplit("/", 1)[-1],
+                content_type=i.upload.content_type,
+                open=_opener(i.upload),
+                role=i.role,
+            )
+            for i in job.inputs.select_related("upload")
+            if i.upload is not None
+        )
+    return cached
+
+
+def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
+    inputs = _input_files(job)
+    params = {k: v for k, v in job.params.items() if k != "outputs"}
+    params.setdefault("output_format", job.offer.options.get("output_format", "png"))
+    return TaskRequest(
+        job_id=job.pk,
+        index=task.index,
+        provider_model=job.offer.provider_model_for(with_inputs=bool(inputs)),
+        params=params,
+        callback_url=_callback_url(job),
+        inputs=inputs,
+    )
+
+
+def job_dispatch(*, job_id: int) -> Job:
+    """Submit every not-yet-submitted task of the job to its provider.
+
+    A permanent :class:`ProviderError` fails that task; a transient one is
+    raised so the Celery task retries (tasks already submitted are skipped
+    next time). Returns the job.
+    """
+    job = _pipeline_job(job_id)
+    if job.is_final:
+        return job
+    adapter = get_adapter(job.offer.adapter)
+    submitted = failed = 0
+    for task in job.tasks.filter(status=TaskStatus.PENDING, task_id=""):
+        try:
+            task_id = adapter.submit(_task_request(job, task))
+        except ProviderError as exc:
+            if not exc.permanent:
+                raise
+            task_finish_failed(task_pk=task.pk, code=exc.code, message=str(exc.message))
+            failed += 1
+            continue
+        ProviderTask.objects.filter(pk=task.pk, task_id="").update(task_id=task_id, status=TaskStatus.RUNNING)
+        submitted += 1
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.SUBMITTED, submitted_at=now, updated_at=now
+    ):
+        job.status, job.submitted_at, job.updated_at = JobStatus.SUBMITTED, now, now
+    if submitted and not failed:
+        return job  # every task is running at the provider: nothing can be finished yet
+    return job_try_finish(job_id=job.pk)
+
+
+# --- results --------------------------------------------------------------------
+
+
+def task_finish_failed(*, task_pk: int, code: str, message: str) -> None:
+    """Fail one unfinished task (its job is finished by the caller)."""
+    ProviderTask.objects.filter(pk=task_pk, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]).update(
+        status=TaskStatus.FAILED, error_code=code[:64], error_message=message
+    )
+
+
+def job_mark_processing(*, job_id: int) -> None:
+    """The provider says the job's work has begun: ``processing`` on its card."""
+    Job.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.SUBMITTED]).update(
+        status=JobStatus.PROCESSING
+    )
+
+
+@dataclass
+class _Fetched:
+    download: Download
+    checked: CheckedOutput
+    poster: bytes | None = None
+
+
+def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fetched]:
+    """Download and check every output of a succeeded task (and, for a video,
+    its poster: the provider's, else its first frame). Raises ProviderError."""
+    adapter = get_adapter(job.offer.adapter)
+    request = _task_request(job, task)
+    if not result.output_urls:
+        raise ProviderError(_("The provider finished without a result."), code="no_output", permanent=True)
+    fetched: list[_Fetched] = []
+    try:
+        for i, url in enumerate(result.output_urls):
+            download = adapter.download(url, request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
+            item = _Fetched(download, output_check(download.file))
+            fetched.append(item)
+            if item.checked.is_video:
+                item.poster = _poster(adapter, request, result, i, download)
+    except Exception:
+        for item in fetched:
+            item.download.file.close()
+        raise
+    return fetched
+
+
+def _poster(adapter: Adapter, request: TaskRequest, result: TaskResult, index: int, video: Download) -> bytes | None:
+    if index < len(result.poster_urls):
+        try:
+            poster = adapter.download(result.poster_urls[index], request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
+            with poster.file:
+                image_check(poster.file)
+                return poster.file.read()
+        except (ProviderError, requests.RequestException) as exc:
+            log.info("provider poster unusable (%s); using the first frame", exc)
+    frame = video_poster(video.file)
+    return frame[0] if frame else None
+
+
+def task_complete(*, task_pk: int, result: TaskResult) -> Job | None:
+    """Record a task's final result: download its outputs into our storage
+    (provider URLs expire) and finish the job if it was the last task.
+
+    Idempotent: a task already final is left as it is, so a duplicated
+    callback or a poll racing a callback stores files and charges once.
+    Returns the job as :func:`job_try_finish` left it, or ``None`` when there
+    was nothing to record (a running state, a task already final).
+    """
+    task = ProviderTask.objects.select_related("job__offer").get(pk=task_pk)
+    return _task_record(task.job, task, result)
+
+
+def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None:
+    """:func:`task_complete` for a task and its job already read."""
+    if not result.state.is_final:
+        if result.state == TaskState.RUNNING:
+            job_mark_processing(job_id=job.pk)
+        return None
+    if task.is_final:
+        return None
+    fetched: list[_Fetched] = []
+    code, message = result.error_code, result.error_message
+    succeeded = result.state == TaskState.SUCCEEDED
+    if succeeded:
+        try:
+            fetched = _fetch_outputs(job, task, result)
+        except ProviderError as exc:
+            succeeded, code, message = False, exc.code, str(exc.message)
+        except requests.RequestException as exc:
+            log.warning("download of task %s failed: %s", task.pk, exc)
+            succeeded, code, message = False, "download_failed", _("We could not fetch the result from the provider.")
+    if succeeded:
+        claim = {"status": TaskStatus.SUCCEEDED, "output_urls": list(result.output_urls)}
+    else:
+        claim = {
+            "status": TaskStatus.FAILED,
+            "error_code": (code or "failed")[:64],
+            "error_message": message or _("The provider could not make this."),
+        }
+    # The files go to storage before any row is locked (an upload to S3 can
+    # take a while). Then one transaction records the result and finishes the
+    # job: the job is locked first, as staff actions do (job_refund cancels
+    # its tasks under the job's lock), and the task is claimed by a
+    # conditional update, so a task someone else made final is left alone and
+    # nothing is stored or charged twice. Files of a result not recorded are
+    # deleted again.
+    finished = None
+    assets: list[Asset] = []
+    try:
+        for offset, item in enumerate(fetched):
+            assets.append(_stored_asset(job, task, offset, item))
+        with transaction.atomic():
+            locked = _lock_job(job.pk)
+            unfinished = ProviderTask.objects.filter(pk=task.pk, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING])
+            if unfinished.update(**claim):
+                Asset.objects.bulk_create(assets)
+                finished = _finish_locked(locked)
+    finally:
+        for item in fetched:
+            item.download.file.close()
+        if finished is None:
+            for asset in assets:
+                asset_files_delete(asset=asset)
+    return finished
+
+
+def _stored_asset(job: Job, task: ProviderTask, offset: int, item: _Fetched) -> Asset:
+    """An unsaved asset for one fetched output, its file (and poster) already in storage."""
+    asset = Asset(
+        job=job,
+        user_id=job.user_id,
+        task=task,
+        index=task.index + offset,
+        content_type=item.checked.content_type,
+        size_bytes=item.download.size,
+        width=item.checked.width,
+        height=item.checked.height,
+    )
+    asset.file.save(f"output.{item.checked.extension}", File(item.download.file), save=False)
+    if item.poster:
+        asset.poster.save("poster.png", ContentFile(item.poster), save=False)
+    return asset
+
+
+def asset_files_delete(*, asset: Asset) -> None:
+    """Delete an asset's file and poster from storage (the row is the caller's)."""
+    for field in (asset.file, asset.poster):
+        if field.name:
+            field.storage.delete(field.name)
+
+
+def _lock_job(job_id: int) -> Job:
+    return Job.objects.select_related("hold").select_for_update(of=("self",)).get(pk=job_id)
+
+
+def job_try_finish(*, job_id: int) -> Job:
+    """If every task of the job is final, finish the job: capture the price
+    of the outputs delivered, release the rest, set the final status.
+    Otherwise return the job unchanged."""
+    with transaction.atomic():
+        return _finish_locked(_lock_job(job_id))
+
+
+def _finish_locked(job: Job) -> Job:
+    """:func:`job_try_finish` for a job locked in the current transaction."""
+    if job.is_final:
+        return job
+    tasks = list(job.tasks.all())
+    if any(not t.is_final for t in tasks):
+        return job
+    delivered = [t for t in tasks if t.status == TaskStatus.SUCCEEDED]
+    failed = [t for t in tasks if t.status == TaskStatus.FAILED]
+    per_output = job.price_credits // max(1, len(tasks))
+    charge = per_output * len(delivered)
+    if job.hold is not None:
+        credits_capture(hold=job.hold, amount=charge, reason=f"job {job.pk}")
+    job.charged_credits = charge
+    job.finished_at = timezone.now()
+    if delivered:
+        job.status = JobStatus.SUCCEEDED
+        if failed:
+            job.error_code = failed[0].error_code
+            job.error_message = _(
+                "%(made)d of %(asked)d images were made; the credits for the rest were returned. (%(reason)s)"
+            ) % {"made": len(delivered), "asked": len(tasks), "reason": failed[0].error_message}
+    else:
+        canceled = bool(failed) and all(t.error_code == CANCELED_CODE for t in failed)
+        job.status = JobStatus.CANCELED if canceled else JobStatus.FAILED
+        job.error_code = failed[0].error_code if failed else "failed"
+        job.error_message = failed[0].error_message if failed else _("The job failed.")
+    job.save(update_fields=["charged_credits", "finished_at", "status", "error_code", "error_message"])
+    return job
+
+
+def job_fail(*, job_id: int, code: str, message: str) -> Job:
+    """Fail every unfinished task of the job with ``code``/``message`` and
+    finish the job (its hold is released for what was not delivered)."""
+    for task in ProviderTask.objects.filter(job_id=job_id, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]):
+        task_finish_failed(task_pk=task.pk, code=code, message=message)
+    return job_try_finish(job_id=job_id)
+
+
+def job_poll(*, job_id: int) -> Job:
+    """Ask the provider once about every running task of the job and record
+    final results. Returns the job; ``is_final`` tells whether it finished
+    (here or before). Transient provider errors are logged and left for the
+    next poll."""
+    job = _pipeline_job(job_id)
+    if job.is_final:
+        return job
+    adapter = get_adapter(job.offer.adapter)
+    finished = None
+    for task in job.tasks.filter(status=TaskStatus.RUNNING).exclude(task_id=""):
+        try:
+            result = adapter.fetch(task.task_id, _task_request(job, task))
+        except ProviderError as exc:
+            if not exc.permanent:
+                log.info("poll of task %s: transient %s", task.pk, exc.code)
+                continue
+            result = TaskResult(
+                task_id=task.task_id, state=TaskState.FAILED, error_code=exc.code, error_message=str(exc.message)
+            )
+        except requests.RequestException as exc:
+            log.info("poll of task %s: %s", task.pk, exc)
+            continue
+        recorded = _task_record(job, task, result)
+        if recorded is not None and recorded.is_final:
+            finished = recorded
+    return finished or job

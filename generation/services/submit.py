@@ -1,0 +1,271 @@
+"""Submitting: what can be generated here, checking a request, holding its
+price and creating the job; regenerate and extend build on the same door.
+
+:func:`job_submit` is the one door every job goes through (the pages, staff
+retries and, later, the API): the price comes from the catalogue with the
+chosen options, never from the client, and the hold and the job are written
+in one transaction. :func:`job_submit_with_files` is the door for a request
+that brings files (a video's first frame, avatar photos): it checks
+everything it can before a file is stored, and stores none when the job is
+refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from credits.services import credits_hold
+from providers.models import Offer, Service
+from providers.registry import get_adapter
+
+from .. import consent
+from ..errors import GenerationError
+from ..models import Job, JobInput, ProviderTask, TaskStatus, Upload
+from ..queues import queue_for
+from .uploads import upload_create, upload_delete
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+#: Services whose inputs are photos of people: a job needs the user's consent
+#: to the current wording (generation.consent) for each photo.
+CONSENT_SERVICES = frozenset({Service.AVATAR})
+
+PARAM_LABELS = {
+    "aspect_ratio": gettext_lazy("aspect ratio"),
+    "duration": gettext_lazy("duration"),
+    "resolution": gettext_lazy("resolution"),
+    "sound": gettext_lazy("sound"),
+}
+
+
+def offers_available(*, service: str) -> list[Offer]:
+    """Active catalogue models of ``service`` whose adapter is configured here."""
+    return [
+        offer
+        for offer in Offer.objects.filter(service=service, is_active=True)
+        if get_adapter(offer.adapter).is_configured()
+    ]
+
+
+def _check_available(offer: Offer) -> None:
+    if not offer.is_active or not get_adapter(offer.adapter).is_configured():
+        raise GenerationError(_("This model is not available right now."), code="unavailable")
+
+
+def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against what ``offer`` accepts and return the clean set:
+    ``{"prompt": str, "outputs": int, <each option of the model>: str}``;
+    a missing option takes the model's default. Raises
+    :class:`GenerationError` naming the first problem."""
+    prompt = str(params.get("prompt") or "").strip()
+    if not prompt:
+        raise GenerationError(_("Write a prompt first."), code="prompt")
+    limit = min(offer.prompt_max_length, settings.MIRSAM_PROMPT_MAX_LENGTH)
+    if len(prompt) > limit:
+        raise GenerationError(
+            _("The prompt is too long: %(length)d characters, at most %(limit)d.")
+            % {"length": len(prompt), "limit": limit},
+            code="prompt",
+        )
+    clean: dict[str, Any] = {"prompt": prompt}
+    for name, spec in offer.param_specs.items():
+        value = params.get(name)
+        value = spec["default"] if value in (None, "") else str(value)
+        if value not in spec["choices"]:
+            if name == "aspect_ratio":
+                raise GenerationError(
+                    _("This model does not offer the aspect ratio %(ratio)s.") % {"ratio": value}, code="option"
+                )
+            raise GenerationError(
+                _("This model does not offer %(value)s for %(name)s.")
+                % {"value": value, "name": PARAM_LABELS.get(name, name)},
+                code="option",
+            )
+        clean[name] = value
+    if offer.forbidden(clean):
+        raise GenerationError(_("This model does not offer that combination of settings."), code="option")
+    try:
+        outputs = int(params.get("outputs") or 1)
+    except (TypeError, ValueError):
+        outputs = 0
+    if not 1 <= outputs <= offer.max_outputs:
+        raise GenerationError(_("Choose between 1 and %(max)d images.") % {"max": offer.max_outputs}, code="outputs")
+    clean["outputs"] = outputs
+    return clean
+
+
+def _check_input_count(offer: Offer, count: int) -> None:
+    """The number of user images fits the model (``offer.input_limits``)."""
+    low, high = offer.input_limits
+    if count > high:
+        if not high:
+            raise GenerationError(_("This model does not take images."), code="inputs")
+        raise GenerationError(
+            ngettext("This model takes at most %(max)d image.", "This model takes at most %(max)d images.", high)
+            % {"max": high},
+            code="inputs",
+        )
+    if count < low:
+        raise GenerationError(
+            ngettext("Add at least %(min)d photo.", "Add at least %(min)d photos.", low) % {"min": low},
+            code="inputs",
+        )
+
+
+def _check_consent(offer: Offer, consent_version: str | None) -> None:
+    """A photo of a person is used only with consent to the current wording."""
+    if consent_version is None:
+        if offer.service in CONSENT_SERVICES:
+            raise GenerationError(_("Please confirm the consent statement to continue."), code="consent")
+        return
+    if consent_version != consent.CURRENT_VERSION:
+        raise GenerationError(
+            _("The consent wording has changed; please read it and confirm again."), code="consent_changed"
+        )
+
+
+def job_submit(
+    *,
+    user: User,
+    offer: Offer,
+    params: dict[str, Any],
+    uploads: Sequence[Upload] = (),
+    parent: Job | None = None,
+    extra: dict[str, Any] | None = None,
+    price: int | None = None,
+) -> Job:
+    """Create a queued job for ``user``, holding its price in credits.
+
+    The price comes from the catalogue (``offer.price_for`` with the chosen
+    options), never from the client; ``price`` overrides it only for server
+    decisions such as an extend. ``uploads`` are the user's checked images in
+    order (their roles follow ``offer.input_roles``); ``extra`` adds
+    server-side parameters (an avatar style, the task to extend). Raises
+    :class:`GenerationError` for bad input or an unavailable model and
+    ``credits.services.InsufficientCredits`` for a short balance; in both
+    cases nothing is created or held. On commit the job's provider tasks are
+    submitted by ``generation.tasks.submit_job_task``.
+    """
+    _check_available(offer)
+    clean = job_params_clean(offer=offer, params=params)
+    if any(u.user_id != user.pk for u in uploads):
+        raise GenerationError(_("That file was not found."), code="inputs")
+    _check_input_count(offer, len(uploads))
+    clean.update(extra or {})
+    total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
+    with transaction.atomic():
+        job = Job.objects.create(
+            user=user, offer=offer, service=offer.service, params=clean, price_credits=total, parent=parent
+        )
+        job.hold = credits_hold(
+            user=user,
+            amount=total,
+            reference=f"job:{job.pk}",
+            reason=f"{offer.get_service_display()} · {offer.name} × {clean['outputs']}",
+        )
+        job.save(update_fields=["hold"])
+        roles = offer.input_roles
+        JobInput.objects.bulk_create(
+            [
+                JobInput(job=job, upload=upload, role=roles[min(i, len(roles) - 1)], position=i)
+                for i, upload in enumerate(uploads)
+            ]
+        )
+        ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
+        from ..tasks import submit_job_task
+
+        language = user.preferred_language or settings.LANGUAGE_CODE
+        transaction.on_commit(
+            lambda: submit_job_task.apply_async((job.pk,), {"language": language}, queue=queue_for(job))
+        )
+    return job
+
+
+def job_submit_with_files(
+    *,
+    user: User,
+    offer: Offer,
+    params: dict[str, Any],
+    files: Sequence[UploadedFile],
+    consent_version: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Job:
+    """:func:`job_submit` for a request that brings its images as files, in
+    order (their roles follow ``offer.input_roles``).
+
+    ``consent_version`` is the version of the consent wording the user
+    confirmed (``generation.consent.CURRENT_VERSION`` when they saw the
+    current one); a model of a consent service (Avatar: photos of people)
+    refuses without it, and any model refuses an outdated one. A consent
+    record is kept for each photo.
+
+    The model, the settings, the consent and the number of files are checked
+    before anything is stored; then every file is checked and stored
+    (``upload_create``), all or none, and the job submitted. Raises
+    :class:`GenerationError` (``UploadRejected`` for a refused file) or
+    ``InsufficientCredits``; then no upload is kept and nothing is held.
+    """
+    _check_available(offer)
+    job_params_clean(offer=offer, params=params)
+    _check_consent(offer, consent_version)
+    _check_input_count(offer, len(files))
+    uploads: list[Upload] = []
+    try:
+        for f in files:
+            uploads.append(upload_create(user=user, file=f, consent_version=consent_version))
+        return job_submit(user=user, offer=offer, params=params, uploads=uploads, extra=extra)
+    except Exception:
+        # A refused job must not leave the user's photos behind.
+        for upload in uploads:
+            upload_delete(upload=upload)
+        raise
+
+
+def job_regenerate(*, job: Job) -> Job:
+    """A new job with the same model, settings and inputs as ``job`` (held
+    and priced anew). Inputs whose upload was deleted make it refuse."""
+    inputs = list(job.inputs.select_related("upload"))
+    if any(i.upload is None for i in inputs):
+        raise GenerationError(_("The photos of this job were deleted; upload them again."), code="inputs_deleted")
+    if job.params.get("extend_task_id"):
+        raise GenerationError(_("Extend the original video again instead."), code="extended")
+    params = {k: v for k, v in job.params.items() if k in {"prompt", "outputs", *job.offer.param_specs}}
+    extra = {k: v for k, v in job.params.items() if k in {"preset", "style", "details"}}
+    return job_submit(
+        user=job.user,
+        offer=job.offer,
+        params=params,
+        uploads=[i.upload for i in inputs if i.upload is not None],
+        parent=job,
+        extra=extra,
+    )
+
+
+def job_extend(*, job: Job, prompt: str) -> Job:
+    """Continue a finished video (Veo, Runway, demo): a new job that
+    references its parent, priced at the model's ``extend_price_credits`` and
+    held like any other. Raises :class:`GenerationError` when the job cannot
+    be extended."""
+    if not job.can_extend:
+        raise GenerationError(_("This video cannot be extended."), code="not_extendable")
+    task = job.tasks.filter(status=TaskStatus.SUCCEEDED).exclude(task_id="").first()
+    if task is None:
+        raise GenerationError(_("This video cannot be extended."), code="not_extendable")
+    params = {k: v for k, v in job.params.items() if k in job.offer.param_specs}
+    params.update({"prompt": prompt, "outputs": 1})
+    return job_submit(
+        user=job.user,
+        offer=job.offer,
+        params=params,
+        parent=job,
+        extra={"extend_task_id": task.task_id},
+        price=job.offer.extend_price_credits,
+    )

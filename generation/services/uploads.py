@@ -1,0 +1,77 @@
+"""Uploads: the photos and reference images people give us, stored privately.
+
+Every file goes through ``generation.uploads.image_clean`` first (a real
+JPEG/PNG/WebP within the limits, EXIF orientation applied, metadata
+stripped, re-encoded); what is stored is that clean copy.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import IO, TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..errors import GenerationError
+from ..models import FINAL_JOB_STATUSES, Consent, JobInput, Upload
+from ..uploads import image_clean
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def upload_create(*, user: User, file: IO[bytes] | UploadedFile, consent_version: str | None = None) -> Upload:
+    """Check and normalise an uploaded image (``generation.uploads.image_clean``:
+    real JPEG/PNG/WebP, size, pixel and dimension limits, EXIF orientation
+    applied, metadata stripped, re-encoded), store it privately and, when
+    ``consent_version`` is given, record the user's consent for it. Raises
+    ``generation.errors.UploadRejected``; a refused file stores nothing."""
+    clean = image_clean(file=file)
+    with transaction.atomic():
+        upload = Upload(
+            user=user,
+            original_name=str(getattr(file, "name", "") or "")[:255],
+            content_type=clean.content_type,
+            width=clean.width,
+            height=clean.height,
+            size_bytes=clean.size,
+            sha256=clean.sha256,
+        )
+        upload.file.save(f"upload.{clean.extension}", ContentFile(clean.data), save=False)
+        upload.save()
+        if consent_version:
+            Consent.objects.create(user=user, upload=upload, version=consent_version)
+    return upload
+
+
+def upload_delete(*, upload: Upload) -> None:
+    """Delete an upload and its file. The jobs and results made from it stay;
+    the consent record stays, pointing at no upload. Raises
+    :class:`GenerationError` while a running job still needs it."""
+    if upload.job_inputs.exclude(job__status__in=FINAL_JOB_STATUSES).exists():
+        raise GenerationError(
+            _("A running job still uses this photo; delete it when the job has finished."), code="in_use"
+        )
+    name, storage = upload.file.name, upload.file.storage
+    with transaction.atomic():
+        upload.delete()
+        if name:
+            transaction.on_commit(lambda: storage.delete(name))
+
+
+def uploads_purge(*, older_than_days: int | None = None) -> int:
+    """Delete uploads older than ``MIRSAM_UPLOAD_RETENTION_DAYS`` (days) whose
+    jobs have all finished. Returns how many were deleted."""
+    days = settings.MIRSAM_UPLOAD_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    busy = JobInput.objects.exclude(job__status__in=FINAL_JOB_STATUSES).values("upload_id")
+    deleted = 0
+    for upload in Upload.objects.filter(created_at__lt=cutoff).exclude(pk__in=busy).iterator():
+        upload_delete(upload=upload)
+        deleted += 1
+    return deleted
