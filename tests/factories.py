@@ -4,6 +4,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.models import User
+from generation.models import StylePreset
 from providers.models import Offer
 
 
@@ -41,3 +42,16 @@ class OfferFactory(DjangoModelFactory):
         }
     )
     price_credits = 2
+
+
+class StylePresetFactory(DjangoModelFactory):
+    """An avatar style of the test's own (the seeded ones may be gone from a
+    reused test database: transactional tests flush it at teardown)."""
+
+    class Meta:
+        model = StylePreset
+
+    slug = factory.Sequence(lambda n: f"style-{n}")
+    name = factory.Sequence(lambda n: f"Style {n}")
+    prompt_template = "A portrait of the person. {details}"
+    demo_style = "cartoon"

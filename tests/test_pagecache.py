@@ -20,8 +20,8 @@ from config import pagecache
 from credits.models import Wallet
 from credits.services import credits_grant
 from generation import services
-from generation.models import Job, JobStatus, StylePreset
-from tests.factories import OfferFactory
+from generation.models import Job, JobStatus
+from tests.factories import OfferFactory, StylePresetFactory
 from tests.generation.test_avatar_video import photo
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_a_page_is_rendered_again_for_every_change_a_reader_could_see(
 
 
 def test_a_renamed_style_shows_on_the_portraits_in_every_page(alice_client, alice, demo_offer):
-    preset = StylePreset.objects.filter(is_active=True).first()
+    preset = StylePresetFactory()
     Job.objects.create(
         user=alice,
         offer=demo_offer,
@@ -205,11 +205,8 @@ def _make_upload(user, offer):
     return services.upload_create(user=user, file=photo())
 
 
-_presets = iter(range(10**6))
-
-
 def _make_style_preset(user, offer):
-    return StylePreset.objects.create(slug=f"stamp-{next(_presets)}", name="Stamp", prompt_template="A portrait.")
+    return StylePresetFactory()
 
 
 def _make_offer(user, offer):

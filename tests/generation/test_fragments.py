@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generation import fragments, services
-from generation.models import Job, JobStatus, StylePreset
+from generation.models import Job, JobStatus
+from tests.factories import StylePresetFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -129,7 +130,7 @@ def test_a_changed_job_the_language_and_a_renamed_model_each_render_anew(
 
 
 def test_a_portraits_style_name_is_looked_up_once_per_job(alice, demo_offer, django_assert_num_queries):
-    preset = StylePreset.objects.filter(is_active=True).first()
+    preset = StylePresetFactory()
     job = Job.objects.create(
         user=alice,
         offer=demo_offer,
