@@ -23,9 +23,10 @@ does not change.
 
 Two parts of a page differ per request and are never stored: the CSRF token
 of its forms and the "5 minutes ago" of its job cards. While a page is
-rendered to be kept they are written as markers (:data:`CSRF_MARKER`,
-:func:`when_marker`) and :func:`fill` puts the request's values in on the
-way out, for a kept page and a new one alike.
+rendered to be kept they are written as markers (:func:`csrf_marker`,
+:func:`when_marker`; secret, so user text cannot forge one) and :func:`fill`
+puts the request's values in on the way out, for a kept page and a new one
+alike.
 
 A page is rendered as usual, and not kept, for htmx requests, when flash
 messages wait to be shown (rendering them consumes them), and for any
@@ -53,6 +54,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.response import SimpleTemplateResponse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.html import escape
 from django.utils.module_loading import module_has_submodule
 
@@ -189,17 +191,34 @@ def page_version(user: User | AnonymousUser, names: Sequence[str]) -> tuple[obje
 
 # --- per-request values ---------------------------------------------------------
 
-# Private-use characters: nothing a user types or a template escapes produces them.
-CSRF_MARKER = "\ue000csrf\ue000"
-_WHEN = "\ue001"
-_WHEN_RE = re.compile(_WHEN + r"(\d+\.?\d*)" + _WHEN)
+# A marker is a secret: user text is rendered into the same HTML (a prompt, an
+# e-mail address), so a marker anyone could type would be filled in too (the
+# reader's CSRF token in a prompt, a crafted "… ago" that overflows). Each
+# marker carries a key derived from SECRET_KEY, which no marker ever shows: fill()
+# replaces every one before a response leaves. Private-use characters frame
+# them so a marker left unfilled by a bug is easy to spot (the tests look).
 _RENDERING = "_mirsam_page_rendering"
 _CSRF_ATTR = "_mirsam_page_csrf"
 
 
+@functools.cache
+def _marker_key() -> str:
+    return salted_hmac("mirsam.pagecache.marker", "v1").hexdigest()[:24]
+
+
+def csrf_marker() -> str:
+    """The placeholder :func:`fill` replaces with the request's CSRF token."""
+    return f"\ue000{_marker_key()}:csrf\ue000"
+
+
+@functools.cache
+def _when_re() -> re.Pattern[str]:
+    return re.compile(f"\ue001{_marker_key()}:" + r"(\d{1,12}(?:\.\d{1,6})?)" + "\ue001")
+
+
 def when_marker(moment: datetime) -> str:
     """A placeholder :func:`fill` replaces with ``moment`` as "… ago"."""
-    return f"{_WHEN}{moment.timestamp()}{_WHEN}"
+    return f"\ue001{_marker_key()}:{moment.timestamp():.6f}\ue001"
 
 
 def ago(moment: datetime) -> str:
@@ -226,17 +245,18 @@ def csrf_token(request: HttpRequest) -> str:
 def fill(request: HttpRequest, html: str) -> str:
     """``html`` with the request's CSRF token and the current "… ago" of
     every :func:`when_marker` put in."""
-    if CSRF_MARKER in html:
-        html = html.replace(CSRF_MARKER, csrf_token(request))
-    if _WHEN in html:
-        html = _WHEN_RE.sub(lambda m: ago(datetime.fromtimestamp(float(m[1]), tz=UTC)), html)
+    marker = csrf_marker()
+    if marker in html:
+        html = html.replace(marker, csrf_token(request))
+    if "\ue001" in html:
+        html = _when_re().sub(lambda m: ago(datetime.fromtimestamp(float(m[1]), tz=UTC)), html)
     return html
 
 
 def markers(request: HttpRequest) -> dict[str, str]:
     """Context processor: ``csrf_token`` is the marker while a page is
     rendered to be kept (it runs after Django's own csrf processor)."""
-    return {"csrf_token": CSRF_MARKER} if rendering_to_keep(request) else {}
+    return {"csrf_token": csrf_marker()} if rendering_to_keep(request) else {}
 
 
 # --- whole pages ----------------------------------------------------------------

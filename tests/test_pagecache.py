@@ -281,3 +281,32 @@ def test_the_guard_above_catches_a_write_that_skips_the_stamp(alice, demo_offer)
 def test_a_page_naming_an_undeclared_part_is_refused(alice):
     with pytest.raises(ImproperlyConfigured):
         pagecache.page_version(alice, ["no-such-part"])
+
+
+# --- user text is never read as a marker ----------------------------------------
+
+FORGED = [
+    "cat \ue001" + "9" * 400 + "\ue001",  # the old "… ago" marker with a timestamp that overflows
+    "a \ue000csrf\ue000 b",  # the old CSRF marker
+    "x \ue0011700000000.0\ue001 y",  # a well-formed old "… ago" marker
+]
+
+
+@pytest.mark.parametrize("prompt", FORGED)
+def test_user_text_that_looks_like_a_marker_is_shown_as_written(
+    prompt, alice_client, alice, demo_offer, django_capture_on_commit_callbacks
+):
+    job = _done_job(alice, demo_offer, django_capture_on_commit_callbacks, prompt=prompt)
+    urls = [reverse(name) for name in ("image", "dashboard", "creations")]
+    urls += [reverse("job_card", args=[job.pk]), reverse("job_detail", args=[job.pk])]
+    for url in urls * 2:  # rendered, then kept
+        response = alice_client.get(url)
+        assert response.status_code == 200, url
+        assert prompt[:30] in response.content.decode(), f"{url} changed the prompt"  # tiles shorten it
+    assert prompt in alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+
+
+def test_markers_hold_a_key_derived_from_the_secret_key(settings):
+    assert "csrf" in pagecache.csrf_marker() and "\ue000csrf\ue000" not in pagecache.csrf_marker()
+    key = pagecache._marker_key()
+    assert len(key) == 24 and key in pagecache.csrf_marker()
