@@ -37,6 +37,7 @@ def callback_rate(group: str, request: HttpRequest) -> str | None:
     return settings.MIRSAM_RATE_CALLBACK or None
 
 
-# Image, Video and Avatar share one count per user.
+# Generate on Image, Video and Avatar, Regenerate and Extend share one count per user:
+# each makes a job that holds credits and costs a provider call.
 limit_generate = ratelimit(group=GENERATE_GROUP, key="user", rate=generate_rate, method="POST", block=False)
 limit_callback = ratelimit(group=CALLBACK_GROUP, key="ip", rate=callback_rate, method="POST", block=False)

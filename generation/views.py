@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -36,6 +37,7 @@ from .uploads import describe_limits, limits_from_settings
 from .versions import AVATAR, STUDIO
 
 RECENT_JOBS = 6
+TOO_FAST = gettext_lazy("You are generating too fast. Please wait a minute, then try again.")
 
 
 def _get_job_for_user(request: AuthedRequest, job_id: int) -> Job:
@@ -156,10 +158,19 @@ def _too_fast(request: AuthedRequest, *, page: str) -> HttpResponse:
     form error: htmx does not swap a 4xx, and configuring it to would change
     how every htmx request in the studio treats errors. Without htmx the
     answer is a real 429 page carrying the same message."""
-    message = _("You are generating too fast. Please wait a minute, then try again.")
     if request.htmx:
-        return _form_error(request, message, page=page)
-    return render(request, "429.html", {"message": message}, status=429)
+        return _form_error(request, str(TOO_FAST), page=page)
+    return render(request, "429.html", {"message": TOO_FAST}, status=429)
+
+
+def _too_fast_on_job(request: AuthedRequest, job: Job) -> HttpResponseBase:
+    """Regenerate or Extend over ``MIRSAM_RATE_GENERATE`` (the same count as
+    Generate): nothing is held; back to the job with the message, or a 429
+    page without htmx."""
+    if request.htmx:
+        messages.error(request, TOO_FAST)
+        return HttpResponseClientRedirect(reverse("job_detail", args=[job.pk]))
+    return render(request, "429.html", {"message": TOO_FAST}, status=429)
 
 
 def _submit(request: AuthedRequest, page: str, submit: Callable[[], Job]) -> HttpResponse:
@@ -279,8 +290,11 @@ def job_card(request: AuthedRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@limit_generate
 def job_regenerate(request: AuthedRequest, job_id: int) -> HttpResponseBase:
     job = _get_job_for_user(request, job_id)
+    if request.limited:
+        return _too_fast_on_job(request, job)
     try:
         new_job = services.job_regenerate(job=job)
     except InsufficientCredits as exc:
@@ -339,9 +353,12 @@ def creations(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@limit_generate
 def job_extend(request: AuthedRequest, job_id: int) -> HttpResponseBase:
     """Continue a finished video with a new prompt: a new job, held and priced."""
     job = _get_job_for_user(request, job_id)
+    if request.limited:
+        return _too_fast_on_job(request, job)
     prompt = request.POST.get("prompt", "")
     try:
         new_job = services.job_extend(job=job, prompt=prompt)

@@ -172,3 +172,28 @@ def test_the_limits_count_in_a_redis_cache_as_in_production(client, settings):
     url = reverse("provider_callback", kwargs={"token": "no-such-token"})
     assert client.post(url, b"{}", content_type="application/json").status_code == 404
     assert client.post(url, b"{}", content_type="application/json").status_code == 429
+
+
+@pytest.mark.parametrize("action", ["job_regenerate", "job_extend"])
+def test_regenerate_and_extend_count_against_the_generate_limit(
+    action, alice_client, alice, demo_offer, settings, django_capture_on_commit_callbacks
+):
+    from generation import services
+
+    settings.MIRSAM_RATE_GENERATE = "2/m"
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "a lighthouse", "outputs": 1})
+    url = reverse(action, args=[job.pk])
+    alice_client.post(url, {"prompt": "further"}, **HX)
+    alice_client.post(url, {"prompt": "further"}, **HX)
+    count = Job.objects.count()
+
+    response = alice_client.post(url, {"prompt": "further"}, **HX)
+
+    assert response["HX-Redirect"] == reverse("job_detail", args=[job.pk])
+    assert Job.objects.count() == count
+    page = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert TOO_FAST in page
+    response = alice_client.post(url, {"prompt": "further"})
+    assert response.status_code == 429 and TOO_FAST in response.content.decode()
+    assert Job.objects.count() == count
