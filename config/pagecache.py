@@ -21,12 +21,12 @@ write to a tracked model must move its stamp: models declare
 writes to every tracked model in every such way and fails when the version
 does not change.
 
-Two parts of a page differ per request and are never stored: the CSRF token
-of its forms and the "5 minutes ago" of its job cards. While a page is
-rendered to be kept they are written as markers (:func:`csrf_marker`,
-:func:`when_marker`; secret, so user text cannot forge one) and :func:`fill`
-puts the request's values in on the way out, for a kept page and a new one
-alike.
+Three parts of a page differ per request and are never stored: the CSRF
+token and the one-time form token of its forms, and the "5 minutes ago" of
+its job cards. While a page is rendered to be kept they are written as
+markers (:func:`csrf_marker`, :func:`form_token_marker`, :func:`when_marker`;
+secret, so user text cannot forge one) and :func:`fill` puts the request's
+values in on the way out, for a kept page and a new one alike.
 
 A page is rendered as usual, and not kept, for htmx requests, when flash
 messages wait to be shown (rendering them consumes them), and for any
@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ from django.middleware.csrf import get_token
 from django.template.response import SimpleTemplateResponse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import escape
 from django.utils.module_loading import module_has_submodule
 
@@ -199,6 +201,7 @@ def page_version(user: User | AnonymousUser, names: Sequence[str]) -> tuple[obje
 # them so a marker left unfilled by a bug is easy to spot (the tests look).
 _RENDERING = "_mirsam_page_rendering"
 _CSRF_ATTR = "_mirsam_page_csrf"
+_ONE_TIME_ATTR = "_mirsam_form_one_time"
 
 
 @functools.cache
@@ -209,6 +212,11 @@ def _marker_key() -> str:
 def csrf_marker() -> str:
     """The placeholder :func:`fill` replaces with the request's CSRF token."""
     return f"\ue000{_marker_key()}:csrf\ue000"
+
+
+def form_token_marker() -> str:
+    """The placeholder :func:`fill` replaces with the response's form token."""
+    return f"\ue000{_marker_key()}:form\ue000"
 
 
 @functools.cache
@@ -242,21 +250,39 @@ def csrf_token(request: HttpRequest) -> str:
     return token
 
 
+def form_token(request: HttpRequest) -> str:
+    """A fresh random token for the forms of this response (22 URL-safe
+    characters), the same for all of them: a form that sends it back makes
+    its POST a one-time request (``generation.views`` keys the job on it, so
+    a replayed Generate is the same job)."""
+    token: str | None = getattr(request, _ONE_TIME_ATTR, None)
+    if token is None:
+        token = secrets.token_urlsafe(16)
+        setattr(request, _ONE_TIME_ATTR, token)
+    return token
+
+
 def fill(request: HttpRequest, html: str) -> str:
-    """``html`` with the request's CSRF token and the current "… ago" of
-    every :func:`when_marker` put in."""
+    """``html`` with the request's CSRF token, its form token and the current
+    "… ago" of every :func:`when_marker` put in."""
     marker = csrf_marker()
     if marker in html:
         html = html.replace(marker, csrf_token(request))
+    marker = form_token_marker()
+    if marker in html:
+        html = html.replace(marker, form_token(request))
     if "\ue001" in html:
         html = _when_re().sub(lambda m: ago(datetime.fromtimestamp(float(m[1]), tz=UTC)), html)
     return html
 
 
-def markers(request: HttpRequest) -> dict[str, str]:
-    """Context processor: ``csrf_token`` is the marker while a page is
-    rendered to be kept (it runs after Django's own csrf processor)."""
-    return {"csrf_token": csrf_marker()} if rendering_to_keep(request) else {}
+def markers(request: HttpRequest) -> dict[str, object]:
+    """Context processor: ``csrf_token`` and ``form_token`` are markers while
+    a page is rendered to be kept (it runs after Django's own csrf
+    processor); otherwise ``form_token`` is the response's own."""
+    if rendering_to_keep(request):
+        return {"csrf_token": csrf_marker(), "form_token": form_token_marker()}
+    return {"form_token": SimpleLazyObject(lambda: form_token(request))}
 
 
 # --- whole pages ----------------------------------------------------------------

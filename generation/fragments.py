@@ -68,7 +68,13 @@ def job_fragment(request: HttpRequest, template_name: str, job: Job, **variant: 
     html = cache.get(key)
     if html is None:
         when = pagecache.when_marker(job.created_at)  # a job's created_at never changes
-        context = {"job": job, "when": when, "csrf_token": pagecache.csrf_marker(), **variant}
+        context = {
+            "job": job,
+            "when": when,
+            "csrf_token": pagecache.csrf_marker(),
+            "form_token": pagecache.form_token_marker(),
+            **variant,
+        }
         html = str(get_template(template_name).render(context))
         cache.set(key, html)
     if not pagecache.rendering_to_keep(request):

@@ -62,6 +62,10 @@ class Job(Stamped):
     hold = models.OneToOneField(
         "credits.Hold", on_delete=models.PROTECT, null=True, blank=True, related_name="job", verbose_name=_("hold")
     )
+    # What made this job, unique per user: the one-time token of the form that
+    # asked for it, with the action ("generate:<token>"); empty when none was sent.
+    # A replayed POST finds the job it made instead of making another.
+    submission_key = models.CharField(_("submission key"), max_length=100, blank=True, default="", editable=False)
     # Secret part of this job's callback URL (kie.ai posts results there).
     callback_token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
@@ -88,6 +92,13 @@ class Job(Stamped):
             models.Index(fields=["status", "created_at"]),
             # config.pagecache reads a user's newest change and job count from the index alone.
             models.Index(fields=["user", "updated_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "submission_key"],
+                condition=~models.Q(submission_key=""),
+                name="job_one_per_submission",
+            )
         ]
 
     def __str__(self) -> str:

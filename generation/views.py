@@ -7,6 +7,7 @@ render a page or, for htmx, a partial. Files are served by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,16 @@ from .uploads import describe_limits, limits_from_settings
 from .versions import AVATAR, STUDIO
 
 RECENT_JOBS = 6
+_FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 TOO_FAST = gettext_lazy("You are generating too fast. Please wait a minute, then try again.")
+
+
+def _submission_key(request: AuthedRequest, action: str) -> str:
+    """``action`` with the one-time token the form was rendered with
+    (``config.pagecache.form_token``), so a replayed POST is the same job;
+    empty when the request sent none or a malformed one."""
+    token = request.POST.get("form_token", "")
+    return f"{action}:{token}" if _FORM_TOKEN.match(token) else ""
 
 
 def _get_job_for_user(request: AuthedRequest, job_id: int) -> Job:
@@ -208,7 +218,11 @@ def job_create(request: AuthedRequest) -> HttpResponse:
         request,
         service,
         lambda: services.job_submit_with_files(
-            user=request.user, offer=form.cleaned_data["offer"], params=form.job_params(), files=files
+            user=request.user,
+            offer=form.cleaned_data["offer"],
+            params=form.job_params(),
+            files=files,
+            submission_key=_submission_key(request, "generate"),
         ),
     )
 
@@ -261,6 +275,7 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
             files=request.FILES.getlist("photos"),
             consent_version=request.POST.get("consent_version", ""),
             extra={"preset": preset.slug, "style": preset.demo_style, "details": details},
+            submission_key=_submission_key(request, "generate"),
         ),
     )
 
@@ -296,7 +311,7 @@ def job_regenerate(request: AuthedRequest, job_id: int) -> HttpResponseBase:
     if request.limited:
         return _too_fast_on_job(request, job)
     try:
-        new_job = services.job_regenerate(job=job)
+        new_job = services.job_regenerate(job=job, submission_key=_submission_key(request, f"regenerate:{job.pk}"))
     except InsufficientCredits as exc:
         messages.error(request, exc.message)
         target = reverse("job_detail", args=[job.pk])
@@ -361,7 +376,9 @@ def job_extend(request: AuthedRequest, job_id: int) -> HttpResponseBase:
         return _too_fast_on_job(request, job)
     prompt = request.POST.get("prompt", "")
     try:
-        new_job = services.job_extend(job=job, prompt=prompt)
+        new_job = services.job_extend(
+            job=job, prompt=prompt, submission_key=_submission_key(request, f"extend:{job.pk}")
+        )
     except InsufficientCredits as exc:
         messages.error(request, exc.message)
         new_job = None

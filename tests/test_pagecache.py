@@ -27,7 +27,7 @@ from tests.generation.test_avatar_video import photo
 pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-ANY_TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]+')
+ANY_TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|form_token" value="|form-token" value=")[^"]+')
 STUDIO_PAGES = ["dashboard", "image", "video", "avatar", "creations", "landing"]
 
 

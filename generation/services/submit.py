@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -141,6 +141,7 @@ def job_submit(
     parent: Job | None = None,
     extra: dict[str, Any] | None = None,
     price: int | None = None,
+    submission_key: str = "",
 ) -> Job:
     """Create a queued job for ``user``, holding its price in credits.
 
@@ -153,7 +154,17 @@ def job_submit(
     ``credits.services.InsufficientCredits`` for a short balance; in both
     cases nothing is created or held. On commit the job's provider tasks are
     submitted by ``generation.tasks.submit_job_task``.
+
+    ``submission_key`` (at most 100 characters) names the request that asks
+    (a form's one-time token with its action): the user's job made for the
+    same key is returned as it is, so a replayed or double-sent request holds
+    and makes nothing more, also when both arrive at once (a unique
+    constraint decides).
     """
+    if submission_key:
+        existing = _submitted(user, submission_key)
+        if existing is not None:
+            return existing
     _check_available(offer)
     clean = job_params_clean(offer=offer, params=params)
     if any(u.user_id != user.pk for u in uploads):
@@ -162,9 +173,22 @@ def job_submit(
     clean.update(extra or {})
     total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
     with transaction.atomic():
-        job = Job.objects.create(
-            user=user, offer=offer, service=offer.service, params=clean, price_credits=total, parent=parent
-        )
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    user=user,
+                    offer=offer,
+                    service=offer.service,
+                    params=clean,
+                    price_credits=total,
+                    parent=parent,
+                    submission_key=submission_key,
+                )
+        except IntegrityError:
+            existing = _submitted(user, submission_key) if submission_key else None
+            if existing is None:
+                raise
+            return existing  # the same request, sent twice at once: the other one made the job
         job.hold = credits_hold(
             user=user,
             amount=total,
@@ -189,6 +213,10 @@ def job_submit(
     return job
 
 
+def _submitted(user: User, submission_key: str) -> Job | None:
+    return Job.objects.filter(user=user, submission_key=submission_key).first()
+
+
 def job_submit_with_files(
     *,
     user: User,
@@ -197,6 +225,7 @@ def job_submit_with_files(
     files: Sequence[UploadedFile],
     consent_version: str | None = None,
     extra: dict[str, Any] | None = None,
+    submission_key: str = "",
 ) -> Job:
     """:func:`job_submit` for a request that brings its images as files, in
     order (their roles follow ``offer.input_roles``).
@@ -211,8 +240,13 @@ def job_submit_with_files(
     before anything is stored; then every file is checked and stored
     (``upload_create``), all or none, and the job submitted. Raises
     :class:`GenerationError` (``UploadRejected`` for a refused file) or
-    ``InsufficientCredits``; then no upload is kept and nothing is held.
+    ``InsufficientCredits``; then no upload is kept and nothing is held. A
+    ``submission_key`` already used returns its job and stores nothing.
     """
+    if submission_key:
+        existing = _submitted(user, submission_key)
+        if existing is not None:
+            return existing
     _check_available(offer)
     job_params_clean(offer=offer, params=params)
     _check_consent(offer, consent_version)
@@ -221,17 +255,24 @@ def job_submit_with_files(
     try:
         for f in files:
             uploads.append(upload_create(user=user, file=f, consent_version=consent_version))
-        return job_submit(user=user, offer=offer, params=params, uploads=uploads, extra=extra)
+        job = job_submit(
+            user=user, offer=offer, params=params, uploads=uploads, extra=extra, submission_key=submission_key
+        )
     except Exception:
         # A refused job must not leave the user's photos behind.
         for upload in uploads:
             upload_delete(upload=upload)
         raise
+    if uploads and not job.inputs.filter(upload__in=uploads).exists():
+        for upload in uploads:  # a twin sent at the same moment made the job with its own copies
+            upload_delete(upload=upload)
+    return job
 
 
-def job_regenerate(*, job: Job) -> Job:
+def job_regenerate(*, job: Job, submission_key: str = "") -> Job:
     """A new job with the same model, settings and inputs as ``job`` (held
-    and priced anew). Inputs whose upload was deleted make it refuse."""
+    and priced anew). Inputs whose upload was deleted make it refuse.
+    ``submission_key`` as for :func:`job_submit`."""
     inputs = list(job.inputs.select_related("upload"))
     if any(i.upload is None for i in inputs):
         raise GenerationError(_("The photos of this job were deleted; upload them again."), code="inputs_deleted")
@@ -246,14 +287,15 @@ def job_regenerate(*, job: Job) -> Job:
         uploads=[i.upload for i in inputs if i.upload is not None],
         parent=job,
         extra=extra,
+        submission_key=submission_key,
     )
 
 
-def job_extend(*, job: Job, prompt: str) -> Job:
+def job_extend(*, job: Job, prompt: str, submission_key: str = "") -> Job:
     """Continue a finished video (Veo, Runway, demo): a new job that
     references its parent, priced at the model's ``extend_price_credits`` and
     held like any other. Raises :class:`GenerationError` when the job cannot
-    be extended."""
+    be extended. ``submission_key`` as for :func:`job_submit`."""
     if not job.can_extend:
         raise GenerationError(_("This video cannot be extended."), code="not_extendable")
     task = job.tasks.filter(status=TaskStatus.SUCCEEDED).exclude(task_id="").first()
@@ -268,4 +310,5 @@ def job_extend(*, job: Job, prompt: str) -> Job:
         parent=job,
         extra={"extend_task_id": task.task_id},
         price=job.offer.extend_price_credits,
+        submission_key=submission_key,
     )
