@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
 
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from modeltranslation.manager import MultilingualManager
 
 
 class Service(models.TextChoices):
@@ -63,6 +67,11 @@ class Offer(models.Model):
     # Studio pages are kept per version of what they show (generation.pages),
     # the catalogue's newest change included: a bulk .update() must set it too.
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    # modeltranslation (providers/translation.py) swaps the default manager's
+    # class for its MultilingualManager at run time; django-stubs cannot see
+    # that and would not resolve the manager type without this declaration.
+    objects: ClassVar[MultilingualManager[Offer]]
 
     class Meta:
         verbose_name = _("catalogue model")
