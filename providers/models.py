@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -22,6 +22,14 @@ class Service(models.TextChoices):
 class AdapterName(models.TextChoices):
     DEMO = "demo", _("Demo (offline)")
     KIE = "kie", _("kie.ai")
+
+
+class ParamSpec(TypedDict):
+    """One option of a catalogue model: the values it takes (as text, in
+    display order) and the one picked when none is given."""
+
+    choices: list[str]
+    default: str
 
 
 class Offer(models.Model):
@@ -82,9 +90,9 @@ class Offer(models.Model):
         return f"{self.name} ({self.slug})"
 
     @property
-    def param_specs(self) -> dict[str, dict]:
+    def param_specs(self) -> dict[str, ParamSpec]:
         """``{name: {"choices": [str, ...], "default": str}}`` in display order."""
-        specs = {}
+        specs: dict[str, ParamSpec] = {}
         for name, spec in (self.options.get("params") or {}).items():
             choices = [str(c) for c in spec.get("choices") or []]
             if choices:
@@ -125,9 +133,11 @@ class Offer(models.Model):
         image-to-X model (e.g. kling-2.6/image-to-video)."""
         return (with_inputs and self.options.get("provider_model_with_inputs")) or self.provider_model
 
-    def forbidden(self, params: dict[str, str]) -> dict[str, str] | None:
-        """The first forbidden combination ``params`` matches, if any."""
-        for combo in self.options.get("forbid") or []:
+    def forbidden(self, params: dict[str, str]) -> dict[str, Any] | None:
+        """The first forbidden combination ``params`` matches, if any, as the
+        catalogue's ``options["forbid"]`` has it."""
+        combos: list[dict[str, Any]] = self.options.get("forbid") or []
+        for combo in combos:
             if all(str(params.get(k)) == str(v) for k, v in combo.items()):
                 return combo
         return None
@@ -136,9 +146,9 @@ class Offer(models.Model):
         """Whole credits for one output with these option values."""
         extra = 0
         for name, table in (self.options.get("surcharges") or {}).items():
-            extra += int(
-                (table or {}).get(str((params or {}).get(name, self.param_specs.get(name, {}).get("default"))), 0)
-            )
+            spec = self.param_specs.get(name)
+            value = (params or {}).get(name, spec["default"] if spec else None)
+            extra += int((table or {}).get(str(value), 0))
         return self.price_credits + extra
 
     def price_for(self, *, outputs: int, params: dict[str, str] | None = None) -> int:
