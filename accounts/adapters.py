@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
 
+from .models import User
 from .services import user_language_set, user_onboard
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """Grants the sign-up bonus and sends people to their own language."""
 
-    def save_user(self, request: HttpRequest, user, form, commit: bool = True):  # noqa: ANN001, ANN201
+    def save_user(self, request: HttpRequest, user: User, form: forms.Form, commit: bool = True) -> User:
         user = super().save_user(request, user, form, commit=False)
         user.preferred_language = translation.get_language() or user.preferred_language
         if commit:

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -16,18 +18,24 @@ from credits.admin import WalletInline
 from credits.models import LedgerEntry
 from credits.services import CreditsError
 
+from .http import AuthedRequest
 from .models import StaffAction, User
 from .services import staff_credits_adjust
+
+if TYPE_CHECKING:
+    # A stub-only alias (django-stubs): the shape ModelAdmin.get_fieldsets returns.
+    from django.contrib.admin.options import _FieldsetSpec
+    from django_stubs_ext import StrPromise
 
 
 class HasPaidFilter(admin.SimpleListFilter):
     title = _("has paid")
     parameter_name = "paid"
 
-    def lookups(self, request, model_admin):  # noqa: ANN001, ANN201
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, StrPromise]]:
         return [("yes", _("Yes")), ("no", _("No"))]
 
-    def queryset(self, request, queryset):  # noqa: ANN001, ANN201
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
         from billing.models import Purchase
 
         paid = Exists(Purchase.objects.filter(user=OuterRef("pk")))
@@ -42,10 +50,10 @@ class HasPlanFilter(admin.SimpleListFilter):
     title = _("has a plan")
     parameter_name = "plan"
 
-    def lookups(self, request, model_admin):  # noqa: ANN001, ANN201
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, StrPromise]]:
         return [("yes", _("Yes")), ("no", _("No"))]
 
-    def queryset(self, request, queryset):  # noqa: ANN001, ANN201
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
         from djstripe.models import Subscription
 
         from billing.selectors import LIVE_SUBSCRIPTION_STATUSES
@@ -69,14 +77,14 @@ class AdjustCreditsForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=255, help_text=_("Required; the customer sees it."))
 
     def clean_amount(self) -> int:
-        amount = self.cleaned_data["amount"]
+        amount: int = self.cleaned_data["amount"]
         if amount == 0:
             raise forms.ValidationError(_("An adjustment must change the balance."))
         return amount
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     list_display = ("email", "preferred_language", "is_staff", "is_active", "date_joined")
     list_filter = (
         "is_staff",
@@ -93,11 +101,11 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("credits_summary",)
     fieldsets = (
         (_("Credits"), {"fields": ("credits_summary",)}),
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Mirsam"), {"fields": ("preferred_language",)}),
     )
 
-    def get_fieldsets(self, request, obj=None):  # noqa: ANN001, ANN201
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> _FieldsetSpec:
         # The add form has no credits yet.
         return super().get_fieldsets(request, obj) if obj else self.add_fieldsets
 
@@ -146,7 +154,7 @@ class UserAdmin(BaseUserAdmin):
         )
         return links + table
 
-    def get_urls(self):  # noqa: ANN201
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "<path:object_id>/adjust-credits/",
@@ -156,7 +164,7 @@ class UserAdmin(BaseUserAdmin):
             *super().get_urls(),
         ]
 
-    def adjust_credits_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def adjust_credits_view(self, request: AuthedRequest, object_id: str) -> HttpResponse:
         """Staff add or take credits, with a reason, through the credits
         service; the ledger row and the audit row carry the staff member."""
         if not self.has_change_permission(request):
@@ -188,7 +196,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(StaffAction)
-class StaffActionAdmin(admin.ModelAdmin):
+class StaffActionAdmin(admin.ModelAdmin[StaffAction]):
     """The audit list of staff money actions (read-only)."""
 
     list_display = ("created_at", "actor", "kind", "user", "credits", "reason", "reference")
@@ -197,11 +205,11 @@ class StaffActionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("actor", "user")
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request: HttpRequest, obj: StaffAction | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request: HttpRequest, obj: StaffAction | None = None) -> bool:
         return False

@@ -9,10 +9,10 @@ from django.utils.translation import gettext as _
 from credits.models import LedgerEntry
 from credits.services import credits_adjust, credits_grant
 
-from .models import StaffAction
+from .models import StaffAction, User
 
 
-def user_onboard(*, user) -> None:  # noqa: ANN001
+def user_onboard(*, user: User) -> None:
     """Give a new user the sign-up bonus (``MIRSAM_SIGNUP_CREDITS``, may be 0),
     once: the ledger key is per user."""
     amount = settings.MIRSAM_SIGNUP_CREDITS
@@ -27,21 +27,23 @@ def user_onboard(*, user) -> None:  # noqa: ANN001
             )
 
 
-def user_language_set(*, user, language: str) -> None:  # noqa: ANN001
+def user_language_set(*, user: User, language: str) -> None:
     """Remember the user's interface language (one of ``LANGUAGES``)."""
     if language in dict(settings.LANGUAGES) and user.preferred_language != language:
         user.preferred_language = language
         user.save(update_fields=["preferred_language"])
 
 
-def staff_action_record(*, actor, kind: str, user, credits: int = 0, reason: str, reference: str = "") -> StaffAction:  # noqa: ANN001
+def staff_action_record(
+    *, actor: User, kind: str, user: User, credits: int = 0, reason: str, reference: str = ""
+) -> StaffAction:
     """Write one audit row; call inside the transaction of the action."""
     return StaffAction.objects.create(
         actor=actor, kind=kind, user=user, credits=credits, reason=reason[:255], reference=reference[:128]
     )
 
 
-def staff_credits_adjust(*, actor, user, amount: int, reason: str) -> LedgerEntry:  # noqa: ANN001
+def staff_credits_adjust(*, actor: User, user: User, amount: int, reason: str) -> LedgerEntry:
     """A staff member changes a user's credits by ``amount`` (whole credits,
     positive or negative) for ``reason`` (required). One ledger entry with the
     actor and reason, one audit row. Raises ``credits.services.CreditsError``

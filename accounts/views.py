@@ -12,6 +12,7 @@ from django.utils.translation import get_language_from_path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from .http import AuthedRequest
 from .services import user_language_set
 
 
@@ -40,7 +41,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_settings(request: HttpRequest) -> HttpResponse:
+def account_settings(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         user_language_set(user=request.user, language=request.POST.get("language", ""))
         language = request.user.preferred_language

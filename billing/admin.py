@@ -1,39 +1,46 @@
+from __future__ import annotations
+
+from typing import TypeVar
+
 from django.contrib import admin
+from django.http import HttpRequest
 from modeltranslation.admin import TranslationAdmin
 
-from .models import CreditPack, Plan, Purchase, Revocation
+from .models import CreditPack, Offering, Plan, Purchase, Revocation
+
+_OfferingT = TypeVar("_OfferingT", bound=Offering)
 
 
-class OfferingAdmin(TranslationAdmin):
-    list_display = ("slug", "name", "price_amount", "currency", "is_active", "stripe_price_id")
+class OfferingAdmin(TranslationAdmin[_OfferingT]):
+    list_display: tuple[str, ...] = ("slug", "name", "price_amount", "currency", "is_active", "stripe_price_id")
     list_filter = ("is_active", "currency")
     search_fields = ("slug", "name_en", "name_ar", "stripe_price_id")
     readonly_fields = ("stripe_product_id", "stripe_price_id")
 
 
 @admin.register(CreditPack)
-class CreditPackAdmin(OfferingAdmin):
+class CreditPackAdmin(OfferingAdmin[CreditPack]):
     list_display = ("slug", "name", "credits", "price_amount", "currency", "is_active", "stripe_price_id")
 
 
 @admin.register(Plan)
-class PlanAdmin(OfferingAdmin):
+class PlanAdmin(OfferingAdmin[Plan]):
     list_display = ("slug", "name", "credits_per_period", "price_amount", "currency", "is_active", "stripe_price_id")
 
 
-class RevocationInline(admin.TabularInline):
+class RevocationInline(admin.TabularInline[Revocation, Purchase]):
     model = Revocation
     fields = ("created_at", "kind", "stripe_key", "amount", "credits_due", "credits_taken", "shortfall")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest, obj: Purchase | None = None) -> bool:
         return False
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(admin.ModelAdmin):
+class PurchaseAdmin(admin.ModelAdmin[Purchase]):
     list_display = ("created_at", "user", "kind", "credits", "amount", "currency", "stripe_id")
     list_filter = ("kind", "currency", "created_at")
     search_fields = ("user__email", "stripe_id", "payment_intent_id")
@@ -41,22 +48,22 @@ class PurchaseAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     inlines = [RevocationInline]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request: HttpRequest, obj: Purchase | None = None) -> bool:
         return False
 
 
 @admin.register(Revocation)
-class RevocationAdmin(admin.ModelAdmin):
+class RevocationAdmin(admin.ModelAdmin[Revocation]):
     list_display = ("created_at", "purchase", "kind", "credits_due", "credits_taken", "shortfall")
     list_filter = ("kind", "created_at")
     search_fields = ("stripe_key", "purchase__stripe_id", "purchase__user__email")
     readonly_fields = [f.name for f in Revocation._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request: HttpRequest, obj: Revocation | None = None) -> bool:
         return False

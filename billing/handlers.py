@@ -10,6 +10,8 @@ delivers the event again (stack-notes §1). The payload is read from
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from djstripe.event_handlers import djstripe_receiver
 
@@ -17,31 +19,43 @@ from . import services
 
 log = logging.getLogger(__name__)
 
+# A receiver of dj-stripe webhook signals: ``(sender, event, **kwargs)``, the
+# event a ``djstripe.models.Event``.
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
 
-def _object(event) -> dict:  # noqa: ANN001
-    return (event.data or {}).get("object") or {}
+
+def webhook_receiver(signal_names: str | list[str]) -> Callable[[_Handler], _Handler]:
+    """dj-stripe's ``djstripe_receiver`` with a type (dj-stripe has none): it
+    connects the handler to the named webhook signals and returns it unchanged."""
+    decorator: Callable[[_Handler], _Handler] = djstripe_receiver(signal_names)
+    return decorator
 
 
-@djstripe_receiver(["checkout.session.completed", "checkout.session.async_payment_succeeded"])
-def grant_paid_checkout(sender, event, **kwargs) -> None:  # noqa: ANN001, ANN003
+def _object(event: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = (event.data or {}).get("object") or {}
+    return obj
+
+
+@webhook_receiver(["checkout.session.completed", "checkout.session.async_payment_succeeded"])
+def grant_paid_checkout(sender: Any, event: Any, **kwargs: Any) -> None:
     services.purchase_from_session(session=_object(event))
 
 
-@djstripe_receiver("checkout.session.async_payment_failed")
-def note_failed_checkout(sender, event, **kwargs) -> None:  # noqa: ANN001, ANN003
+@webhook_receiver("checkout.session.async_payment_failed")
+def note_failed_checkout(sender: Any, event: Any, **kwargs: Any) -> None:
     log.info("delayed payment failed for checkout session %s: nothing granted", _object(event).get("id"))
 
 
-@djstripe_receiver("invoice.paid")
-def grant_paid_invoice(sender, event, **kwargs) -> None:  # noqa: ANN001, ANN003
+@webhook_receiver("invoice.paid")
+def grant_paid_invoice(sender: Any, event: Any, **kwargs: Any) -> None:
     services.purchase_from_invoice(invoice=_object(event))
 
 
-@djstripe_receiver("charge.refunded")
-def revoke_refunded_charge(sender, event, **kwargs) -> None:  # noqa: ANN001, ANN003
+@webhook_receiver("charge.refunded")
+def revoke_refunded_charge(sender: Any, event: Any, **kwargs: Any) -> None:
     services.revoke_for_refund(charge=_object(event))
 
 
-@djstripe_receiver("charge.dispute.closed")
-def revoke_lost_dispute(sender, event, **kwargs) -> None:  # noqa: ANN001, ANN003
+@webhook_receiver("charge.dispute.closed")
+def revoke_lost_dispute(sender: Any, event: Any, **kwargs: Any) -> None:
     services.revoke_for_dispute(dispute=_object(event))

@@ -7,10 +7,15 @@ they moved, each id unique, so the same payment is never counted twice.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from modeltranslation.manager import MultilingualManager
 
 
 class Offering(models.Model):
@@ -25,6 +30,11 @@ class Offering(models.Model):
     stripe_price_id = models.CharField(_("Stripe price"), max_length=64, blank=True, db_index=True)
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    # Added by modeltranslation (billing/translation.py), nullable like every
+    # translation field; the Arabic ones are not read in code.
+    name_en: str | None
+    description_en: str | None
 
     class Meta:
         abstract = True
@@ -44,6 +54,9 @@ class CreditPack(Offering):
 
     credits = models.PositiveIntegerField(_("credits"), validators=[MinValueValidator(1)])
 
+    # modeltranslation swaps the manager's class at run time (see providers.models.Offer).
+    objects: ClassVar[MultilingualManager[CreditPack]]
+
     class Meta(Offering.Meta):
         verbose_name = _("credit pack")
         verbose_name_plural = _("credit packs")
@@ -55,6 +68,9 @@ class Plan(Offering):
 
     credits_per_period = models.PositiveIntegerField(_("credits per month"), validators=[MinValueValidator(1)])
     interval = models.CharField(_("interval"), max_length=8, default="month", editable=False)
+
+    # modeltranslation swaps the manager's class at run time (see providers.models.Offer).
+    objects: ClassVar[MultilingualManager[Plan]]
 
     class Meta(Offering.Meta):
         verbose_name = _("plan")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Prefetch, QuerySet
 
 from .models import CreditPack, Plan, Purchase, Revocation
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 LIVE_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
 
@@ -20,7 +24,7 @@ def plans_for_sale() -> QuerySet[Plan]:
     return Plan.objects.filter(is_active=True)
 
 
-def purchases_for_user(*, user) -> QuerySet[Purchase]:  # noqa: ANN001
+def purchases_for_user(*, user: User) -> QuerySet[Purchase]:
     return (
         Purchase.objects.filter(user=user)
         .select_related("pack", "plan")
@@ -40,7 +44,7 @@ class SubscriptionInfo:
     cancel_at_period_end: bool
 
 
-def subscription_for_user(*, user) -> SubscriptionInfo | None:  # noqa: ANN001
+def subscription_for_user(*, user: User) -> SubscriptionInfo | None:
     from djstripe.models import Subscription
 
     sub = (
@@ -63,13 +67,24 @@ def subscription_for_user(*, user) -> SubscriptionInfo | None:  # noqa: ANN001
     )
 
 
-def invoices_for_user(*, user, limit: int = 24) -> list[dict]:  # noqa: ANN001
-    """The user's Stripe invoices as dj-stripe stored them, newest first:
-    dicts with ``number``, ``created`` (datetime), ``amount_paid`` (minor
-    units), ``currency``, ``status``, ``hosted_invoice_url``."""
+class InvoiceRow(TypedDict):
+    """One invoice on the billing page; ``amount_paid`` in minor units of
+    ``currency``, ``amount_major`` the same as text ("9.99")."""
+
+    number: str
+    created: datetime
+    amount_paid: int
+    amount_major: str
+    currency: str
+    status: str
+    hosted_invoice_url: str
+
+
+def invoices_for_user(*, user: User, limit: int = 24) -> list[InvoiceRow]:
+    """The user's Stripe invoices as dj-stripe stored them, newest first."""
     from djstripe.models import Invoice
 
-    rows = []
+    rows: list[InvoiceRow] = []
     for inv in Invoice.objects.filter(customer__subscriber=user).order_by("-created")[:limit]:
         data = inv.stripe_data or {}
         rows.append(

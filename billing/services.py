@@ -19,8 +19,8 @@ Money is in minor units of the currency.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import stripe
 from django.conf import settings
@@ -33,6 +33,9 @@ from credits.models import EntryKind
 from credits.services import credits_grant, credits_revoke
 
 from .models import CreditPack, Plan, Purchase, PurchaseKind, Revocation, RevocationKind
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ def payments_configured() -> bool:
 def _api_key() -> str:
     from djstripe.settings import djstripe_settings
 
-    key = djstripe_settings.get_default_api_key(livemode=settings.STRIPE_LIVE_MODE)
+    key: str = djstripe_settings.get_default_api_key(livemode=settings.STRIPE_LIVE_MODE)
     if not key:
         raise BillingError(_("Payments are not configured yet. Please try again later."))
     return key
@@ -74,7 +77,7 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _user(user_id: Any):  # noqa: ANN202
+def _user(user_id: Any) -> User | None:
     try:
         return get_user_model().objects.get(pk=int(user_id))
     except (TypeError, ValueError, get_user_model().DoesNotExist):
@@ -84,14 +87,15 @@ def _user(user_id: Any):  # noqa: ANN202
 # --- checkout -------------------------------------------------------------------
 
 
-def _customer_id(user) -> str:  # noqa: ANN001
+def _customer_id(user: User) -> str:
     from djstripe.models import Customer
 
     customer, _created = Customer.get_or_create(subscriber=user, livemode=settings.STRIPE_LIVE_MODE, api_key=_api_key())
-    return customer.id
+    customer_id: str = customer.id
+    return customer_id
 
 
-def checkout_start(*, user, offering: CreditPack | Plan, success_url: str, cancel_url: str) -> str:  # noqa: ANN001
+def checkout_start(*, user: User, offering: CreditPack | Plan, success_url: str, cancel_url: str) -> str:
     """Open a Stripe Checkout Session for ``offering`` and return its URL.
 
     A pack opens ``mode=payment``, a plan ``mode=subscription``; the session is
@@ -124,10 +128,14 @@ def checkout_start(*, user, offering: CreditPack | Plan, success_url: str, cance
     except stripe.StripeError as exc:
         log.warning("checkout session for user %s failed: %s", user.pk, exc)
         raise BillingError(_("We could not open the payment page. Please try again.")) from exc
+    if session.url is None:
+        # Stripe sets the URL of every open hosted-page session; without one there is nowhere to send the browser.
+        log.warning("checkout session %s for user %s came back without a URL", session.id, user.pk)
+        raise BillingError(_("We could not open the payment page. Please try again."))
     return session.url
 
 
-def portal_start(*, user, return_url: str) -> str:  # noqa: ANN001
+def portal_start(*, user: User, return_url: str) -> str:
     """A Stripe customer portal URL where the user changes or cancels a plan."""
     api_key = _api_key()
     try:
@@ -144,16 +152,17 @@ def portal_start(*, user, return_url: str) -> str:  # noqa: ANN001
 
 def _grant(
     *,
-    user,  # noqa: ANN001 - an AUTH_USER_MODEL instance
+    user: User,
     kind: str,
     stripe_id: str,
     credits: int,
     amount: int,
-    currency: str,  # noqa: ANN001
+    currency: str,
     pack: CreditPack | None = None,
     plan: Plan | None = None,
     payment_intent_id: str = "",
 ) -> Purchase:
+    offering = pack or plan
     with transaction.atomic():
         # The ledger key serialises on the wallet lock, so of two concurrent
         # deliveries the second finds both the entry and the purchase.
@@ -162,7 +171,7 @@ def _grant(
             amount=credits,
             idempotency_key=f"stripe:{stripe_id}",
             kind=EntryKind.PURCHASE if kind == PurchaseKind.PACK else EntryKind.SUBSCRIPTION_GRANT,
-            reason=(pack or plan).name if (pack or plan) else "",
+            reason=offering.name if offering else "",
             reference=f"stripe:{stripe_id}",
         )
         purchase, _created = Purchase.objects.get_or_create(
@@ -357,7 +366,7 @@ def checkouts_reconcile(*, since: datetime | None = None) -> int:
     ``MIRSAM_STRIPE_RECONCILE_HOURS``) from Stripe and grant any paid pack, or
     plan's first invoice, that no webhook granted. Returns how many purchases
     it added."""
-    since = since or timezone.now() - timezone.timedelta(hours=settings.MIRSAM_STRIPE_RECONCILE_HOURS)
+    since = since or timezone.now() - timedelta(hours=settings.MIRSAM_STRIPE_RECONCILE_HOURS)
     added = 0
     sessions = stripe.checkout.Session.list(
         api_key=_api_key(), created={"gte": int(since.timestamp())}, status="complete", limit=100
@@ -383,6 +392,16 @@ def checkouts_reconcile(*, since: datetime | None = None) -> int:
 # --- catalogue ------------------------------------------------------------------
 
 
+class _ProductFields(TypedDict):
+    """What we keep in sync on a Stripe Product: parameters that Product
+    create and update (``stripe.Product.create`` / ``modify``) both take."""
+
+    name: str
+    active: bool
+    metadata: dict[str, str]
+    description: NotRequired[str]
+
+
 def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
     """Make Stripe's Product and Price match ``offering`` and store their ids.
 
@@ -392,8 +411,13 @@ def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
     """
     api_key = _api_key()
     is_plan = isinstance(offering, Plan)
+    interval = offering.interval if isinstance(offering, Plan) else None
     metadata = {"mirsam_kind": "plan" if is_plan else "pack", "mirsam_slug": offering.slug}
-    product_fields = {"name": offering.name_en or offering.name, "active": offering.is_active, "metadata": metadata}
+    product_fields: _ProductFields = {
+        "name": offering.name_en or offering.name,
+        "active": offering.is_active,
+        "metadata": metadata,
+    }
     if offering.description_en:
         product_fields["description"] = offering.description_en
     action = "updated"
@@ -406,11 +430,7 @@ def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
     if offering.stripe_price_id:
         price = stripe.Price.retrieve(offering.stripe_price_id, api_key=api_key)
         recurring = _get(price, "recurring", "interval")
-        if (
-            price.unit_amount != offering.price_amount
-            or price.currency != offering.currency
-            or recurring != (offering.interval if is_plan else None)
-        ):
+        if price.unit_amount != offering.price_amount or price.currency != offering.currency or recurring != interval:
             stripe.Price.modify(price.id, api_key=api_key, active=False)
             price = None
             action = "new price"
@@ -422,7 +442,7 @@ def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
             "metadata": metadata,
         }
         if is_plan:
-            fields["recurring"] = {"interval": offering.interval}
+            fields["recurring"] = {"interval": interval}
         offering.stripe_price_id = stripe.Price.create(api_key=api_key, **fields).id
     offering.save(update_fields=["stripe_product_id", "stripe_price_id"])
     return action

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from accounts.http import AuthedRequest
 from credits.services import wallet_for
 from providers.models import Offer
 
@@ -43,12 +44,15 @@ def pricing(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def checkout_start(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
+def checkout_start(request: AuthedRequest, kind: str, slug: str) -> HttpResponse:
     """Open Stripe Checkout for a pack or a plan and send the browser there."""
-    model = {"pack": CreditPack, "plan": Plan}.get(kind)
-    if model is None:
+    offering: CreditPack | Plan
+    if kind == "pack":
+        offering = get_object_or_404(CreditPack, slug=slug, is_active=True)
+    elif kind == "plan":
+        offering = get_object_or_404(Plan, slug=slug, is_active=True)
+    else:
         raise Http404
-    offering = get_object_or_404(model, slug=slug, is_active=True)
     if not services.payments_configured():
         messages.info(request, _("Payments are not configured yet, so credits cannot be bought today."))
         return redirect("pricing")
@@ -66,7 +70,7 @@ def checkout_start(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
     return HttpResponseRedirect(url, status=303)
 
 
-def _purchase_for_return(request: HttpRequest) -> Purchase | None:
+def _purchase_for_return(request: AuthedRequest) -> Purchase | None:
     # Packs are keyed on the session id; a plan's first period on its invoice,
     # so for plans look for one made since this browser started Checkout.
     session_id = request.GET.get("session_id", "")
@@ -83,7 +87,7 @@ def _purchase_for_return(request: HttpRequest) -> Purchase | None:
 
 @login_required
 @require_GET
-def checkout_success(request: HttpRequest) -> HttpResponse:
+def checkout_success(request: AuthedRequest) -> HttpResponse:
     """Back from Checkout. Says the payment was received and waits (polling)
     until the webhook has granted the credits; it never grants itself."""
     return render(
@@ -95,7 +99,7 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def checkout_status(request: HttpRequest) -> HttpResponse:
+def checkout_status(request: AuthedRequest) -> HttpResponse:
     purchase = _purchase_for_return(request)
     response = render(
         request,
@@ -115,7 +119,7 @@ def checkout_cancel(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def billing(request: HttpRequest) -> HttpResponse:
+def billing(request: AuthedRequest) -> HttpResponse:
     """The user's payments, invoices and plan, with a link to Stripe's portal."""
     return render(
         request,
@@ -131,7 +135,7 @@ def billing(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def portal(request: HttpRequest) -> HttpResponse:
+def portal(request: AuthedRequest) -> HttpResponse:
     try:
         url = services.portal_start(user=request.user, return_url=request.build_absolute_uri(reverse("billing")))
     except services.BillingError as exc:

@@ -11,8 +11,9 @@ tasks, and :func:`close_db_connections` below decides in between.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery, states
+from celery import Celery, Task, states
 from celery.signals import task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -23,7 +24,7 @@ app.autodiscover_tasks()
 
 
 @task_postrun.connect(weak=False)
-def close_db_connections(task=None, state: str | None = None, **kwargs: object) -> None:  # noqa: ANN001
+def close_db_connections(task: Task[Any, Any] | None = None, state: str | None = None, **kwargs: object) -> None:
     """After a task: keep a connection for the next one as a web request would
     (``close_old_connections``: closed past ``CONN_MAX_AGE`` or when an error
     left it unusable; otherwise checked before its next use), but close every

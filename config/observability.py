@@ -24,7 +24,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from celery.signals import task_postrun, task_prerun
 from django.core.signals import request_finished
@@ -32,6 +32,14 @@ from django.dispatch import receiver
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+    from sentry_sdk.types import Event, Hint
+
+    class RequestWithId(HttpRequest):
+        """A request that went through :class:`RequestIdMiddleware`, which
+        sets ``request_id`` (for the type checker only, as ``accounts.http``)."""
+
+        request_id: str
+
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What we accept from a client or proxy: short, and nothing that could split a
@@ -52,7 +60,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: RequestWithId) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id
@@ -69,7 +77,7 @@ def _clear_request_id(**_: Any) -> None:
     request_id_var.set(None)
 
 
-def job_id_of_task(task: Any, args: tuple | list | None, kwargs: dict | None) -> int | None:
+def job_id_of_task(task: Any, args: tuple[Any, ...] | list[Any] | None, kwargs: dict[str, Any] | None) -> int | None:
     """The job id a task works on: its first argument, when the task is one of
     ``generation.tasks`` and that parameter is called ``job_id``; else None."""
     if not getattr(task, "name", "").startswith(JOB_TASK_PREFIX):
@@ -80,14 +88,14 @@ def job_id_of_task(task: Any, args: tuple | list | None, kwargs: dict | None) ->
         return None
     if not params or params[0] != "job_id":
         return None
-    value = args[0] if args else (kwargs or {}).get("job_id")
+    value: Any = args[0] if args else (kwargs or {}).get("job_id")
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-_job_tokens: dict[str, contextvars.Token] = {}
+_job_tokens: dict[str, contextvars.Token[int | None]] = {}
 
 
 @task_prerun.connect(weak=False)
@@ -155,7 +163,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``time LEVEL logger [request_id=… job_id=…]: message`` (ids only when set)."""
 
-    def __init__(self, fmt: str | None = None, datefmt: str | None = None, style: str = "%", **kwargs: Any) -> None:
+    def __init__(
+        self, fmt: str | None = None, datefmt: str | None = None, style: Literal["%", "{", "$"] = "%", **kwargs: Any
+    ) -> None:
         super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s%(ids)s: %(message)s", datefmt, style, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
@@ -164,7 +174,7 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def _sentry_before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def _sentry_before_send(event: Event, hint: Hint) -> Event:
     tags = event.setdefault("tags", {})
     if (request_id := request_id_var.get()) is not None:
         tags.setdefault("request_id", request_id)

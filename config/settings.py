@@ -11,10 +11,15 @@ import importlib.util
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import django_stubs_ext
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+# Lets classes that django-stubs types as generic take their type arguments
+# at run time too (``admin.ModelAdmin[Wallet]``); Django itself does not.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

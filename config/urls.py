@@ -12,7 +12,8 @@ from generation.callbacks import provider_callback
 from generation.versions import STUDIO
 
 # Staff log in through allauth (and its second factor), not the admin's own form.
-admin.site.login = secure_admin_login(admin.site.login)
+# allauth documents wrapping the site's bound method; mypy refuses assigning to a method.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = _("Mirsam operations")
 admin.site.site_title = _("Mirsam operations")
 admin.site.index_title = _("Operator console")

@@ -1,4 +1,10 @@
+from __future__ import annotations
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+
+from accounts.models import User
 
 from .models import Hold, LedgerEntry, Wallet
 
@@ -6,17 +12,17 @@ from .models import Hold, LedgerEntry, Wallet
 class ReadOnlyMixin:
     """Ledger rows are immutable: nobody adds, edits or deletes them here."""
 
-    def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
-class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline):
+class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline[LedgerEntry, Wallet]):
     model = LedgerEntry
     fields = (
         "created_at",
@@ -35,7 +41,7 @@ class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline):
     show_change_link = True
 
 
-class WalletInline(ReadOnlyMixin, admin.StackedInline):
+class WalletInline(ReadOnlyMixin, admin.StackedInline[Wallet, User]):
     model = Wallet
     fields = ("balance", "held", "updated_at")
     readonly_fields = fields
@@ -43,18 +49,18 @@ class WalletInline(ReadOnlyMixin, admin.StackedInline):
 
 
 @admin.register(Wallet)
-class WalletAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WalletAdmin(ReadOnlyMixin, admin.ModelAdmin[Wallet]):
     list_display = ("user", "balance", "held", "available", "updated_at")
     search_fields = ("user__email",)
     readonly_fields = ("user", "balance", "held", "updated_at")
     inlines = [LedgerEntryInline]
 
-    def has_view_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_view_permission(self, request: HttpRequest, obj: Wallet | None = None) -> bool:
         return request.user.is_staff
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyMixin, admin.ModelAdmin[LedgerEntry]):
     list_display = ("created_at", "wallet", "kind", "amount", "held_delta", "balance_after", "reference", "actor")
     list_filter = ("kind", "created_at")
     search_fields = ("wallet__user__email", "reference", "idempotency_key", "reason")
@@ -63,7 +69,7 @@ class LedgerEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class HoldAdmin(ReadOnlyMixin, admin.ModelAdmin[Hold]):
     list_display = ("reference", "wallet", "amount", "captured_amount", "status", "created_at", "closed_at")
     list_filter = ("status",)
     search_fields = ("reference", "wallet__user__email")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet, Sum
 
 from .models import LedgerEntry, Wallet
 
+if TYPE_CHECKING:
+    from accounts.models import User
 
-def entries_for_user(*, user) -> QuerySet[LedgerEntry]:  # noqa: ANN001
+
+def entries_for_user(*, user: User) -> QuerySet[LedgerEntry]:
     """The user's ledger entries, newest first."""
     return LedgerEntry.objects.filter(wallet__user=user).order_by("-created_at", "-id")
 

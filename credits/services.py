@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
+
+if TYPE_CHECKING:
+    # Only for annotations: credits' models name settings.AUTH_USER_MODEL, and
+    # nothing here needs the accounts app at run time.
+    from accounts.models import User
 
 
 class CreditsError(Exception):
@@ -48,13 +54,13 @@ class _Change:
     held_delta: int
 
 
-def wallet_for(user) -> Wallet:  # noqa: ANN001 - any AUTH_USER_MODEL instance
+def wallet_for(user: User) -> Wallet:
     """The user's wallet, created empty on first use (no lock)."""
     wallet, _created = Wallet.objects.get_or_create(user=user)
     return wallet
 
 
-def _lock_wallet(user) -> Wallet:  # noqa: ANN001
+def _lock_wallet(user: User) -> Wallet:
     # The wallet usually exists: lock it in one statement. A first use creates
     # it, which may race with itself; the unique user constraint makes the
     # loser (rolled back to its savepoint) lock the winner's row.
@@ -77,7 +83,7 @@ def _apply(
     idempotency_key: str,
     reason: str = "",
     reference: str = "",
-    actor=None,  # noqa: ANN001
+    actor: User | None = None,
     hold: Hold | None = None,
 ) -> LedgerEntry:
     """Write one entry and update the locked wallet. Caller holds the lock."""
@@ -103,13 +109,13 @@ def _apply(
 
 def credits_grant(
     *,
-    user,  # noqa: ANN001
+    user: User,
     amount: int,
     idempotency_key: str,
     reason: str,
     kind: str = EntryKind.GRANT,
     reference: str = "",
-    actor=None,  # noqa: ANN001
+    actor: User | None = None,
 ) -> LedgerEntry:
     """Add ``amount`` (> 0) credits to the user's balance.
 
@@ -135,10 +141,10 @@ def credits_grant(
 
 def credits_adjust(
     *,
-    user,  # noqa: ANN001
+    user: User,
     amount: int,
     reason: str,
-    actor,  # noqa: ANN001
+    actor: User | None,
     idempotency_key: str | None = None,
 ) -> LedgerEntry:
     """A staff adjustment of ``amount`` credits (positive or negative).
@@ -169,7 +175,7 @@ def credits_adjust(
         )
 
 
-def credits_hold(*, user, amount: int, reference: str, reason: str = "") -> Hold:  # noqa: ANN001
+def credits_hold(*, user: User, amount: int, reference: str, reason: str = "") -> Hold:
     """Reserve ``amount`` (> 0) credits for the work named by ``reference``
     (e.g. ``"job:42"``; one hold per reference).
 
@@ -250,7 +256,7 @@ def credits_release(*, hold: Hold, reason: str = "") -> Hold:
 
 def credits_revoke(
     *,
-    user,  # noqa: ANN001
+    user: User,
     amount: int,
     idempotency_key: str,
     reason: str,

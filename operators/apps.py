@@ -6,7 +6,8 @@ import functools
 from typing import Any
 
 from django.apps import AppConfig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 
 class OperatorsConfig(AppConfig):
@@ -27,8 +28,9 @@ class OperatorsConfig(AppConfig):
         original = admin.site.index
 
         @functools.wraps(original)
-        def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
             context = dashboard_context(request) if request.user.is_active and request.user.is_staff else {}
             return original(request, extra_context={**context, **(extra_context or {})})
 
-        admin.site.index = index
+        # An instance attribute shadowing the method, on purpose (see above).
+        admin.site.index = index  # type: ignore[method-assign]

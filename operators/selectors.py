@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
@@ -36,6 +36,9 @@ from generation.models import Job, JobStatus, ProviderTask, TaskStatus
 from providers.base import ProviderError
 from providers.models import Offer, ProviderCall, Service
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 log = logging.getLogger(__name__)
 
 PERIODS = (7, 30, 90)
@@ -46,7 +49,7 @@ TOP_MODELS = 8
 # Stripe's zero-decimal currencies: their minor unit is the major unit.
 # https://docs.stripe.com/currencies#zero-decimal
 ZERO_DECIMAL_CURRENCIES = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905 - a readable list
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # a readable list
 )
 
 # kie.ai's account credits (GET /api/v1/chat/credit, shared/kie/API.md §1).
@@ -135,7 +138,7 @@ class CreditFigures:
 @dataclass(frozen=True)
 class JobsRow:
     service: str
-    label: str
+    label: StrOrPromise  # translated when shown
     counts: tuple[int, ...]  # in the order of DashboardFigures.job_statuses
 
     @property
@@ -227,7 +230,7 @@ class DashboardFigures:
     new_users_period: int
     revenue: tuple[RevenueRow, ...]
     credits: CreditFigures
-    job_statuses: tuple[tuple[str, str], ...]  # (value, label) columns of ``jobs``
+    job_statuses: tuple[tuple[str, StrOrPromise], ...]  # (value, label) columns of ``jobs``
     jobs: tuple[JobsRow, ...]
     top_models: tuple[ModelRow, ...]
     providers: tuple[AdapterRow, ...]
@@ -421,11 +424,11 @@ def _providers(since: datetime, until: datetime) -> tuple[AdapterRow, ...]:
     """
     calls = _in(ProviderCall.objects.order_by(), "created_at", since, until)
     totals = calls.values("adapter").annotate(calls=Count("pk"), errors=Count("pk", filter=PROVIDER_ERROR))
-    by_adapter = {"partition_by": [F("adapter")]}
+    by_adapter = [F("adapter")]
     p95 = dict(
         calls.annotate(
-            rank100=Window(RowNumber(), order_by=[F("latency_ms").asc(), F("pk").asc()], **by_adapter) * 100,
-            calls95=Window(Count("pk"), **by_adapter) * 95,
+            rank100=Window(RowNumber(), order_by=[F("latency_ms").asc(), F("pk").asc()], partition_by=by_adapter) * 100,
+            calls95=Window(Count("pk"), partition_by=by_adapter) * 95,
         )
         .filter(rank100__gte=F("calls95"), rank100__lt=F("calls95") + 100)
         .values_list("adapter", "latency_ms")
@@ -436,7 +439,7 @@ def _providers(since: datetime, until: datetime) -> tuple[AdapterRow, ...]:
     )
 
 
-def _daily(rows: Iterable[dict[str, Any]], days: tuple[date, ...], *, sign: int = 1, currency: str = "") -> Series:
+def _daily(rows: Iterable[Mapping[str, Any]], days: tuple[date, ...], *, sign: int = 1, currency: str = "") -> Series:
     by_day = {row["day"]: row["value"] or 0 for row in rows}
     return Series(days=days, values=tuple(sign * by_day.get(day, 0) for day in days), currency=currency)
 
@@ -479,7 +482,7 @@ def _series(now: datetime) -> dict[str, Any]:
         .values("currency", "day")
         .annotate(value=Sum("amount"))
     )
-    by_currency: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_currency: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in revenue:
         by_currency[row["currency"]].append(row)
     return {

@@ -1,11 +1,14 @@
+from __future__ import annotations
+
 from django.contrib import admin
+from django.http import HttpRequest
 from modeltranslation.admin import TranslationAdmin
 
 from .models import Offer, ProviderCall
 
 
 @admin.register(Offer)
-class OfferAdmin(TranslationAdmin):
+class OfferAdmin(TranslationAdmin[Offer]):
     list_display = (
         "slug",
         "name",
@@ -22,7 +25,7 @@ class OfferAdmin(TranslationAdmin):
 
 
 @admin.register(ProviderCall)
-class ProviderCallAdmin(admin.ModelAdmin):
+class ProviderCallAdmin(admin.ModelAdmin[ProviderCall]):
     list_display = (
         "created_at",
         "adapter",
@@ -39,8 +42,8 @@ class ProviderCallAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in ProviderCall._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request: HttpRequest, obj: ProviderCall | None = None) -> bool:
         return False

@@ -17,7 +17,7 @@ import io
 import math
 import os
 import shutil
-import subprocess  # noqa: S404 - runs only the bundled ffmpeg with a fixed argument list
+import subprocess  # runs only the bundled ffmpeg with a fixed argument list
 import tempfile
 from dataclasses import dataclass
 from typing import IO
@@ -197,7 +197,8 @@ def render_poster(
 
 @functools.cache
 def _ffmpeg() -> str:
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,9 @@ def text_layer(prompt: str, size: tuple[int, int]) -> Image.Image:
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     font = ImageFont.load_default(size=max(12, min(width, height) // 18))
+    # Given a size, Pillow loads its bundled scalable font; only a Pillow built
+    # without FreeType falls back to the fixed bitmap font, which has no size.
+    assert isinstance(font, ImageFont.FreeTypeFont)
     lines: list[str] = []
     line = ""
     for word in prompt.strip()[:140].split():

@@ -526,8 +526,10 @@ def sound(value: Any) -> bool:
     bool (§2.1). Raises ``ProviderError(code="bad_input")`` otherwise."""
     if isinstance(value, bool):
         return value
-    if value in ("on", "off"):
-        return value == "on"
+    if value == "on":
+        return True
+    if value == "off":
+        return False
     raise bad_input(gettext("The sound setting %(value)s is not on or off.") % {"value": value})
 
 

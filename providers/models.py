@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -20,6 +21,14 @@ class Service(models.TextChoices):
 class AdapterName(models.TextChoices):
     DEMO = "demo", _("Demo (offline)")
     KIE = "kie", _("kie.ai")
+
+
+class ParamSpec(TypedDict):
+    """One option of a catalogue model: the values it takes (as text, in
+    display order) and the one picked when none is given."""
+
+    choices: list[str]
+    default: str
 
 
 class Offer(Stamped):
@@ -65,6 +74,9 @@ class Offer(Stamped):
     # Studio pages are kept per version of the catalogue (providers.versions).
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    # The default manager is Stamped's; modeltranslation (providers/translation.py)
+    # mixes its MultilingualManager into that class at run time.
+
     class Meta:
         verbose_name = _("catalogue model")
         verbose_name_plural = _("catalogue models")
@@ -74,9 +86,9 @@ class Offer(Stamped):
         return f"{self.name} ({self.slug})"
 
     @property
-    def param_specs(self) -> dict[str, dict]:
+    def param_specs(self) -> dict[str, ParamSpec]:
         """``{name: {"choices": [str, ...], "default": str}}`` in display order."""
-        specs = {}
+        specs: dict[str, ParamSpec] = {}
         for name, spec in (self.options.get("params") or {}).items():
             choices = [str(c) for c in spec.get("choices") or []]
             if choices:
@@ -117,9 +129,11 @@ class Offer(Stamped):
         image-to-X model (e.g. kling-2.6/image-to-video)."""
         return (with_inputs and self.options.get("provider_model_with_inputs")) or self.provider_model
 
-    def forbidden(self, params: dict[str, str]) -> dict[str, str] | None:
-        """The first forbidden combination ``params`` matches, if any."""
-        for combo in self.options.get("forbid") or []:
+    def forbidden(self, params: dict[str, str]) -> dict[str, Any] | None:
+        """The first forbidden combination ``params`` matches, if any, as the
+        catalogue's ``options["forbid"]`` has it."""
+        combos: list[dict[str, Any]] = self.options.get("forbid") or []
+        for combo in combos:
             if all(str(params.get(k)) == str(v) for k, v in combo.items()):
                 return combo
         return None
@@ -128,9 +142,9 @@ class Offer(Stamped):
         """Whole credits for one output with these option values."""
         extra = 0
         for name, table in (self.options.get("surcharges") or {}).items():
-            extra += int(
-                (table or {}).get(str((params or {}).get(name, self.param_specs.get(name, {}).get("default"))), 0)
-            )
+            spec = self.param_specs.get(name)
+            value = (params or {}).get(name, spec["default"] if spec else None)
+            extra += int((table or {}).get(str(value), 0))
         return self.price_credits + extra
 
     def price_for(self, *, outputs: int, params: dict[str, str] | None = None) -> int:

@@ -36,6 +36,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -153,7 +154,7 @@ def acquire(
     limit: int,
     window: float,
     max_wait: float,
-    sleep=time.sleep,  # noqa: ANN001 - a seam for tests
+    sleep: Callable[[float], None] = time.sleep,  # a seam for tests
 ) -> Grant:
     """Take one of ``limit`` slots per ``window`` seconds under ``key``,
     sleeping while none is free. Raises :class:`RateLimited` as soon as it is
@@ -167,7 +168,7 @@ def acquire(
             if waited > 0.5:
                 log.info("rate limit %s: waited %.1f s for a slot", key, waited)
             return Grant(granted_at=value, waited=waited)
-        pause = max(value, 0.001) + random.uniform(0, JITTER_SECONDS)  # noqa: S311 - jitter, not crypto
+        pause = max(value, 0.001) + random.uniform(0, JITTER_SECONDS)  # jitter, not crypto
         if waited + pause > max_wait:
             log.warning("rate limit %s: no slot within %.0f s; retry in %.1f s", key, max_wait, pause)
             raise RateLimited(retry_after=pause)

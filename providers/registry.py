@@ -14,4 +14,5 @@ ADAPTERS: dict[str, str] = {
 
 def get_adapter(name: str) -> Adapter:
     """A fresh adapter instance for ``name``; ``KeyError`` for an unknown one."""
-    return import_string(ADAPTERS[name])()
+    adapter_class: type[Adapter] = import_string(ADAPTERS[name])
+    return adapter_class()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import User
 from accounts.services import user_onboard
@@ -14,13 +16,13 @@ DEMO_CREDITS = 200
 class Command(BaseCommand):
     help = "Create the staff user and the demo user of the embedded setup (idempotent) and print their credentials."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--admin-email", default="admin@mirsam.local")
         parser.add_argument("--admin-password", default="mirsam-admin")
         parser.add_argument("--demo-email", default="demo@mirsam.local")
         parser.add_argument("--demo-password", default="mirsam-demo")
 
-    def handle(self, *args, **o) -> None:
+    def handle(self, *args: Any, **o: Any) -> None:
         admin = self._user(o["admin_email"], o["admin_password"], staff=True)
         demo = self._user(o["demo_email"], o["demo_password"], staff=False)
         credits_grant(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from credits.models import Wallet
@@ -9,7 +11,7 @@ from credits.selectors import ledger_drift
 class Command(BaseCommand):
     help = "Verify that every wallet equals the sum of its ledger entries; exit non-zero on drift."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         drifts = ledger_drift()
         for d in drifts:
             self.stderr.write(
