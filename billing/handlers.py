@@ -3,7 +3,7 @@
 dj-stripe verifies the signature, stores the Event (a replayed event id is
 not processed again) and runs these inside its transaction after its own
 handlers; an exception rolls everything back and answers 500, so Stripe
-delivers the event again (stack-notes §1). The payload is read from
+delivers the event again (docs/stack.md §1). The payload is read from
 ``event.data["object"]`` because dj-stripe 2.11 misreads some dahlia fields.
 """
 

@@ -36,7 +36,7 @@ def purchases_for_user(*, user: User) -> QuerySet[Purchase]:
 class SubscriptionInfo:
     """The user's plan as Stripe last told dj-stripe: ``renews_at`` is the
     end of the current period (dahlia moved it onto the subscription item;
-    dj-stripe 2.11 still reads the old field, stack-notes §7)."""
+    dj-stripe 2.11 still reads the old field, docs/stack.md §7)."""
 
     plan: Plan | None
     status: str

@@ -69,7 +69,7 @@ VAR_DIR = Path(env.str("MIRSAM_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
-    # modeltranslation must come before the admin (stack-notes §3).
+    # modeltranslation must come before the admin (docs/stack.md §3).
     "modeltranslation",
     # Before the admin, so operators/templates/admin/index.html overrides its index.
     "operators",
@@ -188,7 +188,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# django-allauth (stack-notes §2)
+# django-allauth (docs/stack.md §2)
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
@@ -319,7 +319,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Celery (stack-notes §6). The embedded default is kombu's filesystem
+# Celery (docs/stack.md §6). The embedded default is kombu's filesystem
 # transport: a real worker process, no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -366,7 +366,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Stripe through dj-stripe (stack-notes §1). Without a secret key the pricing
+# Stripe through dj-stripe (docs/stack.md §1). Without a secret key the pricing
 # page still shows packs and plans and buying says payments are off.
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="")
@@ -401,7 +401,7 @@ MIRSAM_POLL_MAX_ATTEMPTS = env.int("MIRSAM_POLL_MAX_ATTEMPTS", default=60)
 
 # Rate limits of our own endpoints, counted in the default cache (CACHE_URL:
 # Redis in production, so every web process shares the counts). allauth's
-# (stack-notes §2; "<n>/<period>/<ip|key|user>", comma-separated) answer 429
+# (docs/stack.md §2; "<n>/<period>/<ip|key|user>", comma-separated) answer 429
 # with templates/429.html; django-ratelimit's are per user for Generate and
 # per client IP for the provider callback.
 ACCOUNT_RATE_LIMITS = {
@@ -435,7 +435,7 @@ KIE_WEBHOOK_HMAC_KEY = env.str("KIE_WEBHOOK_HMAC_KEY", default="")
 KIE_TIMEOUT_SECONDS = env.float("KIE_TIMEOUT_SECONDS", default=30.0)
 KIE_MAX_RETRIES = env.int("KIE_MAX_RETRIES", default=3)
 KIE_RETRY_BACKOFF_SECONDS = env.float("KIE_RETRY_BACKOFF_SECONDS", default=1.0)
-# kie.ai takes at most 20 new generation requests per 10 s per account (API.md §1);
+# kie.ai takes at most 20 new generation requests per 10 s per account (docs/kie.md §1);
 # providers/ratelimit.py holds that across every worker through MIRSAM_REDIS_URL.
 KIE_RATE_LIMIT = env.int("KIE_RATE_LIMIT", default=20)  # 0 = off
 KIE_RATE_LIMIT_WINDOW_SECONDS = env.float("KIE_RATE_LIMIT_WINDOW_SECONDS", default=10.0)

@@ -1,6 +1,6 @@
 """The credits ledger: one wallet per user and an append-only list of entries.
 
-Invariants (DESIGN.md, "The credits ledger"):
+Invariants (docs/architecture.md, "The credits ledger"):
 
 * credits are whole numbers;
 * ``wallet.balance == sum(entry.amount)`` and ``wallet.held == sum(entry.held_delta)``

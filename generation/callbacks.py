@@ -27,7 +27,7 @@ def provider_callback(request: HtmxRequest, token: str) -> JsonResponse:
     callback that fails verification or parsing (nothing changes), 200 else;
     429 past ``MIRSAM_RATE_CALLBACK`` from one IP (kie.ai retries a callback
     that failed, and polling covers one that never comes).
-    kie.ai waits 15 s at most (API.md §1 Callbacks), so the downloads run in
+    kie.ai waits 15 s at most (docs/kie.md §1 Callbacks), so the downloads run in
     a Celery task, not here."""
     if request.limited:
         return JsonResponse({"ok": False, "error": "rate_limited"}, status=429)

@@ -1,4 +1,4 @@
-"""Checking and normalising the photos people upload (PRODUCT.md, "Privacy and
+"""Checking and normalising the photos people upload (docs/product.md, "Privacy and
 policy": uploaded photos are personal data).
 
 :func:`image_clean` is the only door an uploaded image goes through before we

@@ -52,7 +52,7 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # a readable list
 )
 
-# kie.ai's account credits (GET /api/v1/chat/credit, shared/kie/API.md §1).
+# kie.ai's account credits (GET /api/v1/chat/credit, docs/kie.md §1).
 KIE_CREDITS_CACHE_KEY = "operators:kie-credits"
 KIE_CREDITS_CACHE_SECONDS = 300
 KIE_CREDITS_ERROR_CACHE_SECONDS = 60  # a down provider must not slow every admin page

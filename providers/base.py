@@ -13,7 +13,7 @@ Lifecycle of a task, as the pipeline drives it:
 3. ``parse_callback(body, headers)`` → :class:`TaskResult` for a callback
    POSTed by the provider (after ``verify_callback``).
 4. ``download(url, request, max_bytes)`` → :class:`Download`: the output's
-   bytes, read at once because provider URLs expire (API.md §1 Retention),
+   bytes, read at once because provider URLs expire (docs/kie.md §1 Retention),
    streamed in chunks and capped at ``max_bytes``; images and videos.
 5. ``supports_extend(provider_model)``: whether ``params["extend_task_id"]``
    can continue an earlier result (Veo, Runway).

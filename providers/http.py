@@ -4,7 +4,7 @@ Every attempt is written to :class:`~providers.models.ProviderCall` with
 secrets redacted, the body truncated and the latency measured. Timeouts are
 always set. Retries with exponential backoff happen for:
 
-* HTTP 429 and 5xx answers (kie.ai says a 429 is not queued: API.md §1 Rate limits);
+* HTTP 429 and 5xx answers (kie.ai says a 429 is not queued: docs/kie.md §1 Rate limits);
 * connection errors (nothing reached the provider);
 * read timeouts, for idempotent methods only (a timed-out POST may have
   created a task, so it is not repeated blindly).

@@ -1,6 +1,6 @@
 """The ``kie`` adapter: kie.ai's Market (unified jobs), Veo 3.1 and Runway APIs.
 
-Every fact about kie.ai here comes from ``shared/kie/API.md`` (cited as §n):
+Every fact about kie.ai here comes from ``docs/kie.md`` (cited as §n):
 
 * §1 Basics: base URL, ``Authorization: Bearer <key>``, the envelope
   ``{code, msg, data}`` whose ``code`` may report an error under HTTP 200,

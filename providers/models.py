@@ -36,7 +36,7 @@ class Offer(Stamped):
 
     ``name`` and ``description`` exist in English and Arabic (modeltranslation).
     ``options`` describes what the model accepts, with values from kie.ai's
-    reference (shared/kie/API.md §2.1–2.3)::
+    reference (docs/kie.md §2.1–2.3)::
 
         {
           "params": {"aspect_ratio": {"choices": ["16:9", "9:16"], "default": "16:9"},
@@ -51,7 +51,7 @@ class Offer(Stamped):
 
     The price of one output is ``price_credits`` plus the surcharges of the
     chosen values, in whole credits; ``provider_cost_usd`` is what one output
-    costs us at the provider (API.md §2.8), for the margin.
+    costs us at the provider (docs/kie.md §2.8), for the margin.
     """
 
     slug = models.SlugField(_("slug"), max_length=64, unique=True)

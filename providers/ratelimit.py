@@ -1,7 +1,7 @@
 """A sliding-window rate limiter shared by every worker, for provider calls.
 
 kie.ai accepts at most 20 new generation requests per 10 seconds per account
-and answers the excess with HTTP 429 without queueing it (``shared/kie/API.md``
+and answers the excess with HTTP 429 without queueing it (``docs/kie.md``
 §1 "Rate limits"). Several Celery workers on several hosts submit jobs, so the
 count has to live outside any one process: in Redis. Before each create,
 generate or extend call the kie adapter takes a *slot* here

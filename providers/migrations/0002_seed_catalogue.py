@@ -1,6 +1,6 @@
 """Seed the catalogue: the offline demo model and kie.ai's Nano Banana.
 
-Option values from shared/kie/API.md §2.1 (google/nano-banana); provider cost
+Option values from docs/kie.md §2.1 (google/nano-banana); provider cost
 from §2.8 (pricing snapshot 2026-06-30). Staff edit all of it in the admin.
 """
 

@@ -1,6 +1,6 @@
 """Options become per-parameter specs; seed the video and avatar models.
 
-Allowed values from shared/kie/API.md §2.1 (Market: Kling 2.6, Wan 2.5,
+Allowed values from docs/kie.md §2.1 (Market: Kling 2.6, Wan 2.5,
 nano-banana-edit), §2.2 (Veo 3.1) and §2.3 (Runway); provider costs from §2.8
 (snapshot 2026-06-30). Prices in credits keep a margin over cost at about
 $0.005 a credit; staff edit all of it in the admin.
