@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 BIN = Path(sys.executable).parent
 # Inherited variables that would change what production mode does here.

@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from credits.models import Wallet
 from generation.models import Job, Upload
-from tests.conftest import fund, need
 from tests.factories import UserFactory
+from tests.support.accounts import fund
+from tests.support.env import need
 
 pytestmark = pytest.mark.django_db
 

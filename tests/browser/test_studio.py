@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import sign_in
-from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund
+from tests.support.browser import sign_in
 
 
 @pytest.mark.browser

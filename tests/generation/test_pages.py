@@ -16,7 +16,7 @@ from django.utils import translation
 from credits.services import credits_grant
 from generation import pages, services
 from generation.models import Job, JobStatus, StylePreset
-from tests.generation.test_avatar_video import photo
+from tests.support.uploads import photo
 
 pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
