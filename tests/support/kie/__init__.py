@@ -1,4 +1,5 @@
-"""The kie.ai fake: one wire format (shared/kie/API.md §1, §2.1–§2.3).
+"""The kie.ai fake: one wire format (shared/kie/API.md §1, §2.1–§2.3), two
+ways to serve it.
 
 * :mod:`.wire` — paths, ids, keys and every body kie.ai sends, as pure
   builders: ``envelope``, ``created``, ``record`` / ``callback_body``
@@ -8,6 +9,9 @@
 * :mod:`.media` — what the CDN serves: ``png_bytes``, ``gradient_png``, ``mp4_bytes``.
 * :mod:`.scripted` — kie.ai scripted per test on pytest-httpserver:
   ``kie_configure``, ``serve_png``, ``serve_mp4``, ``requests_to``, ``own_server``.
+* :mod:`.server` — :class:`KieFake`, a kie.ai that keeps tasks and answers
+  by itself (latency, CDN, callbacks, calls log), in a thread or as
+  ``python -m tests.support.kie`` for the benchmarks.
 
 Everything is importable from here: ``from tests.support.kie import CREATE, created, kie_configure``.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from .media import gradient_png, mp4_bytes, png_bytes
 from .scripted import kie_configure, own_server, requests_to, serve_mp4, serve_png
+from .server import KieFake
 from .wire import (
     CDN,
     CREATE,
@@ -71,6 +76,7 @@ __all__ = [
     "VEO_GENERATE",
     "VEO_RECORD",
     "VEO_TASK_ID",
+    "KieFake",
     "callback_body",
     "callback_signature",
     "created",
