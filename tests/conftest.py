@@ -15,7 +15,7 @@ from tests.factories import OfferFactory, UserFactory
 from tests.support.accounts import fund, with_totp
 from tests.support.env import IN_CI, ROOT, broker_reachable, need
 
-pytest_plugins = ["tests.billing.stripe_standin", "tests.billing.fixtures"]
+pytest_plugins = ["tests.billing.fixtures"]
 
 
 @pytest.fixture(autouse=True)
