@@ -243,6 +243,7 @@ class KieFake:
         return task
 
     def task(self, task_id: str) -> Task | None:
+        """The task ``task_id``, or None."""
         with self.lock:
             return self.tasks.get(task_id)
 
@@ -330,6 +331,7 @@ class KieFake:
     # --- callbacks ------------------------------------------------------------------------
 
     def call_back_when_done(self, task: Task) -> None:
+        """Queue the POST of ``task``'s callback for when it is done."""
         with self._wake:
             heapq.heappush(self._due, (task.done_at, task.task_id, task.callback_url))
             self._wake.notify()
