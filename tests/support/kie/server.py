@@ -152,7 +152,7 @@ class KieFake:
         self._stopping = False
         self._server = _Server((host, port), _Handler)
         self._server.fake = self
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = host, int(self._server.server_address[1])
         self.url = f"http://{self.host}:{self.port}"
         self._announcer = threading.Thread(target=self._announce, name="kie-announcer", daemon=True)
         self._announcer.start()
@@ -454,9 +454,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
-                data = part.get_payload(decode=True) or b""
-                if part.get_filename() is not None:
-                    file = (part.get_filename(), data, part.get_content_type())
+                payload = part.get_payload(decode=True)
+                data = payload if isinstance(payload, bytes) else b""
+                filename = part.get_filename()
+                if filename is not None:
+                    file = (filename, data, part.get_content_type())
                 elif isinstance(name, str):
                     form[name] = data.decode()
         if file is None or not form.get("uploadPath"):
@@ -485,8 +487,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._not_found()
                 return
             self._send(200, *served)
-            task = url.path[len(wire.CDN) :].split(".")[0]
-            self.fake.record(op="download", task=task, recv=recv, sent=time.time())
+            name = url.path[len(wire.CDN) :].split(".")[0]  # the task id, for a task's output
+            self.fake.record(op="download", task=name, recv=recv, sent=time.time())
             return
         if url.path == wire.CREDIT:
             if not self._authorized():

@@ -29,7 +29,7 @@ def add_interval(ts: int, interval: str, count: int = 1) -> int:
 
 
 def subscription_for_session(
-    store: Store, session: dict[str, Any], customer_id: str, sub_data: dict[str, Any]
+    store: Store, session: dict[str, Any], customer_id: str | None, sub_data: dict[str, Any]
 ) -> dict[str, Any]:
     """An "incomplete" Subscription for a completed subscription-mode session
     (one item per recurring line item; metadata from ``subscription_data``)."""
