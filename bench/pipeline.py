@@ -6,8 +6,9 @@ local kie.ai with realistic latency.
 It creates the PostgreSQL database ``mirsam_bench`` (dropped at the end
 unless ``--keep-db``), migrates (the catalogue's kie.ai model
 ``google/nano-banana`` comes with it), seeds 20 funded users, starts
-bench/fake_kie.py (createTask / recordInfo / a CDN, 150–400 ms a call, tasks
-done 1–3 s after creation) and two ``celery worker`` processes (prefork,
+the tests' kie.ai fake as a process (``python -m tests.support.kie``:
+createTask / recordInfo / a CDN, 150–400 ms a call, tasks done 1–3 s after
+creation) and two ``celery worker`` processes (prefork,
 ``--concurrency`` each, Redis broker on a queue of this run only, the
 repository's settings with ``DEBUG=false``), then submits the jobs with
 ``generation.services.job_submit`` — what Generate runs — as fast as it can
@@ -458,7 +459,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "bench.fake_kie",
+                "tests.support.kie",
                 "--port",
                 str(kie_port),
                 "--log",

@@ -6,19 +6,16 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.utils import translation
 
-from credits.services import credits_grant
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund, with_totp
+from tests.support.env import IN_CI, ROOT, broker_reachable, need
 
-pytest_plugins = ["tests.billing.stripe_standin", "tests.billing.fixtures"]
-
-ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+pytest_plugins = ["tests.billing.fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +52,6 @@ def _test_settings(settings, tmp_path):
     yield
 
 
-def fund(user, amount: int) -> None:
-    credits_grant(user=user, amount=amount, idempotency_key=f"test-fund:{user.pk}:{amount}", reason="test")
-
-
 @pytest.fixture
 def alice(db):
     user = UserFactory(email="alice@example.com", username="alice")
@@ -89,32 +82,11 @@ def charlie_client(charlie):
     return other
 
 
-def need(condition: bool, why: str) -> None:
-    """Skip a service test where the service is missing, but fail under CI=true:
-    CI must run the PostgreSQL / Redis / worker tests, never skip them."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture
 def postgres(db):
     from django.db import connection
 
     need(connection.vendor == "postgresql", "the database is not PostgreSQL (set DATABASE_URL)")
-
-
-def _broker_reachable(url: str) -> bool:
-    if not url.startswith("redis"):
-        return True
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture
@@ -127,7 +99,7 @@ def worker(settings, tmp_path):
     if IN_CI:
         need(broker.startswith("redis"), "CELERY_BROKER_URL is not Redis")
         need(connection.vendor == "postgresql", "the database is not PostgreSQL")
-    need(_broker_reachable(broker), f"the broker {broker} is not reachable")
+    need(broker_reachable(broker), f"the broker {broker} is not reachable")
     from config.celery import app
 
     queue = f"mirsam-test-{uuid.uuid4().hex[:8]}"
@@ -190,14 +162,6 @@ def worker(settings, tmp_path):
             proc.kill()
         if os.environ.get("MIRSAM_SHOW_WORKER_LOG"):
             print(log.read_text())
-
-
-def with_totp(user):
-    """Give a staff user an authenticator app (allauth.mfa TOTP)."""
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
-    TOTP.activate(user, generate_totp_secret())
-    return user
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 BIN = Path(sys.executable).parent
 # Inherited variables that would change what production mode does here.
@@ -60,7 +60,7 @@ def procfile() -> dict[str, str]:
 
 def run(command: str | list[str], env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess:
     args = shlex.split(command) if isinstance(command, str) else command
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)  # noqa: PLW1510
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_the_docker_files_and_the_procfile_run_the_same_commands():

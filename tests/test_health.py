@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.conftest import need
+from tests.support.env import need
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ from celery.signals import task_postrun, task_prerun
 
 from config.observability import ContextFilter, JsonFormatter, TextFormatter, job_id_of_task, job_id_var
 from generation import services
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 
 class Capture(logging.Handler):

@@ -22,7 +22,7 @@ from credits.services import credits_grant
 from generation import services
 from generation.models import Job, JobStatus
 from tests.factories import OfferFactory, StylePresetFactory
-from tests.generation.test_avatar_video import photo
+from tests.support.uploads import photo
 
 pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -31,7 +31,7 @@ ANY_TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": "|form_tok
 STUDIO_PAGES = ["dashboard", "image", "video", "avatar", "creations", "landing"]
 
 
-def _done_job(user, offer, capture, prompt: str = "a red lighthouse") -> Job:  # noqa: ANN001
+def _done_job(user, offer, capture, prompt: str = "a red lighthouse") -> Job:
     with capture(execute=True):
         job = services.job_submit(user=user, offer=offer, params={"prompt": prompt, "outputs": 1})
     job.refresh_from_db()

@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from credits.models import Wallet
 from generation.models import Job, Upload
-from tests.conftest import fund, need
 from tests.factories import UserFactory
+from tests.support.accounts import fund
+from tests.support.env import need
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,7 @@ def test_a_rate_limited_password_reset_returns_our_429_page(client, limits, mail
 # --- Generate -----------------------------------------------------------------------
 
 
-def _generate(client, offer, **extra):  # noqa: ANN001, ANN202
+def _generate(client, offer, **extra):
     data = {"offer": offer.pk, "prompt": "a lighthouse", "aspect_ratio": "1:1", "outputs": 1}
     return client.post(reverse("job_create"), data, **extra)
 

@@ -9,8 +9,8 @@ from accounts.models import StaffAction
 from credits.models import EntryKind, HoldStatus, LedgerEntry, Wallet
 from generation import services
 from generation.models import Job, JobStatus
-from tests.conftest import fund
 from tests.factories import UserFactory
+from tests.support.accounts import fund
 
 pytestmark = pytest.mark.django_db
 

@@ -1,18 +1,34 @@
-"""Billing fixtures, registered for every test in tests/conftest.py: keys, a
+"""Billing fixtures, registered for every test in tests/conftest.py: the Stripe
+stand-in (tests/support/stripe) with ``stripe.api_base`` pointed at it, keys, a
 dj-stripe webhook endpoint, packs and plans pushed to the stand-in, and signed event delivery to the real
 dj-stripe endpoint (stack-notes §1, "Testing a webhook offline")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from django.urls import reverse
 
 from billing import services
 from billing.models import CreditPack, Plan
-from tests.billing.stripe_standin import sign_event
+from tests.support.billing import KEY, WEBHOOK_SECRET, webhook_url
+from tests.support.stripe import StripeStandIn, sign_event
 
-KEY = "sk_test_" + "k" * 24
-WEBHOOK_SECRET = "whsec_mirsam_test"
+
+@pytest.fixture
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """A running StripeStandIn with ``stripe.api_base`` pointed at it (restored afterwards)."""
+    import stripe
+
+    standin = StripeStandIn()
+    standin.start()
+    old_base = stripe.api_base
+    stripe.api_base = standin.url
+    try:
+        yield standin
+    finally:
+        stripe.api_base = old_base
+        standin.stop()
 
 
 @pytest.fixture
@@ -49,10 +65,6 @@ def plan(stripe_env):
     plan = Plan.objects.create(slug="test-plan", name="Test plan", credits_per_period=300, price_amount=1200)
     services.offering_sync_to_stripe(offering=plan)
     return plan
-
-
-def webhook_url(endpoint) -> str:
-    return reverse("djstripe:djstripe_webhook_by_uuid", kwargs={"uuid": endpoint.djstripe_uuid})
 
 
 @pytest.fixture

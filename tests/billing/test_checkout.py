@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from billing.models import CreditPack, Purchase
 from credits.models import Wallet
-from tests.billing.fixtures import KEY
+from tests.support.billing import KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from django.test import Client
 from billing.models import Purchase, Revocation
 from billing.services import checkout_start, checkouts_reconcile
 from credits.models import EntryKind, LedgerEntry, Wallet
-from tests.billing.fixtures import WEBHOOK_SECRET
+from tests.support.billing import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -178,8 +178,8 @@ def test_an_unverified_event_gets_400_and_changes_nothing(alice, pack, stripe_en
     elif how == "old timestamp":
         response = post_event(event, timestamp=int(time.time()) - 3600)
     else:
-        from tests.billing.fixtures import webhook_url
-        from tests.billing.stripe_standin import sign_event
+        from tests.support.billing import webhook_url
+        from tests.support.stripe import sign_event
 
         payload, signature = sign_event(event, WEBHOOK_SECRET)
         headers = {} if how == "no signature" else {"Stripe-Signature": signature}

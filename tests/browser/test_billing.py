@@ -8,9 +8,9 @@ import re
 import pytest
 
 from credits.models import Wallet
-from tests.browser.conftest import sign_in
-from tests.conftest import fund
 from tests.factories import UserFactory
+from tests.support.accounts import fund
+from tests.support.browser import sign_in
 
 
 @pytest.mark.browser

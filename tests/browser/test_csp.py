@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from generation import services
-from tests.browser.conftest import sign_in
-from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund
+from tests.support.browser import sign_in
 
 SIGNED_IN_PAGES = [
     "/dashboard/",
@@ -79,7 +79,7 @@ def test_dj_stripes_admin_pages_load_without_a_csp_violation_and_show_the_spinne
     from django.test import Client
     from djstripe.models import Product
 
-    from tests.conftest import with_totp
+    from tests.support.accounts import with_totp
 
     staff = with_totp(UserFactory(email="csp-staff@example.com", is_staff=True, is_superuser=True))
     product = Product.objects.create(id="prod_csp", livemode=False, stripe_data={"name": "Pack"})

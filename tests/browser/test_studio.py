@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import sign_in
-from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund
+from tests.support.browser import sign_in
 
 
 @pytest.mark.browser
@@ -68,7 +68,7 @@ def test_a_polling_card_is_revalidated_not_downloaded_again(page, live_server, m
     answered = []  # what the server answered each poll (the browser shows a revalidated copy as 200)
     real = http.get_conditional_response
 
-    def recording(request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def recording(request, *args, **kwargs):
         response = real(request, *args, **kwargs)
         answered.append(304 if response is not None and response.status_code == 304 else 200)
         return response

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from generation.models import StylePreset
-from tests.browser.conftest import sign_in
-from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund
+from tests.support.browser import sign_in
 
 
 @pytest.mark.browser

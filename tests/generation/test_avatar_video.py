@@ -15,15 +15,10 @@ from generation.consent import CURRENT_VERSION
 from generation.models import Consent, Job, JobStatus, ProviderTask, StylePreset, Upload
 from providers.models import ProviderCall
 from tests.factories import OfferFactory
+from tests.support.uploads import photo
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def photo(name="me.jpg", size=(400, 500), fmt="JPEG", **save) -> SimpleUploadedFile:
-    buf = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 80)).save(buf, fmt, **save)
-    return SimpleUploadedFile(name, buf.getvalue(), content_type=f"image/{fmt.lower()}")
 
 
 @pytest.fixture

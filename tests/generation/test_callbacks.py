@@ -11,7 +11,7 @@ from credits.models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
 from generation import services
 from generation.models import Job, JobStatus, TaskStatus
 from tests.factories import OfferFactory
-from tests.providers.conftest import (
+from tests.support.kie import (
     CREATE,
     HMAC_KEY,
     RECORD,

@@ -29,12 +29,12 @@ def _done_job(user, offer, django_capture_on_commit_callbacks) -> Job:
     return job
 
 
-def _renders(monkeypatch) -> list[str]:  # noqa: ANN001
+def _renders(monkeypatch) -> list[str]:
     """The template names generation.fragments renders from now on."""
     seen: list[str] = []
     real = fragments.get_template
 
-    def counting(name: str):  # noqa: ANN202
+    def counting(name: str):
         seen.append(name)
         return real(name)
 
@@ -99,13 +99,13 @@ def test_the_relative_time_is_computed_on_every_request(
 class _FrozenDatetime:
     """Stands in for the datetime class humanize reads "now" from."""
 
-    def __init__(self, now) -> None:  # noqa: ANN001
+    def __init__(self, now) -> None:
         self._now = now
 
-    def now(self, tz=None):  # noqa: ANN001, ANN201
+    def now(self, tz=None):
         return self._now if tz is None else self._now.astimezone(tz)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         import datetime
 
         return getattr(datetime.datetime, name)

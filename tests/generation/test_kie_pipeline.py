@@ -18,7 +18,7 @@ from generation.models import Job, JobStatus, TaskStatus
 from generation.tasks import SUBMIT_MAX_RETRIES
 from providers.models import ProviderCall
 from tests.factories import OfferFactory
-from tests.providers.conftest import (
+from tests.support.kie import (
     CREATE,
     KIE_KEY,
     RECORD,

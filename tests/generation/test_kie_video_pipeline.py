@@ -17,7 +17,7 @@ from generation import services
 from generation.models import Job, JobStatus
 from providers.demo_media import render_mp4
 from tests.factories import OfferFactory
-from tests.providers.conftest import (
+from tests.support.kie import (
     RUNWAY_GENERATE,
     RUNWAY_RECORD,
     RUNWAY_TASK_ID,

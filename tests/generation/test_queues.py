@@ -36,7 +36,7 @@ def avatar_offer(db):
     return OfferFactory(slug="q-avatar", service="avatar", provider_model="demo/avatar", options={"max_outputs": 1})
 
 
-def _submit(user, offer, capture) -> Job:  # noqa: ANN001
+def _submit(user, offer, capture) -> Job:
     with capture(execute=True):
         return services.job_submit(user=user, offer=offer, params={"prompt": "a lighthouse", "outputs": 1})
 

@@ -18,7 +18,7 @@ from generation import services
 from generation.consent import CURRENT_VERSION
 from generation.models import Job, JobStatus, StylePreset, Upload
 from tests.factories import OfferFactory, StylePresetFactory, UserFactory
-from tests.generation.test_avatar_video import photo
+from tests.support.uploads import photo
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

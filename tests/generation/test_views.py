@@ -6,8 +6,8 @@ from django.urls import reverse
 from credits.models import LedgerEntry, Wallet
 from generation import services
 from generation.models import Job, JobStatus
-from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

@@ -18,8 +18,8 @@ from django.core.management import call_command
 from credits.models import Wallet
 from generation import services
 from generation.models import Job, JobStatus
-from tests.conftest import fund
 from tests.factories import OfferFactory, UserFactory
+from tests.support.accounts import fund
 
 
 def _wait_final(job_id: int, seconds: float = 90) -> Job:

@@ -12,7 +12,7 @@ from providers.base import ProviderError, TaskRequest, TaskState
 from providers.kie import KieAdapter, callback_signature
 from providers.models import ProviderCall
 from providers.registry import get_adapter
-from tests.providers.conftest import (
+from tests.support.kie import (
     CREATE,
     CREDIT,
     HMAC_KEY,

@@ -8,7 +8,7 @@ import pytest
 from providers import kie as kie_module
 from providers.base import TaskRequest
 from providers.kie import KieAdapter
-from tests.providers.conftest import (
+from tests.support.kie import (
     CREATE,
     KIE_KEY,
     RUNWAY_GENERATE,
@@ -19,13 +19,12 @@ from tests.providers.conftest import (
     VEO_TASK_ID,
     created,
     envelope,
-    input_file,
     own_server,
     png_bytes,
-    raised,
     requests_to,
     uploaded,
 )
+from tests.support.providers import input_file, raised
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from werkzeug import Response
 
 from providers.base import TaskRequest, TaskState
 from providers.kie import Family, KieAdapter, family_for
-from tests.providers.conftest import (
+from tests.support.kie import (
     CREATE,
     HMAC_KEY,
     MP4_PATH,
@@ -29,7 +29,6 @@ from tests.providers.conftest import (
     created,
     envelope,
     mp4_bytes,
-    raised,
     record,
     requests_to,
     runway_callback_body,
@@ -39,6 +38,7 @@ from tests.providers.conftest import (
     veo_callback_body,
     veo_record,
 )
+from tests.support.providers import raised
 
 pytestmark = pytest.mark.django_db
 

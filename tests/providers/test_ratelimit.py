@@ -19,8 +19,8 @@ from providers import ratelimit
 from providers.base import TaskRequest
 from providers.kie import RATE_LIMIT_KEY, KieAdapter
 from providers.ratelimit import LocalLimiter, RateLimited, RedisLimiter, acquire
-from tests.conftest import ROOT, need
-from tests.providers.conftest import CREATE, created, requests_to
+from tests.support.env import ROOT, need
+from tests.support.kie import CREATE, created, requests_to
 
 # Read before tests/conftest.py blanks it for every test: the Redis the
 # deployment would share (CI: the broker's), else the local default one.

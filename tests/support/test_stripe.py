@@ -10,8 +10,7 @@ import urllib.request
 import pytest
 import stripe
 
-from tests.billing import stripe_standin as standin_module
-from tests.billing.stripe_standin import (
+from tests.support.stripe import (
     DEFAULT_API_VERSION,
     StripeStandIn,
     decode_form,
@@ -19,8 +18,6 @@ from tests.billing.stripe_standin import (
     sign_event,
     sign_payload,
 )
-
-stripe_standin = standin_module.stripe_standin  # the fixture (an assignment, so ruff sees no F811)
 
 KEY = "sk_test_" + "x" * 24
 
@@ -50,7 +47,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _raw(url, *, headers=None, data=None, method="GET"):
-    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)  # noqa: S310
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
     try:
         with opener.open(req, timeout=10) as resp:

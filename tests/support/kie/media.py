@@ -1,0 +1,31 @@
+"""Bytes that stand in for what kie.ai's CDN serves: small real PNGs and
+MP4-looking bytes (the adapter only checks the Content-Type and size)."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+
+def png_bytes(size: tuple[int, int] = (32, 24)) -> bytes:
+    """A real PNG of ``size`` pixels in one colour (200, 40, 90)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def gradient_png(size: tuple[int, int] = (256, 256)) -> bytes:
+    """A real PNG with a gradient (it does not compress to nothing: about the
+    work of storing and checking a real small output)."""
+    img = Image.new("RGB", size)
+    img.putdata([((x * 7) % 256, (y * 5) % 256, 120) for y in range(size[1]) for x in range(size[0])])
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def mp4_bytes(size: int = 4096) -> bytes:
+    """``size`` bytes that start like an MP4 (an ``ftyp`` box); the adapter never decodes them."""
+    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    return head + b"\x00" * max(0, size - len(head))
