@@ -158,7 +158,7 @@ def time_limit(seconds: float, children: Children, cleanup: Callable[[], None] |
         if cleanup is not None:
             try:
                 cleanup()
-            except Exception as exc:  # noqa: BLE001 - exiting anyway
+            except Exception as exc:  # exiting anyway
                 print(f"cleanup failed: {exc}", file=sys.stderr)
         os._exit(3)
 
@@ -235,13 +235,13 @@ def machine() -> dict[str, str]:
 
         with psycopg.connect(f"{PG_URL}/postgres") as conn:
             info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-    except Exception:  # noqa: BLE001 - informative only
+    except Exception:  # informative only
         info["postgresql"] = "?"
     try:
         import redis
 
         info["redis"] = redis.Redis.from_url(REDIS, socket_timeout=2).info("server")["redis_version"]
-    except Exception:  # noqa: BLE001
+    except Exception:
         info["redis"] = "?"
     return info
 

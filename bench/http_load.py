@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     BIN,
     DB_NAME,
     HOST,
@@ -184,7 +184,7 @@ def seed(users: int, jobs_per_user: int) -> tuple[list[str], list[int]]:
     return sign_in(people), running
 
 
-def sign_in(people: list) -> list[str]:  # noqa: ANN001 - accounts.User instances
+def sign_in(people: list) -> list[str]:  # people: accounts.User instances
     """A signed-in session for each user (made with this process's SECRET_KEY); their keys."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore

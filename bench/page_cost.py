@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DB_NAME, PG_URL, django_setup, machine, machine_line, percentile, production_env  # noqa: E402
+from bench.common import DB_NAME, PG_URL, django_setup, machine, machine_line, percentile, production_env
 
 ROUNDS = 10
 

@@ -57,7 +57,7 @@ def _run_finished(task_id: str | None = None, task=None, args=None, state=None, 
     start, cpu_start = started
     pid = os.getpid()
     if pid not in _out:
-        _out[pid] = open(os.path.join(_DIR, f"runs-{pid}.jsonl"), "a", buffering=1)  # noqa: SIM115, PTH118, PTH123
+        _out[pid] = open(os.path.join(_DIR, f"runs-{pid}.jsonl"), "a", buffering=1)
     line = {"task": getattr(task, "name", "?"), "job": (args or [None])[0], "start": start, "end": end}
     line["cpu"] = cpu_end - cpu_start  # this process's CPU time: a prefork child runs one task at a time
     line["sql"], line["sql_s"] = _sql["n"], _sql["s"]

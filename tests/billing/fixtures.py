@@ -1,7 +1,7 @@
 """Billing fixtures, registered for every test in tests/conftest.py: the Stripe
 stand-in (tests/support/stripe) with ``stripe.api_base`` pointed at it, keys, a
 dj-stripe webhook endpoint, packs and plans pushed to the stand-in, and signed event delivery to the real
-dj-stripe endpoint (stack-notes §1, "Testing a webhook offline")."""
+dj-stripe endpoint (docs/stack.md §1, "Testing a webhook offline")."""
 
 from __future__ import annotations
 

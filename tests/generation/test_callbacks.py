@@ -1,4 +1,4 @@
-"""kie.ai callbacks (API.md §1 Callbacks, §2.1 Callback body) through
+"""kie.ai callbacks (docs/kie.md §1 Callbacks, §2.1 Callback body) through
 ``POST /callbacks/<job token>/`` and the pipeline behind it."""
 
 from __future__ import annotations

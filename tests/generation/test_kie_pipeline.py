@@ -1,5 +1,5 @@
 """The whole pipeline (generation.services + Celery in eager mode) with the kie
-adapter against a local server that answers like kie.ai (API.md §1, §2.1)."""
+adapter against a local server that answers like kie.ai (docs/kie.md §1, §2.1)."""
 
 from __future__ import annotations
 

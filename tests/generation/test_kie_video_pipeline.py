@@ -1,5 +1,5 @@
 """Video jobs through the whole pipeline (eager Celery) with the kie adapter
-against a local server answering like kie.ai's Veo (API.md §2.2) and Runway
+against a local server answering like kie.ai's Veo (docs/kie.md §2.2) and Runway
 (§2.3) families: outputs land in our storage with a poster; every failure
 fails the job with a reason and releases the hold."""
 

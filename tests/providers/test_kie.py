@@ -1,4 +1,4 @@
-"""The kie adapter against a local server speaking kie.ai's wire format (API.md §1, §2.1)."""
+"""The kie adapter against a local server speaking kie.ai's wire format (docs/kie.md §1, §2.1)."""
 
 from __future__ import annotations
 

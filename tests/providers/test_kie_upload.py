@@ -1,4 +1,4 @@
-"""User files reach kie.ai through its file-upload API (API.md §1 File upload)
+"""User files reach kie.ai through its file-upload API (docs/kie.md §1 File upload)
 before the task that names them is created (§2.1, §2.2, §2.3)."""
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def test_uploads_go_to_the_upload_host_not_the_api(adapter, kie, settings):
 
 
 def test_without_the_setting_uploads_go_to_the_documented_host(adapter, kie, settings, monkeypatch):
-    assert kie_module.DEFAULT_UPLOAD_BASE_URL == "https://kieai.redpandaai.co"  # API.md §1
+    assert kie_module.DEFAULT_UPLOAD_BASE_URL == "https://kieai.redpandaai.co"  # docs/kie.md §1
     del settings.KIE_UPLOAD_BASE_URL
     # No internet here: the documented default is swapped for the local server to
     # show that it is the one used when the setting is missing.

@@ -1,4 +1,4 @@
-"""The kie adapter's video families against a local kie.ai: Veo 3.1 (API.md §2.2),
+"""The kie adapter's video families against a local kie.ai: Veo 3.1 (docs/kie.md §2.2),
 Runway (§2.3) and Market video models (§2.1), and video downloads."""
 
 from __future__ import annotations

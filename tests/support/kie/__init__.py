@@ -1,4 +1,4 @@
-"""The kie.ai fake: one wire format (shared/kie/API.md §1, §2.1–§2.3), two
+"""The kie.ai fake: one wire format (docs/kie.md §1, §2.1–§2.3), two
 ways to serve it.
 
 * :mod:`.wire` — paths, ids, keys and every body kie.ai sends, as pure

@@ -1,5 +1,5 @@
 """A kie.ai that keeps tasks and answers by itself, on 127.0.0.1: Market
-``createTask``/``recordInfo`` (shared/kie/API.md §2.1), Veo 3.1
+``createTask``/``recordInfo`` (docs/kie.md §2.1), Veo 3.1
 ``generate``/``extend``/``record-info`` (§2.2), Runway
 ``generate``/``extend``/``record-detail`` (§2.3), the upload host's
 ``file-stream-upload`` and ``chat/credit`` (§1), the envelope and its error

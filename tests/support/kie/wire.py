@@ -1,6 +1,6 @@
 """kie.ai's wire format, as plain data: paths, ids, the answer envelope and
 every body kie.ai sends (create, detail records, callbacks, upload answers)
-and the signature it puts on callbacks. Sources: shared/kie/API.md §1
+and the signature it puts on callbacks. Sources: docs/kie.md §1
 (envelope, credits, file upload, callbacks and their signing), §2.1 Market,
 §2.2 Veo 3.1, §2.3 Runway, §3 examples.
 
@@ -49,7 +49,7 @@ POSTER_PATH = "/cdn/poster.jpg"
 
 UNAUTHORIZED_MSG = "You do not have access permissions"  # §1 Auth
 
-# Fixed epoch-millisecond times of API.md §3's examples.
+# Fixed epoch-millisecond times of docs/kie.md §3's examples.
 CREATE_TIME_MS = 1698765400000
 COMPLETE_TIME_MS = 1698765432000
 
