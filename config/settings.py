@@ -332,6 +332,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "control_folder": str(_control_dir),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message a worker took but never acknowledged (the worker was killed) is
+    # given to another worker after this many seconds (kombu's default: 3600).
+    # It must exceed the longest countdown we schedule (60 s: submit retries)
+    # and the longest task (a download, bounded by its timeouts), or a task
+    # would also run twice while the first run is alive (harmless, but waste).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=600),
+    }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # The pipeline's tasks go to a queue by the job's service (generation/queues.py),
 # so slow video jobs cannot starve image jobs; housekeeping stays on the default queue.
@@ -354,6 +363,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-jobs": {
         "task": "generation.tasks.sweep_stuck_jobs_task",
+        "schedule": env.float("MIRSAM_SWEEP_INTERVAL_SECONDS", default=60.0),
+    },
+    "revive-stalled-jobs": {
+        "task": "generation.tasks.revive_stalled_jobs_task",
         "schedule": env.float("MIRSAM_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
     "purge-old-uploads": {
@@ -387,6 +400,8 @@ MIRSAM_CREDIT_VALUE_USD = env.str("MIRSAM_CREDIT_VALUE_USD", default="0.04")
 MIRSAM_SIGNUP_CREDITS = env.int("MIRSAM_SIGNUP_CREDITS", default=50)
 MIRSAM_PROMPT_MAX_LENGTH = env.int("MIRSAM_PROMPT_MAX_LENGTH", default=2000)
 MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
+# A job unchanged this long has lost its pipeline message; the watchdog sends it again.
+MIRSAM_JOB_STALL_SECONDS = env.int("MIRSAM_JOB_STALL_SECONDS", default=240)
 MIRSAM_OUTPUT_MAX_BYTES = env.int("MIRSAM_OUTPUT_MAX_BYTES", default=50 * 1024 * 1024)
 MIRSAM_CREATIONS_PER_PAGE = env.int("MIRSAM_CREATIONS_PER_PAGE", default=12)
 MIRSAM_UPLOAD_MAX_BYTES = env.int("MIRSAM_UPLOAD_MAX_BYTES", default=15 * 1024 * 1024)

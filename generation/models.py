@@ -33,12 +33,17 @@ FINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus
 
 class TaskStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
+    # The create request is on its way to the provider, or its answer was lost
+    # with the worker that sent it: the task may exist there, so it is never
+    # created again; the provider's callback names it (generation.services.callbacks).
+    SUBMITTING = "submitting", _("Submitting")
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
 
 
 FINAL_TASK_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED})
+UNFINISHED_TASK_STATUSES = (TaskStatus.PENDING, TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 
 
 def _new_token() -> str:
@@ -66,6 +71,10 @@ class Job(Stamped):
     # asked for it, with the action ("generate:<token>"); empty when none was sent.
     # A replayed POST finds the job it made instead of making another.
     submission_key = models.CharField(_("submission key"), max_length=100, blank=True, default="", editable=False)
+    # Which chain of poll messages may poll this job: the watchdog
+    # (generation.services.housekeeping.jobs_revive) starts a new chain when a
+    # job's messages were lost, and a poll of an older chain stops.
+    poll_chain = models.PositiveIntegerField(_("poll chain"), default=0, editable=False)
     # Secret part of this job's callback URL (kie.ai posts results there).
     callback_token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
@@ -159,6 +168,8 @@ class ProviderTask(Stamped):
     index = models.PositiveSmallIntegerField(_("index"))
     task_id = models.CharField(_("provider task id"), max_length=128, blank=True, db_index=True)
     status = models.CharField(_("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    # When the create request was sent (status submitting and after).
+    create_sent_at = models.DateTimeField(_("create sent"), null=True, blank=True)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     output_urls = models.JSONField(_("provider output URLs"), default=list, blank=True)

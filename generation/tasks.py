@@ -62,17 +62,29 @@ def submit_job_task(self: Task, job_id: int, language: str = "") -> None:
             services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
             return
     if not job.is_final:
-        poll_job_task.apply_async((job_id, 0), {"language": language}, countdown=_poll_delay(0), queue=queue_for(job))
+        poll_job_task.apply_async(
+            (job_id, 0),
+            {"language": language, "chain": job.poll_chain},
+            countdown=_poll_delay(0),
+            queue=queue_for(job),
+        )
 
 
 @shared_task
-def poll_job_task(job_id: int, attempt: int = 0, language: str = "") -> None:
-    """Poll until the job is final; the sweeper catches what polling gives up on."""
+def poll_job_task(job_id: int, attempt: int = 0, language: str = "", chain: int | None = None) -> None:
+    """Poll until the job is final; the sweeper catches what polling gives up
+    on. A poll of a superseded ``chain`` (the job's messages were sent again)
+    stops; a message without one (sent before chains existed) polls on."""
     with services.owner_language(job_id=job_id, language=language):
-        job = services.job_poll(job_id=job_id)
+        job = services.job_poll(job_id=job_id, chain=chain)
+    if chain is not None and job.poll_chain != chain:
+        return
     if not job.is_final and attempt + 1 < settings.MIRSAM_POLL_MAX_ATTEMPTS:
         poll_job_task.apply_async(
-            (job_id, attempt + 1), {"language": language}, countdown=_poll_delay(attempt + 1), queue=queue_for(job)
+            (job_id, attempt + 1),
+            {"language": language, "chain": chain},
+            countdown=_poll_delay(attempt + 1),
+            queue=queue_for(job),
         )
 
 
@@ -91,6 +103,15 @@ def sweep_stuck_jobs_task() -> int:
     if failed:
         log.warning("sweeper failed %d stuck job(s)", failed)
     return failed
+
+
+@shared_task
+def revive_stalled_jobs_task() -> int:
+    """Beat: send again the messages of jobs that stopped moving (a lost message)."""
+    revived = services.jobs_revive()
+    if revived:
+        log.warning("watchdog revived %d stalled job(s)", revived)
+    return revived
 
 
 @shared_task

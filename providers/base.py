@@ -76,7 +76,13 @@ class TaskRequest:
     ``output_format``, ``duration`` (seconds, as the catalogue's string),
     ``resolution`` ("720p"), ``sound`` ("on"/"off"); ``extend_task_id`` when
     the job extends an earlier provider task. ``inputs`` are the user's files
-    in order (first frame before last frame)."""
+    in order (first frame before last frame).
+
+    ``before_create``, when given, is called by :meth:`Adapter.submit` once,
+    right before the request that creates the task is sent (after uploads and
+    waiting for a rate-limit slot): from then on the task may exist at the
+    provider even if this process dies before the answer arrives, so the
+    pipeline records it and never creates that task again."""
 
     job_id: int
     index: int
@@ -84,6 +90,12 @@ class TaskRequest:
     params: dict[str, Any]
     callback_url: str | None = None
     inputs: tuple[InputFile, ...] = ()
+    before_create: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def create_starts(self) -> None:
+        """Adapters call this right before sending the create request."""
+        if self.before_create is not None:
+            self.before_create()
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,10 @@ class Adapter:
         return True
 
     def submit(self, request: TaskRequest) -> str:
+        """Create the task at the provider and return its id. Calls
+        ``request.create_starts()`` right before the create request leaves.
+        A transient :class:`ProviderError` promises the task was not created
+        (sending again is safe); a permanent one fails the task."""
         raise NotImplementedError
 
     def fetch(self, task_id: str, request: TaskRequest) -> TaskResult:

@@ -109,6 +109,7 @@ class DemoAdapter(Adapter):
     name = "demo"
 
     def submit(self, request: TaskRequest) -> str:
+        request.create_starts()
         started = time.monotonic()
         task_id = f"demo-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
         log_call(

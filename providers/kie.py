@@ -826,6 +826,7 @@ class KieAdapter(Adapter):
             urls = [self.upload(request, position, item) for position, item in enumerate(request.inputs)]
             body = build(request, urls)
         self._create_slot()
+        request.create_starts()
         data = self._call(
             operation="create",
             method="POST",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -13,7 +11,9 @@ from django.utils import translation
 
 from tests.factories import OfferFactory, UserFactory
 from tests.support.accounts import fund, with_totp
-from tests.support.env import IN_CI, ROOT, broker_reachable, need
+from tests.support.env import IN_CI, broker_reachable, need
+from tests.support.worker import worker as celery_worker
+from tests.support.worker import worker_env
 
 pytest_plugins = ["tests.billing.fixtures"]
 
@@ -103,48 +103,7 @@ def worker(settings, tmp_path):
     from config.celery import app
 
     queue = f"mirsam-test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        db_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    else:
-        db_url = f"sqlite:///{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": broker,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "DEMO_DELAY_SECONDS": "1",
-        "MIRSAM_POLL_SCHEDULE": "1",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        # Tasks the worker sends itself (polls) must stay on this queue too:
-        # every queue of generation/queues.py is this one here.
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "MIRSAM_QUEUE_IMAGES": queue,
-        "MIRSAM_QUEUE_VIDEOS": queue,
-    }
-    log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                queue,
-                "-P",
-                "solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = celery_worker(queue, env=worker_env(settings, queue), log=tmp_path / "worker.log").start()
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.MIRSAM_QUEUE_IMAGES = settings.MIRSAM_QUEUE_VIDEOS = queue
@@ -155,13 +114,9 @@ def worker(settings, tmp_path):
     finally:
         app.conf.task_default_queue = old_queue
         app.conf.task_always_eager = True
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        proc.stop()
         if os.environ.get("MIRSAM_SHOW_WORKER_LOG"):
-            print(log.read_text())
+            print(proc.log.read_text())
 
 
 @pytest.fixture

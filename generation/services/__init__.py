@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..errors import CallbackRejected, GenerationError, UploadRejected
 from .callbacks import callback_receive
-from .housekeeping import TIMEOUT_MESSAGE, job_delete, sweep_stuck_jobs
+from .housekeeping import TIMEOUT_MESSAGE, job_delete, jobs_revive, sweep_stuck_jobs
 from .pipeline import (
     CANCELED_CODE,
     asset_files_delete,
@@ -30,6 +30,7 @@ from .pipeline import (
     job_poll,
     job_try_finish,
     owner_language,
+    poll_chain_restart,
     task_complete,
     task_finish_failed,
 )
@@ -67,8 +68,10 @@ __all__ = [
     "job_submit",
     "job_submit_with_files",
     "job_try_finish",
+    "jobs_revive",
     "offers_available",
     "owner_language",
+    "poll_chain_restart",
     "sweep_stuck_jobs",
     "task_complete",
     "task_finish_failed",

@@ -1,4 +1,5 @@
-"""Housekeeping: the sweeper that ends stuck jobs, and deleting a creation."""
+"""Housekeeping: the watchdog that revives stalled jobs, the sweeper that
+ends stuck ones, and deleting a creation."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..errors import GenerationError
-from ..models import FINAL_JOB_STATUSES, Job
-from .pipeline import asset_files_delete, job_fail, job_poll, owner_language
+from ..models import FINAL_JOB_STATUSES, Job, TaskStatus
+from ..queues import queue_for
+from .pipeline import asset_files_delete, job_fail, job_poll, owner_language, poll_chain_restart
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,46 @@ def sweep_stuck_jobs() -> int:
             job_fail(job_id=job_id, code="timeout", message=str(TIMEOUT_MESSAGE))
         failed += 1
     return failed
+
+
+def jobs_revive() -> int:
+    """Send again the pipeline messages of jobs that stopped moving: not final,
+    younger than ``MIRSAM_JOB_TIMEOUT_SECONDS`` (older ones are the
+    sweeper's) and unchanged for ``MIRSAM_JOB_STALL_SECONDS``. A message is
+    lost when Redis restarts without persistence, when a task dies on a
+    dropped database connection, or until the broker's visibility timeout
+    when a whole worker is killed; every step is idempotent, so sending one
+    again is safe.
+
+    A job with tasks never sent gets its submit message again; one with
+    running tasks a new chain of polls (the old chain, if it still lives,
+    stops); one whose only unfinished tasks are ``submitting`` waits for the
+    provider's callback. Each revival moves the job's ``updated_at``, so a job
+    is revived at most once per stall period. Returns how many were revived.
+    """
+    from ..tasks import poll_job_task, submit_job_task
+
+    now = timezone.now()
+    stalled = (
+        Job.objects.exclude(status__in=FINAL_JOB_STATUSES)
+        .filter(updated_at__lt=now - timedelta(seconds=settings.MIRSAM_JOB_STALL_SECONDS))
+        .filter(created_at__gte=now - timedelta(seconds=settings.MIRSAM_JOB_TIMEOUT_SECONDS))
+    )
+    revived = 0
+    for job in stalled.only("pk", "service"):
+        statuses = set(job.tasks.values_list("status", flat=True))
+        if TaskStatus.PENDING in statuses:
+            poll_chain_restart(job_id=job.pk)
+            submit_job_task.apply_async((job.pk,), queue=queue_for(job))
+        elif TaskStatus.RUNNING in statuses:
+            chain = poll_chain_restart(job_id=job.pk)
+            # The schedule's longest wait: a revived job is not new.
+            attempt = len(settings.MIRSAM_POLL_SCHEDULE) - 1
+            poll_job_task.apply_async((job.pk, attempt), {"chain": chain}, queue=queue_for(job))
+        else:
+            continue
+        revived += 1
+    return revived
 
 
 def job_delete(*, job: Job) -> None:

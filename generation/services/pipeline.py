@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -35,7 +35,17 @@ from providers.base import Adapter, Download, InputFile, ProviderError, TaskRequ
 from providers.registry import get_adapter
 
 from ..media import CheckedOutput, image_check, output_check, video_poster
-from ..models import Asset, Job, JobInput, JobStatus, ProviderTask, TaskStatus, Upload
+from ..models import (
+    FINAL_TASK_STATUSES,
+    UNFINISHED_TASK_STATUSES,
+    Asset,
+    Job,
+    JobInput,
+    JobStatus,
+    ProviderTask,
+    TaskStatus,
+    Upload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +108,7 @@ def _input_files(job: Job) -> tuple[InputFile, ...]:
     return cached
 
 
-def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
+def _task_request(job: Job, task: ProviderTask, *, before_create: Callable[[], None] | None = None) -> TaskRequest:
     inputs = _input_files(job)
     params = {k: v for k, v in job.params.items() if k != "outputs"}
     params.setdefault("output_format", job.offer.options.get("output_format", "png"))
@@ -109,15 +119,35 @@ def _task_request(job: Job, task: ProviderTask) -> TaskRequest:
         params=params,
         callback_url=_callback_url(job),
         inputs=inputs,
+        before_create=before_create,
     )
+
+
+def _create_sent(task_pk: int) -> Callable[[], None]:
+    """``TaskRequest.before_create`` for one task: committed at once (the
+    worker may die during the create), it moves the task to ``submitting``."""
+
+    def mark() -> None:
+        ProviderTask.objects.filter(pk=task_pk, status=TaskStatus.PENDING, task_id="").update(
+            status=TaskStatus.SUBMITTING, create_sent_at=timezone.now()
+        )
+
+    return mark
 
 
 def job_dispatch(*, job_id: int) -> Job:
     """Submit every not-yet-submitted task of the job to its provider.
 
-    A permanent :class:`ProviderError` fails that task; a transient one is
-    raised so the Celery task retries (tasks already submitted are skipped
-    next time). Returns the job.
+    A task goes ``pending`` → ``submitting`` (recorded right before the
+    create request leaves, ``TaskRequest.before_create``) → ``running`` with
+    the provider's task id. A task found ``submitting`` (a worker died while
+    its create was in flight and this is the redelivered message) is never
+    created again: the provider's callback names the task it made
+    (``generation.services.callbacks``), else the sweeper ends the job.
+
+    A permanent :class:`ProviderError` fails that task; a transient one (the
+    adapter's promise that nothing was created) puts it back to ``pending``
+    and is raised so the Celery task retries. Returns the job.
     """
     job = _pipeline_job(job_id)
     if job.is_final:
@@ -126,20 +156,30 @@ def job_dispatch(*, job_id: int) -> Job:
     submitted = failed = 0
     for task in job.tasks.filter(status=TaskStatus.PENDING, task_id=""):
         try:
-            task_id = adapter.submit(_task_request(job, task))
+            task_id = adapter.submit(_task_request(job, task, before_create=_create_sent(task.pk)))
         except ProviderError as exc:
             if not exc.permanent:
+                ProviderTask.objects.filter(pk=task.pk, status=TaskStatus.SUBMITTING, task_id="").update(
+                    status=TaskStatus.PENDING, create_sent_at=None
+                )
                 raise
             task_finish_failed(task_pk=task.pk, code=exc.code, message=str(exc.message))
             failed += 1
             continue
-        ProviderTask.objects.filter(pk=task.pk, task_id="").update(task_id=task_id, status=TaskStatus.RUNNING)
+        ProviderTask.objects.filter(pk=task.pk, task_id="").exclude(status__in=FINAL_TASK_STATUSES).update(
+            task_id=task_id, status=TaskStatus.RUNNING
+        )
         submitted += 1
     now = timezone.now()
+    # A job leaves "queued" once, with its first chain of polls (a queued job
+    # never had one); a later dispatch (a redelivered message) starts a new
+    # chain, so the chain the first delivery started stops.
     if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.SUBMITTED, submitted_at=now, updated_at=now
+        status=JobStatus.SUBMITTED, submitted_at=now, updated_at=now, poll_chain=1
     ):
-        job.status, job.submitted_at, job.updated_at = JobStatus.SUBMITTED, now, now
+        job.status, job.submitted_at, job.updated_at, job.poll_chain = JobStatus.SUBMITTED, now, now, 1
+    else:
+        job.poll_chain = poll_chain_restart(job_id=job.pk)
     if submitted and not failed:
         return job  # every task is running at the provider: nothing can be finished yet
     return job_try_finish(job_id=job.pk)
@@ -150,7 +190,7 @@ def job_dispatch(*, job_id: int) -> Job:
 
 def task_finish_failed(*, task_pk: int, code: str, message: str) -> None:
     """Fail one unfinished task (its job is finished by the caller)."""
-    ProviderTask.objects.filter(pk=task_pk, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]).update(
+    ProviderTask.objects.filter(pk=task_pk, status__in=UNFINISHED_TASK_STATUSES).update(
         status=TaskStatus.FAILED, error_code=code[:64], error_message=message
     )
 
@@ -258,7 +298,7 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
             assets.append(_stored_asset(job, task, offset, item))
         with transaction.atomic():
             locked = _lock_job(job.pk)
-            unfinished = ProviderTask.objects.filter(pk=task.pk, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING])
+            unfinished = ProviderTask.objects.filter(pk=task.pk, status__in=UNFINISHED_TASK_STATUSES)
             if unfinished.update(**claim):
                 Asset.objects.bulk_create(assets)
                 finished = _finish_locked(locked)
@@ -342,18 +382,26 @@ def _finish_locked(job: Job) -> Job:
 def job_fail(*, job_id: int, code: str, message: str) -> Job:
     """Fail every unfinished task of the job with ``code``/``message`` and
     finish the job (its hold is released for what was not delivered)."""
-    for task in ProviderTask.objects.filter(job_id=job_id, status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]):
+    for task in ProviderTask.objects.filter(job_id=job_id, status__in=UNFINISHED_TASK_STATUSES):
         task_finish_failed(task_pk=task.pk, code=code, message=message)
     return job_try_finish(job_id=job_id)
 
 
-def job_poll(*, job_id: int) -> Job:
+def poll_chain_restart(*, job_id: int) -> int:
+    """Start a new chain of polls for the job and return its number: a poll
+    message of an older chain then stops (``job_poll``), so one chain polls."""
+    Job.objects.filter(pk=job_id).update(poll_chain=F("poll_chain") + 1)
+    return Job.objects.values_list("poll_chain", flat=True).get(pk=job_id)
+
+
+def job_poll(*, job_id: int, chain: int | None = None) -> Job:
     """Ask the provider once about every running task of the job and record
     final results. Returns the job; ``is_final`` tells whether it finished
     (here or before). Transient provider errors are logged and left for the
-    next poll."""
+    next poll. A poll of a ``chain`` other than the job's ``poll_chain``
+    (superseded) asks nothing; ``None`` polls whatever the chain."""
     job = _pipeline_job(job_id)
-    if job.is_final:
+    if job.is_final or (chain is not None and job.poll_chain != chain):
         return job
     adapter = get_adapter(job.offer.adapter)
     finished = None

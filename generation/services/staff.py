@@ -14,7 +14,7 @@ from credits.models import EntryKind
 from credits.services import credits_grant
 
 from ..errors import GenerationError
-from ..models import Job, TaskStatus
+from ..models import UNFINISHED_TASK_STATUSES, Job
 from .pipeline import CANCELED_CODE, job_try_finish, task_finish_failed
 from .submit import job_regenerate
 
@@ -37,7 +37,7 @@ def job_refund(*, job: Job, actor: User, reason: str) -> Job:
         job = Job.objects.select_for_update().select_related("user").get(pk=job.pk)
         if not job.is_final:
             message = _("Canceled by Mirsam staff: %(reason)s") % {"reason": reason}
-            for task in job.tasks.filter(status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]):
+            for task in job.tasks.filter(status__in=UNFINISHED_TASK_STATUSES):
                 task_finish_failed(task_pk=task.pk, code=CANCELED_CODE, message=message)
             job = job_try_finish(job_id=job.pk)
             staff_action_record(

@@ -65,7 +65,7 @@ def test_the_queue_names_are_settings(settings, alice, video_offer, sent, django
 def test_polls_stay_on_the_job_queue(alice, video_offer, sent, monkeypatch, django_capture_on_commit_callbacks):
     job = _submit(alice, video_offer, django_capture_on_commit_callbacks)
     monkeypatch.setattr(services, "job_dispatch", lambda *, job_id: Job.objects.get(pk=job_id))
-    monkeypatch.setattr(services, "job_poll", lambda *, job_id: Job.objects.get(pk=job_id))
+    monkeypatch.setattr(services, "job_poll", lambda *, job_id, chain=None: Job.objects.get(pk=job_id))
 
     tasks.submit_job_task.run(job.pk)
     tasks.poll_job_task.run(job.pk, 0)
@@ -113,15 +113,16 @@ def test_the_owners_language_travels_with_the_pipelines_messages(
         )
     job = _submit(alice, demo_offer, django_capture_on_commit_callbacks)
     monkeypatch.setattr(services, "job_dispatch", lambda *, job_id: Job.objects.get(pk=job_id))
-    monkeypatch.setattr(services, "job_poll", lambda *, job_id: Job.objects.get(pk=job_id))
+    monkeypatch.setattr(services, "job_poll", lambda *, job_id, chain=None: Job.objects.get(pk=job_id))
 
     tasks.submit_job_task.run(job.pk, language="ar")
     tasks.poll_job_task.run(job.pk, 0, language="ar")
 
+    # Polls also carry their chain (generation.services.poll_chain_restart).
     assert seen == [
         ("submit_job_task", {"language": "ar"}),
-        ("poll_job_task", {"language": "ar"}),
-        ("poll_job_task", {"language": "ar"}),
+        ("poll_job_task", {"language": "ar", "chain": 0}),
+        ("poll_job_task", {"language": "ar", "chain": None}),
     ]
 
 

@@ -31,6 +31,12 @@ body code 422 (HTTP 200, as kie.ai); a detail query for an unknown task body
 code 422 "recordInfo is null". Uploads are kept in memory and served at the
 ``downloadUrl`` the answer gives.
 
+Fault injection (tests/test_faults.py): ``slow[op]`` adds seconds before
+``create``, ``poll``, ``upload`` or ``download`` answers; ``received`` lists
+requests as they arrive (``wait_for(op)`` blocks until one has); while
+``down_until`` (Unix seconds) has not passed, every API call answers HTTP
+503 (the CDN stays up).
+
 The calls log. Each call is appended to ``calls`` and, with ``log``, to that
 file as one JSON line: ``{"op", "task", "recv", "sent"}`` (Unix seconds,
 taken when the request has been read and when the answer has been written),
@@ -141,6 +147,11 @@ class KieFake:
         self.credits = credits
         self.tasks: dict[str, Task] = {}
         self.calls: list[dict[str, Any]] = []
+        # Fault injection (tests/test_faults.py): extra seconds before an op
+        # answers, ops as they arrive, and a time until which kie.ai is down.
+        self.slow: dict[str, float] = {}
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.down_until = 0.0
         self.lock = threading.Lock()
         self._log = open(log, "a", buffering=1) if log else None
         self._png = gradient_png()
@@ -194,6 +205,33 @@ class KieFake:
 
     def __enter__(self) -> KieFake:
         return self.start()
+
+    # --- fault injection --------------------------------------------------------
+
+    def arrived(self, op: str, payload: dict[str, Any] | None = None) -> None:
+        """Note that a request for ``op`` has arrived (before it is answered)."""
+        with self._wake:
+            self.received.append((op, payload or {}))
+            self._wake.notify_all()
+
+    def wait_for(self, op: str, count: int = 1, timeout: float = 60) -> None:
+        """Block until ``count`` requests for ``op`` have arrived in all;
+        raises ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = time.time() + timeout
+        with self._wake:
+            while sum(1 for name, _ in self.received if name == op) < count:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise TimeoutError(f"{count} {op} request(s) did not arrive in {timeout} s")
+                self._wake.wait(timeout=left)
+
+    def is_down(self) -> bool:
+        """Whether the API answers HTTP 503 now (``down_until``; the CDN stays up)."""
+        return time.time() < self.down_until
+
+    def pause(self, op: str) -> None:
+        """Sleep ``slow[op]`` seconds, if set (a slow provider, so a test can act meanwhile)."""
+        time.sleep(self.slow.get(op, 0.0))
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -403,6 +441,13 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _down(self) -> bool:
+        """Answer 503, as a kie.ai that is down does, when the fake is down."""
+        if not self.fake.is_down():
+            return False
+        self._send(503, b"<html>503 Service Temporarily Unavailable</html>", "text/html")
+        return True
+
     def _not_found(self) -> None:
         self._json(wire.envelope(None, code=404, msg="not found"), 404)
 
@@ -414,12 +459,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = urlsplit(self.path).path
         if path == wire.UPLOAD:
+            self.fake.arrived("upload")
+            if self._down():
+                return
             self._upload(body, recv)
             return
         if path not in CREATES:
             self._not_found()
             return
-        if not self._authorized():
+        if self._down() or not self._authorized():
             return
         family, extend = CREATES[path]
         try:
@@ -434,6 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError):
             self._json(wire.envelope(None, code=422, msg="bad request body"))
             return
+        self.fake.arrived("create", payload)
+        self.fake.pause("create")
         self._sleep(self.fake.latency)
         task = self.fake.create(family, payload, recv=recv)
         self._json(wire.created(task.task_id))
@@ -464,6 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
         if file is None or not form.get("uploadPath"):
             self._json({"success": False, "code": 400, "msg": "file and uploadPath are required", "data": None})
             return
+        self.fake.pause("upload")
         self._sleep(self.fake.latency)
         file_name = form.get("fileName") or file[0]
         cdn_path = self.fake.keep_upload(f"{form['uploadPath']}/{file_name}", file[1], file[2])
@@ -481,6 +532,8 @@ class _Handler(BaseHTTPRequestHandler):
         recv = time.time()
         url = urlsplit(self.path)
         if url.path.startswith(wire.CDN):
+            self.fake.arrived("download")
+            self.fake.pause("download")
             self._sleep(self.fake.cdn_latency)
             served = self.fake.cdn(url.path)
             if served is None:
@@ -501,9 +554,11 @@ class _Handler(BaseHTTPRequestHandler):
         if family is None:
             self._not_found()
             return
-        if not self._authorized():
+        if self._down() or not self._authorized():
             return
         task_id = (parse_qs(url.query).get("taskId") or [""])[0]
+        self.fake.arrived("poll", {"taskId": task_id})
+        self.fake.pause("poll")
         self._sleep(self.fake.latency)
         task = self.fake.task(task_id)
         if task is None or task.family != family:
