@@ -18,6 +18,12 @@ from tests.support.worker import worker_env
 pytest_plugins = ["tests.billing.fixtures"]
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.support import faults
+
+    faults.report(terminalreporter)
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
