@@ -427,7 +427,14 @@ ACCOUNT_RATE_LIMITS = {
 }
 MIRSAM_RATE_GENERATE = env.str("MIRSAM_RATE_GENERATE", default="30/m")
 MIRSAM_RATE_CALLBACK = env.str("MIRSAM_RATE_CALLBACK", default="600/m")
-# The same client IP as allauth's limits (ALLAUTH_TRUSTED_PROXY_COUNT / _CLIENT_IP_HEADER).
+# Behind a proxy every request comes from the proxy's address: without one of
+# these, all clients would share one rate-limit bucket. ALLAUTH_TRUSTED_PROXY_COUNT
+# is how many proxies append to X-Forwarded-For (the client is that many entries
+# from the end); ALLAUTH_TRUSTED_CLIENT_IP_HEADER a header the proxy sets to the
+# client's address (X-Real-IP, CF-Connecting-IP), used instead when set.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", default="") or None
+# The same client IP as allauth's limits (the two settings above).
 RATELIMIT_IP_META_KEY = "generation.limits.client_ip"
 SILENCED_SYSTEM_CHECKS = [
     # "not officially supported": Django's own RedisCache (CACHE_URL=redis://) increments

@@ -4,18 +4,21 @@ callback (per IP). Counts live in the cache, cleared before every test."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.test import Client
 from django.urls import reverse
 
 from credits.models import Wallet
 from generation.models import Job, Upload
 from tests.factories import UserFactory
 from tests.support.accounts import fund
-from tests.support.env import need
+from tests.support.env import ROOT, need
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +201,58 @@ def test_regenerate_and_extend_count_against_the_generate_limit(
     response = alice_client.post(url, {"prompt": "further"})
     assert response.status_code == 429 and TOO_FAST in response.content.decode()
     assert Job.objects.count() == count
+
+
+# --- behind a proxy -----------------------------------------------------------------
+
+
+def test_the_proxy_settings_are_read_from_the_environment():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.ALLAUTH_TRUSTED_PROXY_COUNT, s.ALLAUTH_TRUSTED_CLIENT_IP_HEADER)"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ALLAUTH_TRUSTED_PROXY_COUNT": "2",
+        "ALLAUTH_TRUSTED_CLIENT_IP_HEADER": "X-Real-IP",
+        "PATH": "",
+    }
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "X-Real-IP"]
+
+
+@pytest.mark.parametrize("proxies", [1, 0])
+def test_behind_a_proxy_one_clients_failed_sign_ins_do_not_lock_out_another(proxies, client, alice, settings, limits):
+    """All requests come from the proxy's address; the client is the last
+    X-Forwarded-For entry the proxy appended (ALLAUTH_TRUSTED_PROXY_COUNT=1).
+    Unset (0), every client shares the proxy's bucket: what main did, since
+    it never read the variable."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = proxies
+    limits(login_failed="3/m/ip")
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for _ in range(4):
+        client.post(
+            "/accounts/login/",
+            {"login": "alice@example.com", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="203.0.113.5",
+            **proxy,
+        )
+    locked = client.post(
+        "/accounts/login/",
+        {"login": "alice@example.com", "password": "pass-word-123"},
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+        **proxy,
+    )
+    # The right password is refused now: allauth answers with the form and its error.
+    assert locked.status_code == 200 and "Too many failed login attempts" in locked.content.decode()
+
+    other = Client().post(
+        "/accounts/login/",
+        {"login": "alice@example.com", "password": "pass-word-123"},
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+        **proxy,
+    )
+    if proxies:
+        assert other.status_code == 302, "another client behind the same proxy was locked out"
+    else:
+        assert "Too many failed login attempts" in other.content.decode()
