@@ -23,13 +23,18 @@ class OperatorsConfig(AppConfig):
         # up the wrapped method.
         from django.contrib import admin
 
-        from .views import dashboard_context
+        from .views import DASHBOARD_PERMISSION, dashboard_context
 
         original = admin.site.index
 
         @functools.wraps(original)
         def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
-            context = dashboard_context(request) if request.user.is_active and request.user.is_staff else {}
+            # Staff see the admin; the figures (revenue, kie.ai's account) only
+            # those given operators.view_dashboard (superusers have it).
+            if request.user.has_perm(DASHBOARD_PERMISSION):
+                context = dashboard_context(request)
+            else:
+                context = {"figures_forbidden": request.user.is_staff}
             return original(request, extra_context={**context, **(extra_context or {})})
 
         # An instance attribute shadowing the method, on purpose (see above).

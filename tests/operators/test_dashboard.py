@@ -478,6 +478,37 @@ def test_a_creator_cannot_reach_the_dashboard(alice_client):
     translation.activate("en")
 
 
+def _staff_client(*perms: str) -> Client:
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(email="support@example.com", is_staff=True)
+    TOTP.activate(user, generate_totp_secret())
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_staff_without_the_permission_see_the_admin_but_not_the_figures(world, settings):
+    settings.KIE_API_KEY = "a-key-whose-account-must-not-be-asked"
+    response = _staff_client().get(reverse("admin:index"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'class="ops"' not in body and "Revenue" not in body
+    assert "figures" not in response.context and "kie" not in response.context
+    assert "an administrator can give it to you" in body
+
+
+def test_staff_given_the_permission_see_the_figures(world):
+    response = _staff_client("operators.view_dashboard").get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert response.context["figures"].period_days == 30
+    assert 'class="ops"' in response.content.decode()
+
+
 def test_an_anonymous_visitor_cannot_reach_the_dashboard(client):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "login" in response["Location"]
