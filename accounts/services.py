@@ -27,6 +27,28 @@ def user_onboard(*, user: User) -> None:
             )
 
 
+def user_signed_up(*, user: User) -> None:
+    """A new account: its sign-up bonus now, or, when
+    ``MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION`` is on and no address of the
+    user is verified yet, once one is (:func:`user_email_verified`)."""
+    if settings.MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION and not _has_verified_email(user):
+        return
+    user_onboard(user=user)
+
+
+def user_email_verified(*, user: User) -> None:
+    """The user confirmed an e-mail address: the sign-up bonus, if it waited
+    for that (at most once: :func:`user_onboard` is keyed per user)."""
+    if settings.MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION:
+        user_onboard(user=user)
+
+
+def _has_verified_email(user: User) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return bool(EmailAddress.objects.filter(user=user, verified=True).exists())
+
+
 def user_language_set(*, user: User, language: str) -> None:
     """Remember the user's interface language (one of ``LANGUAGES``)."""
     if language in dict(settings.LANGUAGES) and user.preferred_language != language:

@@ -398,6 +398,13 @@ CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
 # What one credit is worth on average, for the margin staff see on a job.
 MIRSAM_CREDIT_VALUE_USD = env.str("MIRSAM_CREDIT_VALUE_USD", default="0.04")
 MIRSAM_SIGNUP_CREDITS = env.int("MIRSAM_SIGNUP_CREDITS", default=50)
+# The sign-up bonus waits until the e-mail address is verified (a throwaway
+# account gets nothing to spend); by default whenever allauth verifies e-mails.
+MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION = env.bool(
+    "MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION", default=ACCOUNT_EMAIL_VERIFICATION != "none"
+)
+# Jobs a user who never bought credits may run at once (0 = no limit).
+MIRSAM_FREE_CONCURRENT_JOBS = env.int("MIRSAM_FREE_CONCURRENT_JOBS", default=2)
 MIRSAM_PROMPT_MAX_LENGTH = env.int("MIRSAM_PROMPT_MAX_LENGTH", default=2000)
 MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
 # A job unchanged this long has lost its pipeline message; the watchdog sends it again.

@@ -7,10 +7,21 @@ from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet, Sum
 
-from .models import LedgerEntry, Wallet
+from .models import EntryKind, LedgerEntry, Wallet
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+
+#: Entries that mean the user paid for credits (a pack, a plan's period).
+PAID_KINDS = (EntryKind.PURCHASE, EntryKind.SUBSCRIPTION_GRANT)
+
+
+def has_paid(*, user: User) -> bool:
+    """Whether ``user`` ever bought credits: a ledger entry of a
+    :data:`PAID_KINDS` kind (grants, the sign-up bonus and staff adjustments
+    do not count)."""
+    return LedgerEntry.objects.filter(wallet__user=user, kind__in=PAID_KINDS).exists()
 
 
 def entries_for_user(*, user: User) -> QuerySet[LedgerEntry]:

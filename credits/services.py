@@ -60,6 +60,15 @@ def wallet_for(user: User) -> Wallet:
     return wallet
 
 
+def wallet_lock(*, user: User) -> Wallet:
+    """Lock ``user``'s wallet row until the current transaction ends (call
+    inside ``transaction.atomic``), creating it if needed. For a rule that
+    must see the user's state without a rival request changing it meanwhile
+    (generation's limit on concurrent jobs from free credits); changes no
+    balance."""
+    return _lock_wallet(user)
+
+
 def _lock_wallet(user: User) -> Wallet:
     # The wallet usually exists: lock it in one statement. A first use creates
     # it, which may race with itself; the unique user constraint makes the

@@ -25,6 +25,7 @@ from django.views.decorators.http import condition, require_GET, require_http_me
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.http import AuthedRequest
+from accounts.selectors import signup_bonus_pending
 from config.pagecache import cached_page
 from credits.services import InsufficientCredits, wallet_for
 from providers.models import Offer, Service
@@ -124,7 +125,12 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "generation/dashboard.html",
-        {"jobs": selectors.jobs_for_user(user=request.user)[:RECENT_JOBS], "wallet": wallet_for(request.user)},
+        {
+            "jobs": selectors.jobs_for_user(user=request.user)[:RECENT_JOBS],
+            "wallet": wallet_for(request.user),
+            # Granted once an address is confirmed, which changes the wallet and so the kept page.
+            "bonus_pending": signup_bonus_pending(user=request.user),
+        },
     )
 
 

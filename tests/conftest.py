@@ -34,6 +34,8 @@ def _test_settings(settings, tmp_path):
     settings.MIRSAM_POLL_SCHEDULE = [0]
     settings.KIE_RETRY_BACKOFF_SECONDS = 0.01
     settings.MIRSAM_SIGNUP_CREDITS = 50
+    settings.MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION = False  # tests of it turn it on
+    settings.MIRSAM_FREE_CONCURRENT_JOBS = 0  # tests of it set a cap
     settings.CACHES = {**settings.CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Rate-limit counts live in the cache (and LocMemCache outlives its settings):
     # start every test with none, and with no rendered job cards or pages kept from an

@@ -21,13 +21,14 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from credits.services import credits_hold
+from credits.selectors import has_paid
+from credits.services import credits_hold, wallet_lock
 from providers.models import Offer, Service
 from providers.registry import get_adapter
 
 from .. import consent
 from ..errors import GenerationError
-from ..models import Job, JobInput, ProviderTask, TaskStatus, Upload
+from ..models import FINAL_JOB_STATUSES, Job, JobInput, ProviderTask, TaskStatus, Upload
 from ..queues import queue_for
 from .uploads import upload_create, upload_delete
 
@@ -173,6 +174,7 @@ def job_submit(
     clean.update(extra or {})
     total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
     with transaction.atomic():
+        _check_free_concurrency(user)
         try:
             with transaction.atomic():
                 job = Job.objects.create(
@@ -211,6 +213,31 @@ def job_submit(
             lambda: submit_job_task.apply_async((job.pk,), {"language": language}, queue=queue_for(job))
         )
     return job
+
+
+def _check_free_concurrency(user: User) -> None:
+    """A user who never bought credits runs at most
+    ``MIRSAM_FREE_CONCURRENT_JOBS`` jobs at once (0 = no limit): free credits
+    should not buy a farm of provider work. Locks the wallet, so two
+    submissions at once are counted one after the other; call inside the
+    job's transaction."""
+    cap = settings.MIRSAM_FREE_CONCURRENT_JOBS
+    if not cap or has_paid(user=user):
+        return
+    wallet_lock(user=user)
+    running = Job.objects.filter(user=user).exclude(status__in=FINAL_JOB_STATUSES).count()
+    if running >= cap:
+        raise GenerationError(
+            ngettext(
+                "With free credits, %(count)d creation runs at a time: wait for it to finish, "
+                "or buy credits to run more at once.",
+                "With free credits, %(count)d creations run at a time: wait for one to finish, "
+                "or buy credits to run more at once.",
+                cap,
+            )
+            % {"count": cap},
+            code="free_concurrency",
+        )
 
 
 def _submitted(user: User, submission_key: str) -> Job | None:

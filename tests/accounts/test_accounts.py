@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 from django.core import mail
 from django.urls import reverse
 
 from accounts.models import User
 from credits.models import EntryKind, LedgerEntry, Wallet
+from tests.support.env import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +103,50 @@ def test_credit_history_lists_every_entry_with_its_balance_after(alice_client, a
     response = alice_client.get(reverse("credit_history"))
     entries = list(response.context["page"].object_list)
     assert [(e.kind, e.amount, e.balance_after) for e in entries] == [("grant", 100, 100)]
+
+
+# --- the sign-up bonus waits for a confirmed e-mail ----------------------------------
+
+
+def _sign_up(client, email: str = "fresh@example.com") -> User:
+    password = "a-long-pass-phrase-9"
+    client.post(reverse("account_signup"), {"email": email, "password1": password, "password2": password})
+    return User.objects.get(email=email)
+
+
+def _confirmation_path(email: str) -> str:
+    body = next(m.body for m in mail.outbox if email in m.to)
+    return re.search(r"https?://[^/\s]+(/\S*confirm-email/\S+)", body)[1]
+
+
+def test_the_sign_up_bonus_waits_until_the_e_mail_is_confirmed(client, settings):
+    settings.MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION = True
+    user = _sign_up(client)
+    assert not LedgerEntry.objects.filter(wallet__user=user).exists()
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "Confirm your e-mail address to receive your 50 free credits." in dashboard
+
+    path = _confirmation_path(user.email)
+    assert client.post(path).status_code == 302
+    assert Wallet.objects.get(user=user).balance == 50
+    assert "Confirm your e-mail address" not in client.get(reverse("dashboard")).content.decode()
+
+    client.post(path)  # the link again
+    assert LedgerEntry.objects.filter(wallet__user=user).count() == 1
+
+
+def test_before_the_e_mail_is_confirmed_a_new_account_cannot_start_a_paid_job(client, settings, demo_offer):
+    settings.MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION = True
+    user = _sign_up(client)
+    data = {"offer": demo_offer.pk, "prompt": "a lighthouse", "aspect_ratio": "1:1", "outputs": 1}
+    response = client.post(reverse("job_create"), data, HTTP_HX_REQUEST="true")
+    assert "This needs 2 credits but you have 0 available." in response.content.decode()
+    assert not user.jobs.exists()
+
+
+@pytest.mark.parametrize(("verification", "waits"), [("optional", "True"), ("mandatory", "True"), ("none", "False")])
+def test_the_bonus_waits_by_default_whenever_e_mails_are_verified(verification, waits):
+    code = "from django.conf import settings as s; print(s.MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION)"
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "ACCOUNT_EMAIL_VERIFICATION": verification, "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == waits

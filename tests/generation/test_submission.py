@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from credits.models import LedgerEntry, Wallet
+from credits.models import EntryKind, LedgerEntry, Wallet
 from credits.services import credits_grant
 from generation import services
 from generation.consent import CURRENT_VERSION
@@ -163,4 +163,69 @@ def test_eight_copies_of_one_generate_at_once_make_one_job(postgres, demo_offer,
     assert len(jobs) == 8 and len(set(jobs)) == 1
     assert Job.objects.filter(user=user).count() == 1
     assert _held(user) == 1
+    call_command("check_ledger")
+
+
+# --- free credits run a few jobs at a time ------------------------------------------
+
+
+def test_free_credits_run_at_most_the_cap_of_jobs_at_once(alice_client, alice, demo_offer, settings):
+    settings.MIRSAM_FREE_CONCURRENT_JOBS = 1
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the first job stays queued
+    first = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "one", "outputs": 1})
+
+    with pytest.raises(services.GenerationError) as refused:
+        services.job_submit(user=alice, offer=demo_offer, params={"prompt": "two", "outputs": 1})
+    assert refused.value.code == "free_concurrency"
+    data = {"offer": demo_offer.pk, "prompt": "two", "aspect_ratio": "1:1", "outputs": 1}
+    body = alice_client.post(reverse("job_create"), data, **HX).content.decode()
+    assert "With free credits, 1 creation runs at a time" in body
+    assert Job.objects.filter(user=alice).count() == 1 and _held(alice) == 1
+
+    Job.objects.filter(pk=first.pk).update(status=JobStatus.SUCCEEDED)
+    services.job_submit(user=alice, offer=demo_offer, params={"prompt": "two", "outputs": 1})
+    assert Job.objects.filter(user=alice).count() == 2
+
+
+def test_a_buyer_is_not_held_to_the_free_cap(alice, demo_offer, settings):
+    settings.MIRSAM_FREE_CONCURRENT_JOBS = 1
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    credits_grant(user=alice, amount=10, idempotency_key="stripe:cs_x", reason="pack", kind=EntryKind.PURCHASE)
+    for prompt in ("one", "two", "three"):
+        services.job_submit(user=alice, offer=demo_offer, params={"prompt": prompt, "outputs": 1})
+    assert Job.objects.filter(user=alice).count() == 3
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_six_free_submissions_at_once_against_a_cap_of_two_let_two_through(postgres, demo_offer, settings):
+    settings.MIRSAM_FREE_CONCURRENT_JOBS = 2
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    user = UserFactory()
+    credits_grant(user=user, amount=100, idempotency_key="bonus", reason="test")
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(n: int) -> None:
+        try:
+            barrier.wait()
+            services.job_submit(user=user, offer=demo_offer, params={"prompt": f"x{n}", "outputs": 1})
+            result = "made"
+        except services.GenerationError as exc:
+            result = exc.code
+        except Exception as exc:  # anything else is a bug; record it
+            result = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(outcomes) == ["free_concurrency"] * 4 + ["made"] * 2
+    assert Job.objects.filter(user=user).count() == 2
     call_command("check_ledger")
