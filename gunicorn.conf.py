@@ -21,6 +21,12 @@ from __future__ import annotations
 
 import os
 
+import gunicorn.http.wsgi
+
+# Answers name no server software ("Server: gunicorn" tells an attacker what to
+# look up); gunicorn writes its module's SERVER into every response.
+gunicorn.http.wsgi.SERVER = "mirsam"  # type: ignore[attr-defined]
+
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()

@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from billing.webhooks import stripe_webhook
 from config import health
 from config.pagecache import cached_page
 from generation.callbacks import provider_callback
@@ -26,6 +27,8 @@ urlpatterns = [
     path("callbacks/<str:token>/", provider_callback, name="provider_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Stripe posts webhook events to djstripe:djstripe_webhook_by_uuid here.
+    # dj-stripe's webhook route, answered by our signature check first (billing/webhooks.py).
+    path("stripe/webhook/<uuid:uuid>/", stripe_webhook, name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
 ]
 

@@ -144,6 +144,7 @@ def test_gunicorn_serves_pages_with_the_security_headers_and_hashed_static_names
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Server"] == "mirsam"  # not "gunicorn": the software is nobody's business
     csp = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'" and csp["frame-ancestors"] == "'none'"
     assert f"/static/{served['manifest']['css/mirsam.css']}" in response.text
@@ -224,3 +225,9 @@ def test_production_settings_refuse_missing_or_development_hosts(tmp_path):
 def test_production_settings_start_when_configured(tmp_path):
     result = _setup(production_env(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+def test_production_settings_send_the_language_cookie_over_https_only(tmp_path):
+    code = "from django.conf import settings as s; print(s.LANGUAGE_COOKIE_SECURE, s.LANGUAGE_COOKIE_HTTPONLY)"
+    result = run([sys.executable, "-c", code], production_env(tmp_path), timeout=60)
+    assert result.stdout.split() == ["True", "True"], result.stderr

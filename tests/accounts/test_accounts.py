@@ -150,3 +150,10 @@ def test_the_bonus_waits_by_default_whenever_e_mails_are_verified(verification, 
     env = {"DJANGO_SETTINGS_MODULE": "config.settings", "ACCOUNT_EMAIL_VERIFICATION": verification, "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == waits
+
+
+def test_the_language_cookie_follows_the_cookie_settings(client, settings):
+    settings.LANGUAGE_COOKIE_SECURE = True
+    response = client.post(reverse("language_set"), {"language": "ar", "next": "/"})
+    cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
+    assert cookie.value == "ar" and cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"

@@ -232,3 +232,47 @@ def test_five_deliveries_at_once_on_postgresql_grant_once(postgres, alice, pack,
     assert Purchase.objects.count() == 1
     assert LedgerEntry.objects.filter(kind=EntryKind.PURCHASE).count() == 1
     call_command("check_ledger")
+
+
+# --- what an unverified POST leaves behind ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["bad secret", "no signature", "garbage signature"])
+def test_an_unverified_post_stores_no_webhook_row(alice, pack, stripe_env, post_event, how):
+    from djstripe.models import WebhookEventTrigger
+
+    from tests.support.billing import webhook_url
+
+    event = stripe_env.event("checkout.session.completed", _paid_session(stripe_env, alice, pack))
+    if how == "bad secret":
+        response = post_event(event, secret="whsec_wrong")
+    else:
+        headers = {} if how == "no signature" else {"Stripe-Signature": "t=1,v1=" + "0" * 64}
+        response = Client(raise_request_exception=False).post(
+            webhook_url(stripe_env.endpoint), "{}", content_type="application/json", headers=headers
+        )
+    assert response.status_code == 400
+    assert not WebhookEventTrigger.objects.exists()
+
+
+def test_in_debug_a_secret_sent_with_the_event_does_not_make_it_valid(alice, pack, stripe_env, settings):
+    """dj-stripe takes X-Djstripe-Webhook-Secret as the secret when DEBUG is on
+    (the embedded default): an event signed with a secret of the sender's own
+    must still be refused."""
+    from djstripe.models import WebhookEventTrigger
+
+    from tests.support.billing import webhook_url
+    from tests.support.stripe import sign_event
+
+    settings.DEBUG = True
+    event = stripe_env.event("checkout.session.completed", _paid_session(stripe_env, alice, pack))
+    payload, signature = sign_event(event, "whsec_chosen_by_the_sender")
+    response = Client(raise_request_exception=False).post(
+        webhook_url(stripe_env.endpoint),
+        payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature, "X-Djstripe-Webhook-Secret": "whsec_chosen_by_the_sender"},
+    )
+    assert response.status_code == 400
+    assert _balance(alice) == 100 and not Purchase.objects.exists()
+    assert not WebhookEventTrigger.objects.exists()
