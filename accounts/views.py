@@ -42,7 +42,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
         max_age=settings.LANGUAGE_COOKIE_AGE,
         secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite="Lax",  # as settings.LANGUAGE_COOKIE_SAMESITE
+        samesite="Lax",
     )
     return response
 
