@@ -10,7 +10,7 @@ from django.db import connection
 
 from config.celery import close_db_connections
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
