@@ -76,6 +76,9 @@ class Rig:
     offer: Offer
     beat: CeleryProcess
     started: list[CeleryProcess] = field(default_factory=list)
+    #: Workers that exited on their own and were started again (as compose's
+    #: ``restart: unless-stopped`` or systemd's ``Restart=always`` would).
+    crashed: int = 0
 
     @property
     def worker(self) -> CeleryProcess:
@@ -106,12 +109,23 @@ class Rig:
             if op == "create" and job.callback_token in str(payload.get("callBackUrl", ""))
         )
 
+    def supervise(self) -> None:
+        """Start the worker again if it exited by itself: kombu's Redis
+        transport can die with an "Unrecoverable error" when Redis goes away
+        (closing a channel after its connection is gone, as in celery/kombu#582);
+        production's supervisor restarts it, so this one does too."""
+        proc = self.worker.proc
+        if proc is not None and proc.poll() is not None:
+            self.crashed += 1
+            self.new_worker()
+
     def wait_final(self, job: Job, timeout: float = SETTLE) -> Job:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             current = Job.objects.get(pk=job.pk)
             if current.is_final:
                 return current
+            self.supervise()
             time.sleep(0.25)
         tasks = list(job.tasks.values_list("index", "status", "task_id"))
         raise AssertionError(f"job {job.pk} still {Job.objects.get(pk=job.pk).status} after {timeout} s: {tasks}")
@@ -253,6 +267,8 @@ def _ended(rig: Rig, job: Job, fault: str, step: str, started: float, *, must_su
     outcome = (
         f"{job.status}, {job.assets.count()}/{OUTPUTS} delivered, {creates} creates, {job.charged_credits} charged"
     )
+    if rig.crashed:
+        outcome += f"; the worker exited by itself {rig.crashed}x and was restarted"
     faults.add(fault, step, outcome, seconds)
 
 
