@@ -120,6 +120,7 @@ def served(tmp_path_factory):
 
 
 HTTPS = {"X-Forwarded-Proto": "https"}  # what the TLS-terminating proxy adds
+STYLESHEETS = ("css/tokens.css", "css/base.css", "css/components.css", "css/pages.css")
 
 
 def test_gunicorn_answers_healthz_over_plain_http_for_any_host(served):
@@ -147,13 +148,15 @@ def test_gunicorn_serves_pages_with_the_security_headers_and_hashed_static_names
     assert headers["Server"] == "mirsam"  # not "gunicorn": the software is nobody's business
     csp = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'" and csp["frame-ancestors"] == "'none'"
-    assert f"/static/{served['manifest']['css/mirsam.css']}" in response.text
+    # The stylesheet layers, linked by their hashed names in cascade order.
+    links = [response.text.index(f"/static/{served['manifest'][name]}") for name in STYLESHEETS]
+    assert links == sorted(links)
     assert "django-htmx.js" not in response.text  # the debug helper is for DEBUG only
 
 
 def test_gunicorn_serves_hashed_static_files_with_whitenoise(served):
-    hashed = served["manifest"]["css/mirsam.css"]
-    assert hashed != "css/mirsam.css"
+    hashed = served["manifest"]["css/components.css"]
+    assert hashed != "css/components.css"
     response = requests.get(
         f"{served['base']}/static/{hashed}", headers={**HTTPS, "Accept-Encoding": "gzip"}, timeout=5
     )

@@ -6,7 +6,7 @@
   "use strict";
 
   // The Content Security Policy allows no inline styles or eval: htmx must not
-  // inject its indicator <style> (mirsam.css has those rules) nor evaluate code.
+  // inject its indicator <style> (components.css has those rules) nor evaluate code.
   // This file runs (defer) after htmx and before htmx initialises on DOMContentLoaded.
   if (window.htmx) {
     window.htmx.config.includeIndicatorStyles = false;
