@@ -102,6 +102,7 @@ def seed(users: int, jobs_per_user: int) -> tuple[list[str], list[int]]:
     from django.db import connection, transaction
 
     from accounts.models import User
+    from credits.models import EntryKind
     from credits.services import credits_grant
     from generation.models import Asset, Job, StylePreset
     from providers.models import Offer
@@ -123,7 +124,9 @@ def seed(users: int, jobs_per_user: int) -> tuple[list[str], list[int]]:
     )
     running = []
     for user in people:
-        credits_grant(user=user, amount=500, idempotency_key=f"bench-grant:{user.pk}", reason="benchmark")
+        credits_grant(  # bought credits, as a paying creator's (no free-credit job cap)
+            user=user, amount=500, idempotency_key=f"bench-grant:{user.pk}", reason="benchmark", kind=EntryKind.PURCHASE
+        )
         rows = []
         for i in range(jobs_per_user):
             service = SERVICE_MIX[i % len(SERVICE_MIX)]

@@ -161,6 +161,7 @@ def seed_users(count: int, credits_each: int) -> list:
     from django.contrib.auth.hashers import make_password
 
     from accounts.models import User
+    from credits.models import EntryKind
     from credits.services import credits_grant
 
     password = make_password("bench-pass-word-123")
@@ -168,7 +169,14 @@ def seed_users(count: int, credits_each: int) -> list:
         [User(email=f"pipe{i}@mirsam.local", username=f"pipe{i}", password=password) for i in range(count)]
     )
     for user in users:
-        credits_grant(user=user, amount=credits_each, idempotency_key=f"bench-grant:{user.pk}", reason="benchmark")
+        # Bought credits: a user on free credits runs only MIRSAM_FREE_CONCURRENT_JOBS jobs at once.
+        credits_grant(
+            user=user,
+            amount=credits_each,
+            idempotency_key=f"bench-grant:{user.pk}",
+            reason="benchmark",
+            kind=EntryKind.PURCHASE,
+        )
     return users
 
 
