@@ -34,6 +34,7 @@ from billing.models import Purchase, Revocation, RevocationKind
 from credits.models import EntryKind, LedgerEntry
 from generation.models import Job, JobStatus, ProviderTask, TaskStatus
 from providers.base import ProviderError
+from providers.kie import KieAdapter
 from providers.models import Offer, ProviderCall, Service
 
 if TYPE_CHECKING:
@@ -550,36 +551,6 @@ class KieCredits:
         return self.state == "ok" and self.credits is not None and self.credits < self.threshold
 
 
-def _kie_credits_fetch() -> int:
-    """Ask kie.ai once, with a short timeout and no retries: an admin page
-    must not wait through ``KIE_TIMEOUT_SECONDS`` × ``KIE_MAX_RETRIES``.
-
-    The same request, envelope check and call log as
-    ``KieAdapter.credits_remaining()``; that method has no timeout argument.
-    """
-    from providers.http import provider_request
-    from providers.kie import BAD_RESPONSE_MESSAGE, CREDIT_PATH, NAME, check_envelope
-
-    key = settings.KIE_API_KEY
-    response = provider_request(
-        adapter=NAME,
-        operation="credit",
-        method="GET",
-        url=settings.KIE_BASE_URL.rstrip("/") + CREDIT_PATH,
-        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-        timeout=KIE_CREDITS_TIMEOUT_SECONDS,
-        max_retries=0,
-        secrets=(key,),
-    )
-    try:
-        data = check_envelope(response, bad_response_permanent=False)
-    finally:
-        response.close()
-    if isinstance(data, bool) or not isinstance(data, (int, float)):
-        raise ProviderError(BAD_RESPONSE_MESSAGE, code="bad_response", permanent=False)
-    return int(data)
-
-
 def kie_credits() -> KieCredits:
     """kie.ai's remaining credits, cached for :data:`KIE_CREDITS_CACHE_SECONDS`
     (a failure for :data:`KIE_CREDITS_ERROR_CACHE_SECONDS`). Never raises."""
@@ -589,7 +560,10 @@ def kie_credits() -> KieCredits:
     cached = cache.get(KIE_CREDITS_CACHE_KEY)
     if cached is None:
         try:
-            cached = ("ok", _kie_credits_fetch())
+            # Briefly and once: an admin page must not wait through
+            # KIE_TIMEOUT_SECONDS x KIE_MAX_RETRIES.
+            credits = KieAdapter().credits_remaining(timeout=KIE_CREDITS_TIMEOUT_SECONDS, retries=0)
+            cached = ("ok", credits)
             ttl = KIE_CREDITS_CACHE_SECONDS
         except (ProviderError, requests.RequestException, ValueError) as exc:
             log.warning("kie.ai credits unavailable: %s", exc)

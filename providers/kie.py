@@ -697,13 +697,17 @@ class KieAdapter(Adapter):
         job_ref: int | None = None,
         bad_response_permanent: bool,
         resend_safe: bool = False,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """One authenticated call to kie.ai (``base_url`` defaults to
         ``KIE_BASE_URL``), JSON or multipart (``form``/``files``); returns the
         envelope's ``data``. Raises :class:`ProviderError`: the mapped kie code
         (see :func:`check_envelope`), ``"unreachable"`` (transient) or
         ``"timeout"``: transient, except after a POST that may have created a
-        task, unless ``resend_safe`` says sending it again is harmless."""
+        task, unless ``resend_safe`` says sending it again is harmless.
+        ``timeout`` (seconds) and ``max_retries`` default to
+        ``KIE_TIMEOUT_SECONDS`` and ``KIE_MAX_RETRIES``."""
         key = settings.KIE_API_KEY
         headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
         if files is None:
@@ -719,8 +723,8 @@ class KieAdapter(Adapter):
                 files=files,
                 params=params,
                 headers=headers,
-                timeout=settings.KIE_TIMEOUT_SECONDS,
-                max_retries=settings.KIE_MAX_RETRIES,
+                timeout=settings.KIE_TIMEOUT_SECONDS if timeout is None else timeout,
+                max_retries=settings.KIE_MAX_RETRIES if max_retries is None else max_retries,
                 backoff=settings.KIE_RETRY_BACKOFF_SECONDS,
                 task_id=task_id,
                 job_ref=job_ref,
@@ -1023,11 +1027,20 @@ class KieAdapter(Adapter):
 
     # --- account ----------------------------------------------------------------
 
-    def credits_remaining(self) -> int:
+    def credits_remaining(self, *, timeout: float | None = None, retries: int | None = None) -> int:
         """Credits left on the kie.ai account: ``GET /api/v1/chat/credit`` →
-        ``{"code": 200, "data": <int>}`` (§1 Credits). Raises
-        :class:`ProviderError` as :meth:`fetch` does."""
-        data = self._call(operation="credit", method="GET", path=CREDIT_PATH, bad_response_permanent=False)
+        ``{"code": 200, "data": <int>}`` (§1 Credits). ``timeout`` (seconds)
+        and ``retries`` default to ``KIE_TIMEOUT_SECONDS`` and
+        ``KIE_MAX_RETRIES``; a page that shows the figure asks briefly, once.
+        Raises :class:`ProviderError` as :meth:`fetch` does."""
+        data = self._call(
+            operation="credit",
+            method="GET",
+            path=CREDIT_PATH,
+            bad_response_permanent=False,
+            timeout=timeout,
+            max_retries=retries,
+        )
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             raise ProviderError(BAD_RESPONSE_MESSAGE, code="bad_response", permanent=False)
         return int(data)
