@@ -5,11 +5,9 @@ the same job, held once; the next Generate gets a new token."""
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.urls import reverse
 
 from credits.models import EntryKind, LedgerEntry, Wallet
@@ -18,6 +16,7 @@ from generation import services
 from generation.consent import CURRENT_VERSION
 from generation.models import Job, JobStatus, StylePreset, Upload
 from tests.factories import OfferFactory, StylePresetFactory, UserFactory
+from tests.support.concurrency import at_once
 from tests.support.uploads import photo
 
 pytestmark = pytest.mark.django_db
@@ -134,33 +133,16 @@ def test_eight_copies_of_one_generate_at_once_make_one_job(postgres, demo_offer,
     settings.CELERY_TASK_ALWAYS_EAGER = False
     user = UserFactory()
     credits_grant(user=user, amount=100, idempotency_key="fund", reason="test")
-    barrier = threading.Barrier(8)
-    jobs: list[int] = []
-    errors: list[str] = []
-    lock = threading.Lock()
 
-    def attempt() -> None:
-        try:
-            barrier.wait()
-            job = services.job_submit(
-                user=user, offer=demo_offer, params={"prompt": "x", "outputs": 1}, submission_key="generate:abc"
-            )
-            with lock:
-                jobs.append(job.pk)
-        except Exception as exc:  # anything else is a bug; record it
-            with lock:
-                errors.append(repr(exc))
-        finally:
-            connection.close()
+    def attempt(n: int) -> str:
+        job = services.job_submit(
+            user=user, offer=demo_offer, params={"prompt": "x", "outputs": 1}, submission_key="generate:abc"
+        )
+        return str(job.pk)
 
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    jobs = at_once(8, attempt)
 
-    assert errors == []
-    assert len(jobs) == 8 and len(set(jobs)) == 1
+    assert len(jobs) == 8 and len(set(jobs)) == 1, jobs
     assert Job.objects.filter(user=user).count() == 1
     assert _held(user) == 1
     call_command("check_ledger")
@@ -202,29 +184,15 @@ def test_six_free_submissions_at_once_against_a_cap_of_two_let_two_through(postg
     settings.CELERY_TASK_ALWAYS_EAGER = False
     user = UserFactory()
     credits_grant(user=user, amount=100, idempotency_key="bonus", reason="test")
-    barrier = threading.Barrier(6)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def attempt(n: int) -> None:
+    def attempt(n: int) -> str:
         try:
-            barrier.wait()
             services.job_submit(user=user, offer=demo_offer, params={"prompt": f"x{n}", "outputs": 1})
-            result = "made"
         except services.GenerationError as exc:
-            result = exc.code
-        except Exception as exc:  # anything else is a bug; record it
-            result = repr(exc)
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
+            return exc.code
+        return "made"
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = at_once(6, attempt)
 
     assert sorted(outcomes) == ["free_concurrency"] * 4 + ["made"] * 2
     assert Job.objects.filter(user=user).count() == 2
