@@ -67,6 +67,11 @@ class LedgerEntryAdmin(ReadOnlyMixin, admin.ModelAdmin[LedgerEntry]):
     date_hierarchy = "created_at"
     list_select_related = ("wallet__user", "actor")
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The user page links here as ?wallet__user__id__exact=<id> (one user's
+        # ledger); it is not a list filter, so Django would refuse it with a 400.
+        return lookup == "wallet__user__id__exact" or super().lookup_allowed(lookup, value, request)
+
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyMixin, admin.ModelAdmin[Hold]):

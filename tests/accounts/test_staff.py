@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -154,3 +156,20 @@ def test_the_user_page_links_jobs_payments_and_shows_the_ledger(staff_client, al
 @pytest.mark.parametrize("flt", ["paid=yes", "paid=no", "plan=yes", "plan=no"])
 def test_user_filters_work(staff_client, flt):
     assert staff_client.get(reverse("admin:accounts_user_changelist") + "?" + flt).status_code == 200
+
+
+def test_every_link_on_the_user_page_opens_that_users_rows(staff_client, alice, charlie):
+    fund(alice, 7)
+    fund(charlie, 9)
+    body = staff_client.get(reverse("admin:accounts_user_change", args=[alice.pk])).content.decode()
+    links = [
+        href.replace("&amp;", "&")
+        for href in re.findall(r'href="([^"]+__exact=\d+)"', body)
+        if str(alice.pk) in href
+    ]
+    assert len(links) == 4, links  # ledger, jobs, payments, Stripe customer
+    for href in links:
+        response = staff_client.get(href)
+        assert response.status_code == 200, f"{href} answered {response.status_code}"
+    ledger = staff_client.get(next(h for h in links if "ledgerentry" in h))
+    assert set(ledger.context["cl"].queryset.values_list("wallet__user", flat=True)) == {alice.pk}
