@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.db.models import QuerySet, Sum
+from django.utils.module_loading import module_has_submodule
 
 from .models import EntryKind, LedgerEntry, Wallet
 
@@ -39,6 +42,18 @@ class Drift:
     held: int
     ledger_balance: int
     ledger_held: int
+
+
+def ledger_problems() -> list[str]:
+    """What other apps find wrong with the money they keep in the ledger: each
+    app may have a ``ledger_checks`` module whose ``problems()`` returns one
+    line per problem (generation: open holds of final or deleted jobs). The
+    ledger itself knows no jobs; this is how ``check_ledger`` asks."""
+    lines: list[str] = []
+    for app in apps.get_app_configs():
+        if module_has_submodule(app.module, "ledger_checks"):
+            lines += import_module(f"{app.name}.ledger_checks").problems()
+    return lines
 
 
 def ledger_drift() -> list[Drift]:

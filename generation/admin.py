@@ -66,6 +66,12 @@ class JobAdmin(admin.ModelAdmin):
     exclude = ("callback_token",)
     inlines = [JobInputInline, ProviderTaskInline, AssetInline]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        # A job is the record of what was held and charged; a running one still
+        # holds credits. Staff cancel a job with Refund; its owner may delete it
+        # once it has finished (services.job_delete).
+        return False
+
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> list[str]:
         names = [f.name for f in Job._meta.fields if f.name != "callback_token"]
         return ["staff_actions", "money", *names, "provider_calls"]

@@ -43,6 +43,8 @@ class TaskStatus(models.TextChoices):
 
 
 FINAL_TASK_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED})
+#: ``credits.Hold.reference`` of a job's hold: ``"job:<job id>"``.
+JOB_HOLD_PREFIX = "job:"
 UNFINISHED_TASK_STATUSES = (TaskStatus.PENDING, TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 
 

@@ -99,9 +99,11 @@ def complete_task_task(self: Task, task_pk: int, result: dict[str, Any], languag
 
 @shared_task
 def sweep_stuck_jobs_task() -> int:
+    """Beat: fail jobs past their deadline, release holds whose job is gone."""
     failed = services.sweep_stuck_jobs()
     if failed:
         log.warning("sweeper failed %d stuck job(s)", failed)
+    services.holds_release_orphaned()
     return failed
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..errors import CallbackRejected, GenerationError, UploadRejected
 from .callbacks import callback_receive
-from .housekeeping import TIMEOUT_MESSAGE, job_delete, jobs_revive, sweep_stuck_jobs
+from .housekeeping import TIMEOUT_MESSAGE, holds_release_orphaned, job_delete, jobs_revive, sweep_stuck_jobs
 from .pipeline import (
     CANCELED_CODE,
     asset_files_delete,
@@ -55,6 +55,7 @@ __all__ = [
     "UploadRejected",
     "asset_files_delete",
     "callback_receive",
+    "holds_release_orphaned",
     "job_delete",
     "job_dispatch",
     "job_extend",

@@ -1,5 +1,6 @@
 """Housekeeping: the watchdog that revives stalled jobs, the sweeper that
-ends stuck ones, and deleting a creation."""
+ends stuck ones, the release of holds whose job is gone, and deleting a
+creation."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from credits.models import Hold, HoldStatus
+from credits.services import credits_release
+
 from ..errors import GenerationError
-from ..models import FINAL_JOB_STATUSES, Job, TaskStatus
+from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, Job, TaskStatus
 from ..queues import queue_for
 from .pipeline import asset_files_delete, job_fail, job_poll, owner_language, poll_chain_restart
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_MESSAGE = gettext_lazy("The provider did not finish in time. Your credits were returned.")
+ORPHANED_HOLD_REASON = gettext_lazy("The job was removed; its credits were returned.")
 
 
 def sweep_stuck_jobs() -> int:
@@ -79,6 +84,24 @@ def jobs_revive() -> int:
             continue
         revived += 1
     return revived
+
+
+def holds_release_orphaned() -> int:
+    """Release open holds of jobs that no longer exist (a row deleted outside
+    :func:`job_delete`, which refuses running jobs): their credits would stay
+    held forever. A hold younger than a minute is left alone (its job may be
+    in a transaction not yet committed). Returns how many were released."""
+    cutoff = timezone.now() - timedelta(minutes=1)
+    released = 0
+    orphans = Hold.objects.filter(
+        status=HoldStatus.OPEN, reference__startswith=JOB_HOLD_PREFIX, job__isnull=True, created_at__lt=cutoff
+    ).select_related("wallet__user")
+    for hold in orphans:
+        with translation.override(hold.wallet.user.preferred_language or settings.LANGUAGE_CODE):
+            credits_release(hold=hold, reason=str(ORPHANED_HOLD_REASON))
+        log.warning("released the open hold %s of a job that no longer exists (%s)", hold.pk, hold.reference)
+        released += 1
+    return released
 
 
 def job_delete(*, job: Job) -> None:

@@ -28,7 +28,7 @@ from providers.registry import get_adapter
 
 from .. import consent
 from ..errors import GenerationError
-from ..models import FINAL_JOB_STATUSES, Job, JobInput, ProviderTask, TaskStatus, Upload
+from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, Job, JobInput, ProviderTask, TaskStatus, Upload
 from ..queues import queue_for
 from .uploads import upload_create, upload_delete
 
@@ -194,7 +194,7 @@ def job_submit(
         job.hold = credits_hold(
             user=user,
             amount=total,
-            reference=f"job:{job.pk}",
+            reference=f"{JOB_HOLD_PREFIX}{job.pk}",
             reason=f"{offer.get_service_display()} · {offer.name} × {clean['outputs']}",
         )
         job.save(update_fields=["hold"])

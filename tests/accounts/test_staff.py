@@ -163,9 +163,7 @@ def test_every_link_on_the_user_page_opens_that_users_rows(staff_client, alice, 
     fund(charlie, 9)
     body = staff_client.get(reverse("admin:accounts_user_change", args=[alice.pk])).content.decode()
     links = [
-        href.replace("&amp;", "&")
-        for href in re.findall(r'href="([^"]+__exact=\d+)"', body)
-        if str(alice.pk) in href
+        href.replace("&amp;", "&") for href in re.findall(r'href="([^"]+__exact=\d+)"', body) if str(alice.pk) in href
     ]
     assert len(links) == 4, links  # ledger, jobs, payments, Stripe customer
     for href in links:

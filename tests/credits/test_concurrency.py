@@ -18,7 +18,7 @@ def test_twenty_concurrent_holds_against_a_balance_for_five_let_exactly_five_thr
 
     def attempt(n: int) -> str:
         try:
-            credits_hold(user=user, amount=10, reference=f"job:{n}")
+            credits_hold(user=user, amount=10, reference=f"work:{n}")
         except InsufficientCredits:
             return "refused"
         return "held"

@@ -49,7 +49,7 @@ def test_a_grant_must_be_positive(amount):
 def test_a_hold_reserves_credits_without_spending_them():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    hold = credits_hold(user=user, amount=4, reference="job:1")
+    hold = credits_hold(user=user, amount=4, reference="work:1")
     w = _wallet(user)
     assert (w.balance, w.held, w.available) == (10, 4, 6)
     assert hold.status == HoldStatus.OPEN
@@ -58,9 +58,9 @@ def test_a_hold_reserves_credits_without_spending_them():
 def test_a_hold_beyond_the_available_balance_is_refused_and_changes_nothing():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    credits_hold(user=user, amount=8, reference="job:1")
+    credits_hold(user=user, amount=8, reference="work:1")
     with pytest.raises(InsufficientCredits) as err:
-        credits_hold(user=user, amount=3, reference="job:2")
+        credits_hold(user=user, amount=3, reference="work:2")
     assert (err.value.needed, err.value.available) == (3, 2)
     assert "3" in err.value.message
     assert _wallet(user).held == 8
@@ -70,8 +70,8 @@ def test_a_hold_beyond_the_available_balance_is_refused_and_changes_nothing():
 def test_holding_twice_for_the_same_reference_returns_the_first_hold():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    first = credits_hold(user=user, amount=4, reference="job:1")
-    second = credits_hold(user=user, amount=4, reference="job:1")
+    first = credits_hold(user=user, amount=4, reference="work:1")
+    second = credits_hold(user=user, amount=4, reference="work:1")
     assert first.pk == second.pk
     assert _wallet(user).held == 4
 
@@ -79,7 +79,7 @@ def test_holding_twice_for_the_same_reference_returns_the_first_hold():
 def test_a_capture_spends_the_hold():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    hold = credits_capture(hold=credits_hold(user=user, amount=4, reference="job:1"))
+    hold = credits_capture(hold=credits_hold(user=user, amount=4, reference="work:1"))
     w = _wallet(user)
     assert (w.balance, w.held) == (6, 0)
     assert (hold.status, hold.captured_amount) == (HoldStatus.CAPTURED, 4)
@@ -88,7 +88,7 @@ def test_a_capture_spends_the_hold():
 def test_a_partial_capture_charges_part_and_releases_the_rest():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    hold = credits_hold(user=user, amount=8, reference="job:1")
+    hold = credits_hold(user=user, amount=8, reference="work:1")
     credits_capture(hold=hold, amount=2)
     w = _wallet(user)
     assert (w.balance, w.held) == (8, 0)
@@ -99,7 +99,7 @@ def test_a_partial_capture_charges_part_and_releases_the_rest():
 def test_a_second_capture_or_release_of_a_closed_hold_changes_nothing():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    hold = credits_hold(user=user, amount=4, reference="job:1")
+    hold = credits_hold(user=user, amount=4, reference="work:1")
     credits_capture(hold=hold)
     credits_capture(hold=hold)
     credits_release(hold=hold)
@@ -111,7 +111,7 @@ def test_a_second_capture_or_release_of_a_closed_hold_changes_nothing():
 def test_a_release_returns_every_held_credit():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    hold = credits_release(hold=credits_hold(user=user, amount=4, reference="job:1"))
+    hold = credits_release(hold=credits_hold(user=user, amount=4, reference="work:1"))
     assert (_wallet(user).balance, _wallet(user).held) == (10, 0)
     assert hold.status == HoldStatus.RELEASED
 
@@ -119,7 +119,7 @@ def test_a_release_returns_every_held_credit():
 def test_a_capture_larger_than_its_hold_is_refused():
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    hold = credits_hold(user=user, amount=4, reference="job:1")
+    hold = credits_hold(user=user, amount=4, reference="work:1")
     with pytest.raises(CreditsError):
         credits_capture(hold=hold, amount=5)
     assert _wallet(user).held == 4
@@ -135,7 +135,7 @@ def test_an_adjustment_records_its_actor_and_reason():
 def test_a_negative_adjustment_cannot_take_the_wallet_below_zero_or_touch_held_credits():
     user, staff = UserFactory(), UserFactory(is_staff=True)
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    credits_hold(user=user, amount=6, reference="job:1")
+    credits_hold(user=user, amount=6, reference="work:1")
     with pytest.raises(InsufficientCredits):
         credits_adjust(user=user, amount=-5, reason="clawback", actor=staff)
     credits_adjust(user=user, amount=-4, reason="clawback", actor=staff)
@@ -157,9 +157,9 @@ def test_the_database_refuses_a_negative_balance_even_past_the_services():
 def test_check_ledger_is_clean_after_every_kind_of_change_and_reports_drift(capsys):
     user = UserFactory()
     credits_grant(user=user, amount=10, idempotency_key="g", reason="x")
-    credits_capture(hold=credits_hold(user=user, amount=3, reference="job:1"))
-    credits_release(hold=credits_hold(user=user, amount=2, reference="job:2"))
-    credits_hold(user=user, amount=1, reference="job:3")
+    credits_capture(hold=credits_hold(user=user, amount=3, reference="work:1"))
+    credits_release(hold=credits_hold(user=user, amount=2, reference="work:2"))
+    credits_hold(user=user, amount=1, reference="work:3")
     call_command("check_ledger")
     assert "Ledger clean" in capsys.readouterr().out
     Wallet.objects.filter(user=user).update(balance=100)

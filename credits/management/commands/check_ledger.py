@@ -5,11 +5,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from credits.models import Wallet
-from credits.selectors import ledger_drift
+from credits.selectors import ledger_drift, ledger_problems
 
 
 class Command(BaseCommand):
-    help = "Verify that every wallet equals the sum of its ledger entries; exit non-zero on drift."
+    help = (
+        "Verify that every wallet equals the sum of its ledger entries and that no hold is left open"
+        " (the apps' ledger_checks); exit non-zero on any problem."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         drifts = ledger_drift()
@@ -18,6 +21,9 @@ class Command(BaseCommand):
                 f"DRIFT wallet={d.wallet_id} user={d.user} balance={d.balance} ledger={d.ledger_balance} "
                 f"held={d.held} ledger_held={d.ledger_held}"
             )
-        if drifts:
-            raise CommandError(f"{len(drifts)} wallet(s) drift from the ledger.")
+        problems = ledger_problems()
+        for line in problems:
+            self.stderr.write(line)
+        if drifts or problems:
+            raise CommandError(f"{len(drifts)} wallet(s) drift from the ledger; {len(problems)} other problem(s).")
         self.stdout.write(f"Ledger clean: {Wallet.objects.count()} wallet(s) match their entries.")
