@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
@@ -13,14 +14,24 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from config.pagecache import form_token, form_token_sent
 from credits.admin import WalletInline
 from credits.models import LedgerEntry
 from credits.services import CreditsError
 
 from .http import AuthedRequest
-from .models import StaffAction, User
-from .services import staff_credits_adjust
+from .models import CreditAdjustment, StaffAction, User
+from .services import (
+    AdjustmentRefused,
+    adjustment_allowance,
+    adjustment_check,
+    adjustment_needs_approval,
+    staff_adjustment_approve,
+    staff_adjustment_reject,
+    staff_adjustment_request,
+)
 
 if TYPE_CHECKING:
     # A stub-only alias (django-stubs): the shape ModelAdmin.get_fieldsets returns.
@@ -142,8 +153,8 @@ class UserAdmin(BaseUserAdmin[User]):
             _("Stripe customer"),
         )
         table = format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
+            '<div class="mirsam-scroll"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table></div>",
             _("Time"),
             _("Kind"),
             _("Amount"),
@@ -152,6 +163,19 @@ class UserAdmin(BaseUserAdmin[User]):
             _("Actor"),
             rows,
         )
+        pending = CreditAdjustment.objects.filter(user=obj, status=CreditAdjustment.Status.PENDING).count()
+        if pending:
+            links += format_html(
+                '<p class="warning"><a href="{}">{}</a></p>',
+                reverse("admin:accounts_creditadjustment_changelist")
+                + f"?user__id__exact={obj.pk}&status__exact={CreditAdjustment.Status.PENDING}",
+                ngettext(
+                    "%(count)d adjustment waits for approval",
+                    "%(count)d adjustments wait for approval",
+                    pending,
+                )
+                % {"count": pending},
+            )
         return links + table
 
     def get_urls(self) -> list[URLPattern]:
@@ -165,34 +189,65 @@ class UserAdmin(BaseUserAdmin[User]):
         ]
 
     def adjust_credits_view(self, request: AuthedRequest, object_id: str) -> HttpResponse:
-        """Staff add or take credits, with a reason, through the credits
-        service; the ledger row and the audit row carry the staff member."""
-        if not self.has_change_permission(request):
+        """Staff add or take credits in two steps: the form, then a review of
+        the balance before → after that carries the form's one-time token, so
+        confirming twice is one adjustment (accounts.services)."""
+        if not request.user.has_perm("accounts.adjust_credits"):
             raise PermissionDenied
         user = get_object_or_404(User, pk=object_id)
         form = AdjustCreditsForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                staff_credits_adjust(
-                    actor=request.user,
-                    user=user,
-                    amount=form.cleaned_data["amount"],
-                    reason=form.cleaned_data["reason"],
-                )
-            except CreditsError as exc:
-                form.add_error("amount", exc.message)
-            else:
-                messages.success(request, _("Credits adjusted."))
-                return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
-        context = {
+        token = form_token_sent(request) or form_token(request)
+        context: dict[str, Any] = {
             **self.admin_site.each_context(request),
             "title": _("Adjust credits for %(email)s") % {"email": user.email},
             "form": form,
+            "token": token,
             "customer": user,
             "wallet": getattr(user, "wallet", None),
+            "allowance": adjustment_allowance(actor=request.user),
+            "approval_threshold": settings.MIRSAM_ADJUSTMENT_APPROVAL_CREDITS,
             "opts": self.model._meta,
         }
+        if request.method == "POST" and form.is_valid() and "edit" not in request.POST:
+            amount: int = form.cleaned_data["amount"]
+            try:
+                if "confirm" in request.POST:
+                    return self._adjust_credits_confirmed(request, user, form, token)
+                adjustment_check(actor=request.user, user=user, amount=amount, reason=form.cleaned_data["reason"])
+            except (AdjustmentRefused, CreditsError) as exc:
+                form.add_error("amount", exc.message)
+            else:
+                balance = context["wallet"].balance if context["wallet"] else 0
+                held = context["wallet"].held if context["wallet"] else 0
+                context.update(
+                    title=_("Review the adjustment for %(email)s") % {"email": user.email},
+                    amount=amount,
+                    reason=form.cleaned_data["reason"],
+                    balance_after=balance + amount,
+                    available_before=balance - held,
+                    available_after=balance - held + amount,
+                    needs_approval=adjustment_needs_approval(amount),
+                )
+                return TemplateResponse(request, "admin/accounts/user/adjust_credits_review.html", context)
         return TemplateResponse(request, "admin/accounts/user/adjust_credits.html", context)
+
+    def _adjust_credits_confirmed(
+        self, request: AuthedRequest, user: User, form: AdjustCreditsForm, token: str
+    ) -> HttpResponse:
+        adjustment, created = staff_adjustment_request(
+            actor=request.user,
+            user=user,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"],
+            form_token=form_token_sent(request),
+        )
+        if not created:
+            messages.warning(request, _("This adjustment was already submitted; it was not made again."))
+        elif adjustment.status == CreditAdjustment.Status.APPLIED:
+            messages.success(request, _("Credits adjusted."))
+        else:
+            messages.warning(request, _("The adjustment waits for a second staff member's approval."))
+        return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
 
 
 @admin.register(StaffAction)
@@ -213,3 +268,93 @@ class StaffActionAdmin(admin.ModelAdmin[StaffAction]):
 
     def has_delete_permission(self, request: HttpRequest, obj: StaffAction | None = None) -> bool:
         return False
+
+
+@admin.register(CreditAdjustment)
+class CreditAdjustmentAdmin(admin.ModelAdmin[CreditAdjustment]):
+    """Staff credit adjustments, read-only: they are requested from the user
+    page and, above the approval threshold, approved or rejected here by a
+    second staff member (``accounts.approve_creditadjustment``)."""
+
+    list_display = ("created_at", "user", "amount", "status", "requested_by", "decided_by", "reason")
+    list_filter = ("status", "created_at")
+    search_fields = ("user__email", "requested_by__email", "reason")
+    list_select_related = ("user", "requested_by", "decided_by")
+    fields = (
+        "decision",
+        "user",
+        "amount",
+        "reason",
+        "status",
+        "requested_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "entry",
+    )
+    readonly_fields = ("decision",)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The user page links here as ?user__id__exact=<id>&status__exact=pending.
+        return lookup == "user__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CreditAdjustment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CreditAdjustment | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("Decision"))
+    def decision(self, obj: CreditAdjustment) -> str:
+        if obj.status != CreditAdjustment.Status.PENDING:
+            return obj.get_status_display()
+        return format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:accounts_creditadjustment_decide", args=[obj.pk]),
+            _("Approve or reject"),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:object_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="accounts_creditadjustment_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request: AuthedRequest, object_id: int) -> HttpResponse:
+        """A second staff member approves or rejects a pending adjustment
+        (a page with both buttons; the decision is a POST)."""
+        if not request.user.has_perm("accounts.approve_creditadjustment"):
+            raise PermissionDenied
+        adjustment = get_object_or_404(CreditAdjustment.objects.select_related("user", "requested_by"), pk=object_id)
+        back = reverse("admin:accounts_creditadjustment_change", args=[adjustment.pk])
+        if request.method == "POST":
+            try:
+                if "approve" in request.POST:
+                    staff_adjustment_approve(actor=request.user, adjustment=adjustment)
+                    messages.success(request, _("The adjustment was approved and applied."))
+                else:
+                    staff_adjustment_reject(actor=request.user, adjustment=adjustment)
+                    messages.success(request, _("The adjustment was rejected."))
+            except (AdjustmentRefused, CreditsError) as exc:
+                messages.error(request, exc.message)
+            return HttpResponseRedirect(back)
+        wallet = getattr(adjustment.user, "wallet", None)
+        balance = wallet.balance if wallet is not None else 0
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Approve or reject an adjustment for %(email)s") % {"email": adjustment.user.email},
+            "adjustment": adjustment,
+            "balance": balance,
+            "balance_after": balance + adjustment.amount,
+            "own": adjustment.requested_by_id == request.user.pk,
+            "back": back,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/creditadjustment/decide.html", context)

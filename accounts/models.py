@@ -29,6 +29,8 @@ class StaffAction(models.Model):
 
     class Kind(models.TextChoices):
         ADJUST_CREDITS = "adjust_credits", _("Credit adjustment")
+        APPROVE_ADJUSTMENT = "approve_adjustment", _("Credit adjustment approval")
+        REJECT_ADJUSTMENT = "reject_adjustment", _("Credit adjustment rejection")
         JOB_REFUND = "job_refund", _("Job refund")
         JOB_RETRY = "job_retry", _("Job retry")
 
@@ -51,3 +53,57 @@ class StaffAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.kind} {self.user} {self.credits:+d}"
+
+
+class CreditAdjustment(models.Model):
+    """A staff member's request to change a customer's credits by ``amount``
+    (whole credits, either sign). Applied at once, or, when its size is above
+    ``MIRSAM_ADJUSTMENT_APPROVAL_CREDITS``, pending until a second staff
+    member approves (or rejects) it. ``form_token`` is the one-time token of
+    the confirmed form: the same form posted twice is one adjustment."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    amount = models.BigIntegerField(_("credits"), help_text=_("Signed change to the customer's credits."))
+    reason = models.CharField(_("reason"), max_length=255)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved or rejected by"),
+    )
+    entry = models.OneToOneField(
+        "credits.LedgerEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ledger entry"),
+    )
+    form_token = models.CharField(_("form token"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True, db_index=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("credit adjustment")
+        verbose_name_plural = _("credit adjustments")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("adjust_credits", _("Can adjust a customer's credits")),
+            ("approve_creditadjustment", _("Can approve another staff member's credit adjustment")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.amount:+d} ({self.status})"

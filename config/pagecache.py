@@ -262,6 +262,16 @@ def form_token(request: HttpRequest) -> str:
     return token
 
 
+_FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def form_token_sent(request: HttpRequest) -> str:
+    """The one-time token a form sent back (POST ``form_token``, as
+    :func:`form_token` made it); empty when none or a malformed one was sent."""
+    token = request.POST.get("form_token", "")
+    return token if _FORM_TOKEN.match(token) else ""
+
+
 def fill(request: HttpRequest, html: str) -> str:
     """``html`` with the request's CSRF token, its form token and the current
     "… ago" of every :func:`when_marker` put in."""

@@ -409,6 +409,11 @@ MIRSAM_SIGNUP_BONUS_AFTER_VERIFICATION = env.bool(
 )
 # Jobs a user who never bought credits may run at once (0 = no limit).
 MIRSAM_FREE_CONCURRENT_JOBS = env.int("MIRSAM_FREE_CONCURRENT_JOBS", default=2)
+# Staff credit adjustments (accounts.services): the credits (either sign) one
+# staff member may request in 24 hours, and the size above which one
+# adjustment waits for a second staff member's approval.
+MIRSAM_ADJUSTMENT_DAILY_LIMIT_CREDITS = env.int("MIRSAM_ADJUSTMENT_DAILY_LIMIT_CREDITS", default=10_000)
+MIRSAM_ADJUSTMENT_APPROVAL_CREDITS = env.int("MIRSAM_ADJUSTMENT_APPROVAL_CREDITS", default=1_000)
 MIRSAM_PROMPT_MAX_LENGTH = env.int("MIRSAM_PROMPT_MAX_LENGTH", default=2000)
 MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
 # A job unchanged this long has lost its pipeline message; the watchdog sends it again.

@@ -7,7 +7,6 @@ render a page or, for htmx, a partial. Files are served by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.http import AuthedRequest
 from accounts.selectors import signup_bonus_pending
+from config import pagecache
 from config.pagecache import cached_page
 from credits.services import InsufficientCredits, wallet_for
 from providers.models import Offer, Service
@@ -39,7 +39,6 @@ from .uploads import describe_limits, limits_from_settings
 from .versions import AVATAR, STUDIO
 
 RECENT_JOBS = 6
-_FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 TOO_FAST = gettext_lazy("You are generating too fast. Please wait a minute, then try again.")
 
 
@@ -47,8 +46,8 @@ def _submission_key(request: AuthedRequest, action: str) -> str:
     """``action`` with the one-time token the form was rendered with
     (``config.pagecache.form_token``), so a replayed POST is the same job;
     empty when the request sent none or a malformed one."""
-    token = request.POST.get("form_token", "")
-    return f"{action}:{token}" if _FORM_TOKEN.match(token) else ""
+    token = pagecache.form_token_sent(request)
+    return f"{action}:{token}" if token else ""
 
 
 def _get_job_for_user(request: AuthedRequest, job_id: int) -> Job:
