@@ -28,6 +28,10 @@ class Offering(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="usd")
     stripe_product_id = models.CharField(_("Stripe product"), max_length=64, blank=True)
     stripe_price_id = models.CharField(_("Stripe price"), max_length=64, blank=True, db_index=True)
+    # The last push to Stripe (billing.services.offering_sync_to_stripe, run
+    # after every save in the admin): when it last succeeded, and why it failed.
+    stripe_synced_at = models.DateTimeField(_("synced with Stripe"), null=True, blank=True, editable=False)
+    stripe_sync_error = models.CharField(_("Stripe sync error"), max_length=255, blank=True, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 
@@ -48,6 +52,26 @@ class Offering(models.Model):
         """The price as text in major units, e.g. "9.99" (two-decimal currencies)."""
         return f"{self.price_amount / 100:.2f}"
 
+    @property
+    def credits_sold(self) -> int:
+        """Credits one purchase of this offering gives (a pack's, or a plan's per period)."""
+        raise NotImplementedError
+
+    def stripe_price(self) -> StripePrice | None:
+        """The Stripe Price this offering sells at, when it matches the row as
+        it is now (amount, currency, credits); ``None`` while the row was
+        edited and not yet pushed to Stripe, so it is not for sale."""
+        if not self.stripe_price_id:
+            return None
+        price = StripePrice.objects.filter(stripe_id=self.stripe_price_id).first()
+        if price is None or (price.amount, price.currency, price.credits) != (
+            self.price_amount,
+            self.currency,
+            self.credits_sold,
+        ):
+            return None
+        return price
+
 
 class CreditPack(Offering):
     """A one-time purchase of ``credits`` credits (Checkout ``mode=payment``)."""
@@ -60,6 +84,10 @@ class CreditPack(Offering):
     class Meta(Offering.Meta):
         verbose_name = _("credit pack")
         verbose_name_plural = _("credit packs")
+
+    @property
+    def credits_sold(self) -> int:
+        return self.credits
 
 
 class Plan(Offering):
@@ -75,6 +103,44 @@ class Plan(Offering):
     class Meta(Offering.Meta):
         verbose_name = _("plan")
         verbose_name_plural = _("plans")
+
+    @property
+    def credits_sold(self) -> int:
+        return self.credits_per_period
+
+
+class StripePrice(models.Model):
+    """One Stripe Price we created, with what it sells: ``credits`` (a pack's,
+    or a plan's per period) for ``amount`` minor units of ``currency``. Stripe
+    Prices cannot change amount, so a price or credits edit makes a new one;
+    the old rows stay, so a payment at an old Price still grants what that
+    Price sold (billing.services)."""
+
+    stripe_id = models.CharField(_("Stripe price"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=[("pack", _("Credit pack")), ("plan", _("Plan period"))])
+    pack = models.ForeignKey(
+        CreditPack, on_delete=models.PROTECT, null=True, blank=True, related_name="prices", verbose_name=_("pack")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="prices", verbose_name=_("plan")
+    )
+    credits = models.PositiveIntegerField(_("credits"))
+    amount = models.PositiveIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe price")
+        verbose_name_plural = _("Stripe prices (what each sold)")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} · {self.credits} for {self.amount} {self.currency}"
+
+    @property
+    def offering(self) -> CreditPack | Plan | None:
+        return self.pack or self.plan
 
 
 class PurchaseKind(models.TextChoices):
@@ -137,3 +203,49 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.stripe_key}: -{self.credits_taken} (short {self.shortfall})"
+
+
+class PaymentIssue(models.Model):
+    """Money Stripe reports that Mirsam could not match (staff's "needs
+    attention" list): a paid Checkout Session or invoice that names no user
+    or nothing we sell, a refund or dispute of a payment we never granted.
+    One row per Stripe object (``stripe_id``), whichever path saw it first
+    (webhook or reconciliation); staff resolve it, e.g. with an adjustment."""
+
+    class Kind(models.TextChoices):
+        UNMATCHED_CHECKOUT = "checkout", _("Paid checkout that matches nothing")
+        UNMATCHED_INVOICE = "invoice", _("Paid invoice that matches nothing")
+        UNMATCHED_REVERSAL = "reversal", _("Refund or dispute of a payment never granted")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    stripe_id = models.CharField(_("Stripe object"), max_length=255, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    amount = models.PositiveIntegerField(_("amount (minor units)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    detail = models.CharField(_("what is wrong"), max_length=255)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolution = models.CharField(_("resolution"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("payment that needs attention")
+        verbose_name_plural = _("payments that need attention")
+        ordering = ["resolved_at", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.stripe_id}"

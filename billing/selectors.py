@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from .models import CreditPack, Plan, Purchase, Revocation
+from .models import CreditPack, Plan, Purchase, Revocation, StripePrice
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -16,12 +16,29 @@ if TYPE_CHECKING:
 LIVE_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
 
 
-def packs_for_sale() -> QuerySet[CreditPack]:
-    return CreditPack.objects.filter(is_active=True)
+def _priced(credits_field: str) -> Exists:
+    """A Stripe Price of ours sells the row as it is now (Offering.stripe_price, in SQL)."""
+    return Exists(
+        StripePrice.objects.filter(
+            stripe_id=OuterRef("stripe_price_id"),
+            amount=OuterRef("price_amount"),
+            currency=OuterRef("currency"),
+            credits=OuterRef(credits_field),
+        )
+    )
 
 
-def plans_for_sale() -> QuerySet[Plan]:
-    return Plan.objects.filter(is_active=True)
+def packs_for_sale(*, in_step_with_stripe: bool) -> QuerySet[CreditPack]:
+    """Active packs; with ``in_step_with_stripe`` only those Checkout can sell
+    now (a pack edited and not yet pushed to Stripe is left out)."""
+    packs = CreditPack.objects.filter(is_active=True)
+    return packs.filter(_priced("credits")) if in_step_with_stripe else packs
+
+
+def plans_for_sale(*, in_step_with_stripe: bool) -> QuerySet[Plan]:
+    """Active plans; ``in_step_with_stripe`` as :func:`packs_for_sale`."""
+    plans = Plan.objects.filter(is_active=True)
+    return plans.filter(_priced("credits_per_period")) if in_step_with_stripe else plans
 
 
 def purchases_for_user(*, user: User) -> QuerySet[Purchase]:

@@ -32,7 +32,16 @@ from django.utils.translation import gettext as _
 from credits.models import EntryKind
 from credits.services import credits_grant, credits_revoke
 
-from .models import CreditPack, Plan, Purchase, PurchaseKind, Revocation, RevocationKind
+from .models import (
+    CreditPack,
+    PaymentIssue,
+    Plan,
+    Purchase,
+    PurchaseKind,
+    Revocation,
+    RevocationKind,
+    StripePrice,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -42,6 +51,9 @@ log = logging.getLogger(__name__)
 METADATA_USER = "mirsam_user_id"
 METADATA_PACK = "mirsam_pack"
 METADATA_PLAN = "mirsam_plan"
+#: The Stripe Price sold and the credits it sells, as they were when Checkout opened.
+METADATA_PRICE = "mirsam_price"
+METADATA_CREDITS = "mirsam_credits"
 
 
 class BillingError(Exception):
@@ -103,18 +115,26 @@ def checkout_start(*, user: User, offering: CreditPack | Plan, success_url: str,
     the session, and on the payment intent or subscription it creates).
     ``success_url`` gets ``?session_id={CHECKOUT_SESSION_ID}`` appended.
     Raises :class:`BillingError` when payments are off, the offering is not
-    for sale, or Stripe refuses.
+    for sale (inactive, or edited and not yet in step with Stripe:
+    :meth:`Offering.stripe_price`), or Stripe refuses. The metadata also
+    names the Price sold and its credits, which the grant reads back.
     """
     api_key = _api_key()
-    if not offering.is_active or not offering.stripe_price_id:
+    price = offering.stripe_price()
+    if not offering.is_active or price is None:
         raise BillingError(_("This is not for sale right now."))
     is_plan = isinstance(offering, Plan)
-    metadata = {METADATA_USER: str(user.pk), (METADATA_PLAN if is_plan else METADATA_PACK): offering.slug}
+    metadata = {
+        METADATA_USER: str(user.pk),
+        (METADATA_PLAN if is_plan else METADATA_PACK): offering.slug,
+        METADATA_PRICE: price.stripe_id,
+        METADATA_CREDITS: str(price.credits),
+    }
     params: dict[str, Any] = {
         "mode": "subscription" if is_plan else "payment",
         "customer": _customer_id(user),
         "client_reference_id": str(user.pk),
-        "line_items": [{"price": offering.stripe_price_id, "quantity": 1}],
+        "line_items": [{"price": price.stripe_id, "quantity": 1}],
         "metadata": metadata,
         "success_url": success_url + ("&" if "?" in success_url else "?") + "session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": cancel_url,
@@ -192,27 +212,59 @@ def _grant(
 
 def purchase_from_session(*, session: Any) -> Purchase | None:
     """Grant a pack for a Checkout Session whose ``payment_status`` is
-    "paid" (``mode=payment`` only; plans are granted per invoice). Returns the
-    purchase, or ``None`` when the session is unpaid or not one of ours."""
+    "paid" (``mode=payment`` only; plans are granted per invoice): the credits
+    the session's Price sold (``metadata.mirsam_price``, a :class:`StripePrice`)
+    for the ``amount_total`` Stripe charged, whatever the pack row says now.
+    Returns the purchase, or ``None`` when the session is unpaid; a paid
+    session that names no user or nothing we sold becomes a
+    :class:`PaymentIssue` for staff (and ``None``)."""
     if _get(session, "mode") != "payment" or _get(session, "payment_status") != "paid":
         return None
     metadata = _get(session, "metadata") or {}
     user = _user(_get(metadata, METADATA_USER) or _get(session, "client_reference_id"))
-    pack = CreditPack.objects.filter(slug=_get(metadata, METADATA_PACK)).first()
-    if user is None or pack is None:
-        log.warning("checkout session %s is not a Mirsam pack purchase", _get(session, "id"))
+    price = StripePrice.objects.filter(stripe_id=_get(metadata, METADATA_PRICE) or "", kind="pack").first()
+    pack = price.pack if price is not None else None
+    credits = price.credits if price is not None else 0
+    if price is None:
+        # Sessions opened before Checkout named its Price: the pack by slug, as then.
+        pack = CreditPack.objects.filter(slug=_get(metadata, METADATA_PACK) or "").first()
+        credits = pack.credits if pack is not None else 0
+    amount, currency = int(_get(session, "amount_total") or 0), _get(session, "currency") or ""
+    if user is None or not credits:
+        payment_issue_record(
+            kind=PaymentIssue.Kind.UNMATCHED_CHECKOUT,
+            stripe_id=_get(session, "id"),
+            user=user,
+            amount=amount,
+            currency=currency,
+            detail="no Mirsam user" if user is None else "no pack or Price we sold",
+        )
         return None
     payment_intent = _get(session, "payment_intent")
     return _grant(
         user=user,
         kind=PurchaseKind.PACK,
         stripe_id=_get(session, "id"),
-        credits=pack.credits,
-        amount=_get(session, "amount_total") or pack.price_amount,
-        currency=_get(session, "currency") or pack.currency,
+        credits=credits,
+        amount=amount,
+        currency=currency or (pack.currency if pack else ""),
         pack=pack,
         payment_intent_id=payment_intent if isinstance(payment_intent, str) else (_get(payment_intent, "id") or ""),
     )
+
+
+def payment_issue_record(
+    *, kind: str, stripe_id: str, user: User | None, amount: int, currency: str, detail: str
+) -> PaymentIssue:
+    """Put money Stripe reports and we could not match on staff's "needs
+    attention" list, once per Stripe object; ``amount`` in minor units of
+    ``currency``, ``detail`` in English for staff (it names Stripe facts)."""
+    log.warning("payment needs attention: %s %s (%s)", kind, stripe_id, detail)
+    issue, _created = PaymentIssue.objects.get_or_create(
+        stripe_id=stripe_id,
+        defaults={"kind": kind, "user": user, "amount": amount, "currency": currency, "detail": detail[:255]},
+    )
+    return issue
 
 
 def _invoice_price_ids(invoice: Any) -> list[str]:
@@ -227,30 +279,41 @@ def _invoice_price_ids(invoice: Any) -> list[str]:
 
 def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
     """Grant a plan's credits for one paid subscription invoice
-    (``amount_paid`` > 0), once per invoice id."""
+    (``amount_paid`` > 0), once per invoice id: the credits of the Price the
+    invoice's lines name (a :class:`StripePrice`). A paid invoice that names
+    no user or nothing we sold becomes a :class:`PaymentIssue`."""
     if _get(invoice, "status") != "paid" or not _get(invoice, "amount_paid"):
         return None
     sub_metadata = _get(invoice, "parent", "subscription_details", "metadata") or {}
-    plan = (
-        Plan.objects.filter(slug=_get(sub_metadata, METADATA_PLAN)).first()
-        or Plan.objects.filter(stripe_price_id__in=_invoice_price_ids(invoice)).first()
-    )
+    # The Price actually paid decides the credits (a portal change keeps the
+    # subscription's metadata); the metadata's plan only for Prices from before
+    # Stripe prices were recorded.
+    price = StripePrice.objects.filter(stripe_id__in=_invoice_price_ids(invoice), kind="plan").first()
+    plan = price.plan if price is not None else Plan.objects.filter(slug=_get(sub_metadata, METADATA_PLAN)).first()
+    credits = price.credits if price is not None else (plan.credits_per_period if plan is not None else 0)
     user = _user(_get(sub_metadata, METADATA_USER))
     if user is None:
         from djstripe.models import Customer
 
         customer = Customer.objects.filter(id=_get(invoice, "customer")).select_related("subscriber").first()
         user = customer.subscriber if customer else None
-    if user is None or plan is None:
-        log.warning("invoice %s is not a Mirsam plan payment", _get(invoice, "id"))
+    if user is None or not credits:
+        payment_issue_record(
+            kind=PaymentIssue.Kind.UNMATCHED_INVOICE,
+            stripe_id=_get(invoice, "id"),
+            user=user,
+            amount=int(_get(invoice, "amount_paid") or 0),
+            currency=_get(invoice, "currency") or "",
+            detail="no Mirsam user" if user is None else "no plan or Price we sold",
+        )
         return None
     return _grant(
         user=user,
         kind=PurchaseKind.PLAN,
         stripe_id=_get(invoice, "id"),
-        credits=plan.credits_per_period,
+        credits=credits,
         amount=_get(invoice, "amount_paid"),
-        currency=_get(invoice, "currency") or plan.currency,
+        currency=_get(invoice, "currency") or (plan.currency if plan else ""),
         plan=plan,
     )
 
@@ -377,7 +440,11 @@ def checkouts_reconcile(*, since: datetime | None = None) -> int:
             # A plan's first period is paid by the session's invoice.
             stripe_id = _get(session, "invoice")
             stripe_id = stripe_id if isinstance(stripe_id, str) else _get(stripe_id, "id")
-        if not stripe_id or Purchase.objects.filter(stripe_id=stripe_id).exists():
+        if (
+            not stripe_id
+            or Purchase.objects.filter(stripe_id=stripe_id).exists()
+            or PaymentIssue.objects.filter(stripe_id=stripe_id).exists()  # staff have it already
+        ):
             continue
         if session.mode == "subscription":
             purchase = purchase_from_invoice(invoice=stripe.Invoice.retrieve(stripe_id, api_key=_api_key()))
@@ -405,44 +472,74 @@ class _ProductFields(TypedDict):
 def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
     """Make Stripe's Product and Price match ``offering`` and store their ids.
 
-    Stripe Prices are immutable in amount: when the amount, currency or
-    interval changed, a new Price is created and the old one deactivated.
-    Returns what was done: "created", "updated" or "new price".
+    Stripe Prices are immutable in amount (Stripe API: Prices), so when the
+    amount, currency or credits changed a new Price is created, recorded as a
+    :class:`StripePrice` with what it sells, and the old one archived
+    (``active=false``; subscriptions on it go on, and their invoices still
+    grant what it sold). Runs under the offering's row lock, with the row as
+    it is now (``offering`` gets the ids too). Returns what was done:
+    "created", "updated" or "new price".
+    Raises :class:`BillingError` (no key) and ``stripe.StripeError``.
     """
     api_key = _api_key()
-    is_plan = isinstance(offering, Plan)
-    interval = offering.interval if isinstance(offering, Plan) else None
-    metadata = {"mirsam_kind": "plan" if is_plan else "pack", "mirsam_slug": offering.slug}
-    product_fields: _ProductFields = {
-        "name": offering.name_en or offering.name,
-        "active": offering.is_active,
-        "metadata": metadata,
-    }
-    if offering.description_en:
-        product_fields["description"] = offering.description_en
-    action = "updated"
-    if offering.stripe_product_id:
-        stripe.Product.modify(offering.stripe_product_id, api_key=api_key, **product_fields)
-    else:
-        offering.stripe_product_id = stripe.Product.create(api_key=api_key, **product_fields).id
-        action = "created"
-    price = None
-    if offering.stripe_price_id:
-        price = stripe.Price.retrieve(offering.stripe_price_id, api_key=api_key)
-        recurring = _get(price, "recurring", "interval")
-        if price.unit_amount != offering.price_amount or price.currency != offering.currency or recurring != interval:
-            stripe.Price.modify(price.id, api_key=api_key, active=False)
-            price = None
-            action = "new price"
-    if price is None:
-        fields: dict[str, Any] = {
-            "product": offering.stripe_product_id,
-            "unit_amount": offering.price_amount,
-            "currency": offering.currency,
+    given = offering
+    with transaction.atomic():
+        offering = type(given).objects.select_for_update().get(pk=given.pk)
+        is_plan = isinstance(offering, Plan)
+        kind = "plan" if is_plan else "pack"
+        metadata = {"mirsam_kind": kind, "mirsam_slug": offering.slug}
+        product_fields: _ProductFields = {
+            "name": offering.name_en or offering.name,
+            "active": offering.is_active,
             "metadata": metadata,
         }
-        if is_plan:
-            fields["recurring"] = {"interval": interval}
-        offering.stripe_price_id = stripe.Price.create(api_key=api_key, **fields).id
-    offering.save(update_fields=["stripe_product_id", "stripe_price_id"])
+        if offering.description_en:
+            product_fields["description"] = offering.description_en
+        action = "updated"
+        if offering.stripe_product_id:
+            stripe.Product.modify(offering.stripe_product_id, api_key=api_key, **product_fields)
+        else:
+            offering.stripe_product_id = stripe.Product.create(
+                api_key=api_key, idempotency_key=f"mirsam-product:{kind}:{offering.pk}", **product_fields
+            ).id
+            action = "created"
+        if offering.stripe_price() is None:
+            old = offering.stripe_price_id
+            if old:
+                stripe.Price.modify(old, api_key=api_key, active=False)
+                StripePrice.objects.filter(stripe_id=old, archived_at=None).update(archived_at=timezone.now())
+                action = "new price"
+            fields: dict[str, Any] = {
+                "product": offering.stripe_product_id,
+                "unit_amount": offering.price_amount,
+                "currency": offering.currency,
+                "metadata": {**metadata, METADATA_CREDITS: str(offering.credits_sold)},
+            }
+            if isinstance(offering, Plan):
+                fields["recurring"] = {"interval": offering.interval}
+            # A retry after a lost answer gets the same Price back (Stripe: idempotent requests).
+            sold = f"{offering.price_amount}:{offering.currency}:{offering.credits_sold}"
+            key = f"mirsam-price:{kind}:{offering.pk}:{old}:{sold}"
+            price_id: str = stripe.Price.create(api_key=api_key, idempotency_key=key, **fields).id
+            StripePrice.objects.create(
+                stripe_id=price_id,
+                kind=kind,
+                pack=offering if isinstance(offering, CreditPack) else None,
+                plan=offering if isinstance(offering, Plan) else None,
+                credits=offering.credits_sold,
+                amount=offering.price_amount,
+                currency=offering.currency,
+            )
+            offering.stripe_price_id = price_id
+        offering.stripe_synced_at = timezone.now()
+        offering.stripe_sync_error = ""
+        synced = ["stripe_product_id", "stripe_price_id", "stripe_synced_at", "stripe_sync_error"]
+        offering.save(update_fields=synced)
+    for name in synced:  # the caller's instance shows the result too
+        setattr(given, name, getattr(offering, name))
     return action
+
+
+def offering_sync_failed(*, offering: CreditPack | Plan, error: str) -> None:
+    """Note on the row why the last push to Stripe failed (staff see it)."""
+    type(offering).objects.filter(pk=offering.pk).update(stripe_sync_error=error[:255])

@@ -19,7 +19,7 @@ from credits.services import wallet_for
 from providers.models import Offer
 
 from . import selectors, services
-from .models import CreditPack, Plan, Purchase
+from .models import CreditPack, PaymentIssue, Plan, Purchase
 
 CHECKOUT_STARTED = "mirsam_checkout_started"
 
@@ -29,14 +29,16 @@ def pricing(request: HttpRequest) -> HttpResponse:
     subscription = None
     if request.user.is_authenticated:
         subscription = selectors.subscription_for_user(user=request.user)
+    configured = services.payments_configured()
     return render(
         request,
         "billing/pricing.html",
         {
-            "packs": selectors.packs_for_sale(),
-            "plans": selectors.plans_for_sale(),
+            # With payments on, only what Checkout can sell now: no Buy that ends in "not for sale".
+            "packs": selectors.packs_for_sale(in_step_with_stripe=configured),
+            "plans": selectors.plans_for_sale(in_step_with_stripe=configured),
             "offers": Offer.objects.filter(is_active=True).order_by("service", "sort_order"),
-            "payments_configured": services.payments_configured(),
+            "payments_configured": configured,
             "subscription": subscription,
         },
     )
@@ -85,28 +87,32 @@ def _purchase_for_return(request: AuthedRequest) -> Purchase | None:
     return purchase
 
 
+def _return_context(request: AuthedRequest) -> dict[str, object]:
+    """The purchase this return from Checkout made, or the payment issue
+    staff were given when the payment matched nothing (then the page stops
+    waiting and says so)."""
+    session_id = request.GET.get("session_id", "")
+    purchase = _purchase_for_return(request)
+    issue = None
+    if purchase is None and session_id:
+        issue = PaymentIssue.objects.filter(stripe_id=session_id, user=request.user).first()
+    return {"purchase": purchase, "issue": issue, "session_id": session_id}
+
+
 @login_required
 @require_GET
 def checkout_success(request: AuthedRequest) -> HttpResponse:
     """Back from Checkout. Says the payment was received and waits (polling)
     until the webhook has granted the credits; it never grants itself."""
-    return render(
-        request,
-        "billing/success.html",
-        {"purchase": _purchase_for_return(request), "session_id": request.GET.get("session_id", "")},
-    )
+    return render(request, "billing/success.html", _return_context(request))
 
 
 @login_required
 @require_GET
 def checkout_status(request: AuthedRequest) -> HttpResponse:
-    purchase = _purchase_for_return(request)
-    response = render(
-        request,
-        "billing/partials/checkout_status.html",
-        {"purchase": purchase, "session_id": request.GET.get("session_id", ""), "wallet": wallet_for(request.user)},
-    )
-    if purchase is not None:
+    context = _return_context(request)
+    response = render(request, "billing/partials/checkout_status.html", {**context, "wallet": wallet_for(request.user)})
+    if context["purchase"] is not None:
         trigger_client_event(response, "balanceChanged")
     return response
 

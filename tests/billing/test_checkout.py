@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from billing.models import CreditPack, Purchase
+from billing.models import CreditPack, Purchase, StripePrice
 from credits.models import Wallet
 from tests.support.billing import KEY
 
@@ -22,7 +22,12 @@ def test_buying_a_pack_sends_checkout_exactly_what_stripe_needs(alice_client, al
     assert p["mode"] == "payment"
     assert p["customer"] == alice.djstripe_customers.get().id
     assert p["line_items"] == [{"price": pack.stripe_price_id, "quantity": "1"}]
-    assert p["metadata"] == {"mirsam_user_id": str(alice.pk), "mirsam_pack": pack.slug}
+    assert p["metadata"] == {
+        "mirsam_user_id": str(alice.pk),
+        "mirsam_pack": pack.slug,
+        "mirsam_price": pack.stripe_price_id,  # what was sold, read back by the grant
+        "mirsam_credits": "100",
+    }
     assert p["payment_intent_data"] == {"metadata": p["metadata"]}
     assert p["client_reference_id"] == str(alice.pk)
     assert p["success_url"] == "http://testserver/pricing/success/?session_id={CHECKOUT_SESSION_ID}"
@@ -36,7 +41,8 @@ def test_a_plan_opens_a_subscription_checkout_with_urls_in_the_users_language(al
     p = create.params
     assert p["mode"] == "subscription"
     assert p["line_items"] == [{"price": plan.stripe_price_id, "quantity": "1"}]
-    assert p["subscription_data"] == {"metadata": {"mirsam_user_id": str(alice.pk), "mirsam_plan": plan.slug}}
+    sold = {"mirsam_price": plan.stripe_price_id, "mirsam_credits": "300"}
+    assert p["subscription_data"] == {"metadata": {"mirsam_user_id": str(alice.pk), "mirsam_plan": plan.slug, **sold}}
     assert p["success_url"].startswith("http://testserver/ar/pricing/success/")
     assert p["cancel_url"] == "http://testserver/ar/pricing/canceled/"
 
@@ -49,6 +55,7 @@ def test_the_customer_is_created_once_and_reused(alice_client, alice, pack, stri
 
 
 def test_a_stripe_error_is_a_clear_message_not_a_500(alice_client, pack, stripe_env):
+    StripePrice.objects.filter(stripe_id=pack.stripe_price_id).update(stripe_id="price_missing")  # gone at Stripe
     CreditPack.objects.filter(pk=pack.pk).update(stripe_price_id="price_missing")
     response = alice_client.post(reverse("checkout_start", args=["pack", pack.slug]), follow=True)
     assert response.status_code == 200
