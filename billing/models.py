@@ -160,6 +160,9 @@ class Purchase(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("plan"))
     stripe_id = models.CharField(_("Stripe object"), max_length=255, unique=True)
     payment_intent_id = models.CharField(_("payment intent"), max_length=255, blank=True, db_index=True)
+    # A plan invoice's subscription: a proration grants only the difference to its period's grant.
+    subscription_id = models.CharField(_("subscription"), max_length=255, blank=True, db_index=True)
+    billing_reason = models.CharField(_("billing reason"), max_length=32, blank=True)
     credits = models.PositiveIntegerField(_("credits"))
     amount = models.PositiveIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3)
@@ -216,6 +219,7 @@ class PaymentIssue(models.Model):
         UNMATCHED_CHECKOUT = "checkout", _("Paid checkout that matches nothing")
         UNMATCHED_INVOICE = "invoice", _("Paid invoice that matches nothing")
         UNMATCHED_REVERSAL = "reversal", _("Refund or dispute of a payment never granted")
+        UNPROCESSED_EVENT = "event", _("Stripe event that cannot be processed")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     stripe_id = models.CharField(_("Stripe object"), max_length=255, unique=True)
@@ -230,6 +234,14 @@ class PaymentIssue(models.Model):
     amount = models.PositiveIntegerField(_("amount (minor units)"), default=0)
     currency = models.CharField(_("currency"), max_length=3, blank=True)
     detail = models.CharField(_("what is wrong"), max_length=255)
+    # A refund or dispute that came before the grant of its payment waits here
+    # and is applied when the grant comes (billing.services): the payment it
+    # reverses, and the Stripe object (charge or dispute) as it was received.
+    payment_intent_id = models.CharField(_("payment intent"), max_length=255, blank=True, db_index=True)
+    payment_stripe_id = models.CharField(
+        _("paid object"), max_length=255, blank=True, db_index=True, help_text=_("The invoice, when known.")
+    )
+    stripe_object = models.JSONField(_("Stripe object"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.ForeignKey(

@@ -26,6 +26,7 @@ import stripe
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -181,6 +182,8 @@ def _grant(
     pack: CreditPack | None = None,
     plan: Plan | None = None,
     payment_intent_id: str = "",
+    subscription_id: str = "",
+    billing_reason: str = "",
 ) -> Purchase:
     offering = pack or plan
     with transaction.atomic():
@@ -194,7 +197,7 @@ def _grant(
             reason=offering.name if offering else "",
             reference=f"stripe:{stripe_id}",
         )
-        purchase, _created = Purchase.objects.get_or_create(
+        purchase, created = Purchase.objects.get_or_create(
             stripe_id=stripe_id,
             defaults={
                 "user": user,
@@ -205,8 +208,12 @@ def _grant(
                 "amount": amount,
                 "currency": currency,
                 "payment_intent_id": payment_intent_id or "",
+                "subscription_id": subscription_id,
+                "billing_reason": billing_reason,
             },
         )
+        if created:
+            _reversals_apply(purchase)
         return purchase
 
 
@@ -254,34 +261,95 @@ def purchase_from_session(*, session: Any) -> Purchase | None:
 
 
 def payment_issue_record(
-    *, kind: str, stripe_id: str, user: User | None, amount: int, currency: str, detail: str
+    *,
+    kind: str,
+    stripe_id: str,
+    user: User | None,
+    amount: int,
+    currency: str,
+    detail: str,
+    **reversal: Any,
 ) -> PaymentIssue:
     """Put money Stripe reports and we could not match on staff's "needs
     attention" list, once per Stripe object; ``amount`` in minor units of
-    ``currency``, ``detail`` in English for staff (it names Stripe facts)."""
+    ``currency``, ``detail`` in English for staff (it names Stripe facts).
+    ``reversal``: a waiting refund or dispute's ``payment_intent_id``,
+    ``payment_stripe_id`` and ``stripe_object`` (see :class:`PaymentIssue`)."""
     log.warning("payment needs attention: %s %s (%s)", kind, stripe_id, detail)
     issue, _created = PaymentIssue.objects.get_or_create(
         stripe_id=stripe_id,
-        defaults={"kind": kind, "user": user, "amount": amount, "currency": currency, "detail": detail[:255]},
+        defaults={
+            "kind": kind,
+            "user": user,
+            "amount": amount,
+            "currency": currency,
+            "detail": detail[:255],
+            **reversal,
+        },
     )
     return issue
 
 
+def _reversals_apply(purchase: Purchase) -> None:
+    """Refunds and disputes of ``purchase``'s payment that arrived before it
+    was granted (waiting as :class:`PaymentIssue` rows): apply them now, in
+    the order they came, and mark them resolved. Call in the grant's transaction."""
+    waiting = PaymentIssue.objects.filter(kind=PaymentIssue.Kind.UNMATCHED_REVERSAL, resolved_at=None)
+    match = Q(payment_stripe_id=purchase.stripe_id)
+    if purchase.payment_intent_id:
+        match |= Q(payment_intent_id=purchase.payment_intent_id)
+    for issue in waiting.filter(match).order_by("created_at", "id"):
+        obj = issue.stripe_object
+        if _get(obj, "object") == "dispute":
+            _revoke_dispute(purchase=purchase, dispute=obj)
+        else:
+            _revoke_refund(purchase=purchase, charge=obj)
+        issue.resolved_at = timezone.now()
+        issue.resolution = _("Applied when the payment was granted.")
+        issue.save(update_fields=["resolved_at", "resolution"])
+
+
 def _invoice_price_ids(invoice: Any) -> list[str]:
+    """The Price ids of the invoice's lines that charge (amount > 0); a
+    proration's credit line for the unused old plan is negative."""
     ids = []
     for line in _get(invoice, "lines", "data") or []:
         price = _get(line, "pricing", "price_details", "price") or _get(line, "price")
         price = price if isinstance(price, str) else _get(price, "id")
-        if price:
+        if price and int(_get(line, "amount") or 0) > 0:
             ids.append(price)
     return ids
+
+
+#: Invoice ``billing_reason`` of a plan change mid-period (Stripe API: Invoice).
+PRORATION = "subscription_update"
+
+
+def _proration_credits(*, subscription_id: str, credits: int) -> int:
+    """A proration invoice (``billing_reason`` "subscription_update": a plan
+    changed mid-period) grants the new plan's ``credits`` less what this
+    period already granted (its period invoice and any earlier proration),
+    never below zero: an upgrade tops the period up to the new plan, a
+    downgrade grants nothing and takes nothing back. Without a subscription
+    id nothing is known about the period: nothing is granted."""
+    if not subscription_id:
+        return 0
+    granted = 0
+    for purchase in Purchase.objects.filter(kind=PurchaseKind.PLAN, subscription_id=subscription_id).order_by(
+        "-created_at", "-id"
+    ):
+        granted += purchase.credits
+        if purchase.billing_reason != PRORATION:
+            break  # the period's own grant: earlier ones are other periods
+    return max(0, credits - granted)
 
 
 def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
     """Grant a plan's credits for one paid subscription invoice
     (``amount_paid`` > 0), once per invoice id: the credits of the Price the
-    invoice's lines name (a :class:`StripePrice`). A paid invoice that names
-    no user or nothing we sold becomes a :class:`PaymentIssue`."""
+    invoice's lines name (a :class:`StripePrice`); a proration only its
+    difference (:func:`_proration_credits`). A paid invoice that names no
+    user or nothing we sold becomes a :class:`PaymentIssue`."""
     if _get(invoice, "status") != "paid" or not _get(invoice, "amount_paid"):
         return None
     sub_metadata = _get(invoice, "parent", "subscription_details", "metadata") or {}
@@ -297,6 +365,14 @@ def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
 
         customer = Customer.objects.filter(id=_get(invoice, "customer")).select_related("subscriber").first()
         user = customer.subscriber if customer else None
+    subscription_id = _get(invoice, "parent", "subscription_details", "subscription") or ""
+    subscription_id = subscription_id if isinstance(subscription_id, str) else _get(subscription_id, "id") or ""
+    reason = _get(invoice, "billing_reason") or ""
+    if user is not None and credits and reason == PRORATION:
+        credits = _proration_credits(subscription_id=subscription_id, credits=credits)
+        if not credits:
+            log.info("proration invoice %s grants nothing (a downgrade, or the period has it)", _get(invoice, "id"))
+            return None
     if user is None or not credits:
         payment_issue_record(
             kind=PaymentIssue.Kind.UNMATCHED_INVOICE,
@@ -315,16 +391,20 @@ def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
         amount=_get(invoice, "amount_paid"),
         currency=_get(invoice, "currency") or (plan.currency if plan else ""),
         plan=plan,
+        subscription_id=subscription_id,
+        billing_reason=reason,
     )
 
 
 # --- revocations ----------------------------------------------------------------
 
 
-def _purchase_for_payment_intent(payment_intent_id: str) -> Purchase | None:
+def _purchase_for_payment_intent(payment_intent_id: str) -> tuple[Purchase | None, str]:
+    """The purchase a payment intent paid for, and the invoice it paid when
+    Stripe says (so a reversal that comes first can wait for that invoice)."""
     purchase = Purchase.objects.filter(payment_intent_id=payment_intent_id).first()
     if purchase is not None or not payment_intent_id:
-        return purchase
+        return purchase, ""
     # Invoices no longer name their payment intent (dahlia): ask Stripe which
     # invoice this payment paid.
     try:
@@ -334,13 +414,30 @@ def _purchase_for_payment_intent(payment_intent_id: str) -> Purchase | None:
     except (stripe.StripeError, BillingError) as exc:
         log.warning("invoice lookup for %s failed: %s", payment_intent_id, exc)
         raise
+    invoice_id = ""
     for payment in payments.data:
-        invoice_id = _get(payment, "invoice")
+        invoice_id = _get(payment, "invoice") or ""
         purchase = Purchase.objects.filter(stripe_id=invoice_id).first()
         if purchase is not None:
             Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(payment_intent_id=payment_intent_id)
-            return purchase
-    return None
+            return purchase, invoice_id
+    return None, invoice_id
+
+
+def _reversal_waits(*, key: str, obj: Any, amount: int, what: str, invoice_id: str) -> None:
+    """A refund or dispute of a payment not granted yet: keep it (with the
+    Stripe object) to apply when the grant comes (:func:`_reversals_apply`)."""
+    payment_issue_record(
+        kind=PaymentIssue.Kind.UNMATCHED_REVERSAL,
+        stripe_id=key,
+        user=None,
+        amount=amount,
+        currency=_get(obj, "currency") or "",
+        detail=f"{what} of a payment not granted (yet): applied if its grant comes",
+        payment_intent_id=_get(obj, "payment_intent") or "",
+        payment_stripe_id=invoice_id,
+        stripe_object=dict(obj) if not isinstance(obj, dict) else obj,
+    )
 
 
 def _revoke(*, purchase: Purchase, kind: str, stripe_key: str, credits_due: int, amount: int) -> Revocation:
@@ -379,14 +476,21 @@ def _already_due(purchase: Purchase) -> int:
 def revoke_for_refund(*, charge: Any) -> Revocation | None:
     """Take back the credits a refunded charge paid for, in proportion to
     ``amount_refunded / amount`` (cumulative, so each partial refund takes
-    only its share). Keyed on the charge id and the refunded total."""
-    purchase = _purchase_for_payment_intent(_get(charge, "payment_intent") or "")
-    if purchase is None:
-        log.warning("refunded charge %s matches no purchase", _get(charge, "id"))
-        return None
+    only its share). Keyed on the charge id and the refunded total. A refund
+    of a payment not granted yet waits and is applied when the grant comes."""
     amount, refunded = int(_get(charge, "amount") or 0), int(_get(charge, "amount_refunded") or 0)
     if not amount or not refunded:
         return None
+    purchase, invoice_id = _purchase_for_payment_intent(_get(charge, "payment_intent") or "")
+    if purchase is None:
+        key = f"{_get(charge, 'id')}:refunded:{refunded}"
+        _reversal_waits(key=key, obj=charge, amount=refunded, what="refund", invoice_id=invoice_id)
+        return None
+    return _revoke_refund(purchase=purchase, charge=charge)
+
+
+def _revoke_refund(*, purchase: Purchase, charge: Any) -> Revocation:
+    amount, refunded = int(_get(charge, "amount") or 0), int(_get(charge, "amount_refunded") or 0)
     with transaction.atomic():
         Purchase.objects.select_for_update().get(pk=purchase.pk)
         target = purchase.credits if refunded >= amount else purchase.credits * refunded // amount
@@ -402,13 +506,20 @@ def revoke_for_refund(*, charge: Any) -> Revocation | None:
 
 def revoke_for_dispute(*, dispute: Any) -> Revocation | None:
     """A lost dispute takes back every credit of its purchase not already
-    taken back. Other dispute outcomes change nothing."""
+    taken back (waiting for the grant, as a refund does, when it comes
+    first). Other dispute outcomes change nothing."""
     if _get(dispute, "status") != "lost":
         return None
-    purchase = _purchase_for_payment_intent(_get(dispute, "payment_intent") or "")
+    purchase, invoice_id = _purchase_for_payment_intent(_get(dispute, "payment_intent") or "")
     if purchase is None:
-        log.warning("dispute %s matches no purchase", _get(dispute, "id"))
+        amount = int(_get(dispute, "amount") or 0)
+        key = f"{_get(dispute, 'id')}:lost"
+        _reversal_waits(key=key, obj=dispute, amount=amount, what="lost dispute", invoice_id=invoice_id)
         return None
+    return _revoke_dispute(purchase=purchase, dispute=dispute)
+
+
+def _revoke_dispute(*, purchase: Purchase, dispute: Any) -> Revocation:
     with transaction.atomic():
         Purchase.objects.select_for_update().get(pk=purchase.pk)
         due = max(0, purchase.credits - _already_due(purchase))
@@ -427,8 +538,8 @@ def revoke_for_dispute(*, dispute: Any) -> Revocation | None:
 def checkouts_reconcile(*, since: datetime | None = None) -> int:
     """List Checkout Sessions completed since ``since`` (default: the last
     ``MIRSAM_STRIPE_RECONCILE_HOURS``) from Stripe and grant any paid pack, or
-    plan's first invoice, that no webhook granted. Returns how many purchases
-    it added."""
+    plan's first invoice, that no webhook granted (less what its charge has
+    had refunded since). Returns how many purchases it added."""
     since = since or timezone.now() - timedelta(hours=settings.MIRSAM_STRIPE_RECONCILE_HOURS)
     added = 0
     sessions = stripe.checkout.Session.list(
@@ -453,7 +564,19 @@ def checkouts_reconcile(*, since: datetime | None = None) -> int:
         if purchase is not None:
             log.warning("reconciliation granted %s (its webhook never came)", stripe_id)
             added += 1
+            if purchase.payment_intent_id:
+                _refunds_reconcile(purchase)
     return added
+
+
+def _refunds_reconcile(purchase: Purchase) -> None:
+    """A payment granted late by reconciliation may have been refunded
+    meanwhile, and that event lost too: read the payment's charge from Stripe
+    (PaymentIntent ``latest_charge``) and take back what was refunded."""
+    intent = stripe.PaymentIntent.retrieve(purchase.payment_intent_id, api_key=_api_key(), expand=["latest_charge"])
+    charge = _get(intent, "latest_charge")
+    if charge is not None and not isinstance(charge, str) and int(_get(charge, "amount_refunded") or 0) > 0:
+        _revoke_refund(purchase=purchase, charge=charge)
 
 
 # --- catalogue ------------------------------------------------------------------
