@@ -163,6 +163,19 @@ class UserAdmin(BaseUserAdmin[User]):
             _("Actor"),
             rows,
         )
+        wallet = getattr(obj, "wallet", None)
+        if wallet is not None and wallet.owed:
+            links += format_html(
+                '<p class="warning">{}</p>',
+                ngettext(
+                    "Owes %(owed)d credit after a refund or lost dispute: new credits pay it first, and no job"
+                    " can start until then.",
+                    "Owes %(owed)d credits after a refund or lost dispute: new credits pay them first, and no job"
+                    " can start until then.",
+                    wallet.owed,
+                )
+                % {"owed": wallet.owed},
+            )
         pending = CreditAdjustment.objects.filter(user=obj, status=CreditAdjustment.Status.PENDING).count()
         if pending:
             links += format_html(

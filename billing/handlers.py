@@ -56,6 +56,11 @@ def revoke_refunded_charge(sender: Any, event: Any, **kwargs: Any) -> None:
     services.revoke_for_refund(charge=_object(event))
 
 
+@webhook_receiver("charge.dispute.created")
+def freeze_disputed_credits(sender: Any, event: Any, **kwargs: Any) -> None:
+    services.dispute_freeze(dispute=_object(event))
+
+
 @webhook_receiver("charge.dispute.closed")
 def revoke_lost_dispute(sender: Any, event: Any, **kwargs: Any) -> None:
     services.revoke_for_dispute(dispute=_object(event))

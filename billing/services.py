@@ -30,8 +30,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from credits.models import EntryKind
-from credits.services import credits_grant, credits_revoke
+from credits.models import EntryKind, Hold, HoldStatus
+from credits.services import credits_grant, credits_hold, credits_release, credits_revoke, wallet_lock
 
 from .models import (
     CreditPack,
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 METADATA_USER = "mirsam_user_id"
 METADATA_PACK = "mirsam_pack"
 METADATA_PLAN = "mirsam_plan"
+#: ``credits.Hold.reference`` of a dispute's freeze: ``"dispute:<dispute id>"``.
+DISPUTE_HOLD_PREFIX = "dispute:"
 #: The Stripe Price sold and the credits it sells, as they were when Checkout opened.
 METADATA_PRICE = "mirsam_price"
 METADATA_CREDITS = "mirsam_credits"
@@ -504,11 +506,47 @@ def _revoke_refund(*, purchase: Purchase, charge: Any) -> Revocation:
         )
 
 
+def _dispute_hold_reference(dispute: Any) -> str:
+    return f"{DISPUTE_HOLD_PREFIX}{_get(dispute, 'id')}"
+
+
+def dispute_freeze(*, dispute: Any) -> Hold | None:
+    """A dispute opened (``charge.dispute.created``): hold the disputed
+    purchase's credits not yet taken back, as far as they are available, so
+    they cannot be spent while it is open. Returns the hold (``None`` when
+    nothing is available or the payment was never granted). Once per dispute."""
+    purchase, _invoice = _purchase_for_payment_intent(_get(dispute, "payment_intent") or "")
+    if purchase is None:
+        return None
+    with transaction.atomic():
+        Purchase.objects.select_for_update().get(pk=purchase.pk)
+        wallet = wallet_lock(user=purchase.user)
+        amount = min(max(0, purchase.credits - _already_due(purchase)), wallet.available)
+        if amount <= 0:
+            return None
+        return credits_hold(
+            user=purchase.user,
+            amount=amount,
+            reference=_dispute_hold_reference(dispute),
+            reason=_("Disputed payment: credits frozen until the dispute closes"),
+            while_owing=True,
+        )
+
+
+def _dispute_unfreeze(dispute: Any) -> None:
+    """Release the dispute's hold, if any (call in the closing transaction)."""
+    hold = Hold.objects.filter(reference=_dispute_hold_reference(dispute), status=HoldStatus.OPEN).first()
+    if hold is not None:
+        credits_release(hold=hold, reason=_("Dispute closed"))
+
+
 def revoke_for_dispute(*, dispute: Any) -> Revocation | None:
-    """A lost dispute takes back every credit of its purchase not already
-    taken back (waiting for the grant, as a refund does, when it comes
-    first). Other dispute outcomes change nothing."""
+    """A dispute closed: its frozen credits are released, and a lost one takes
+    back every credit of its purchase not already taken back (waiting for the
+    grant, as a refund does, when it comes first). Other outcomes take nothing."""
     if _get(dispute, "status") != "lost":
+        with transaction.atomic():
+            _dispute_unfreeze(dispute)
         return None
     purchase, invoice_id = _purchase_for_payment_intent(_get(dispute, "payment_intent") or "")
     if purchase is None:
@@ -522,6 +560,7 @@ def revoke_for_dispute(*, dispute: Any) -> Revocation | None:
 def _revoke_dispute(*, purchase: Purchase, dispute: Any) -> Revocation:
     with transaction.atomic():
         Purchase.objects.select_for_update().get(pk=purchase.pk)
+        _dispute_unfreeze(dispute)  # the frozen credits are among those taken now
         due = max(0, purchase.credits - _already_due(purchase))
         return _revoke(
             purchase=purchase,

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
 from .models import Hold, LedgerEntry, Wallet
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 
 class ReadOnlyMixin:
@@ -48,11 +54,23 @@ class WalletInline(ReadOnlyMixin, admin.StackedInline[Wallet, User]):
     can_delete = False
 
 
+class OwesFilter(admin.SimpleListFilter):
+    title = _("owes credits")
+    parameter_name = "owes"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, StrPromise]]:
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> QuerySet[Wallet]:
+        return queryset.filter(owed__gt=0) if self.value() == "yes" else queryset
+
+
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyMixin, admin.ModelAdmin[Wallet]):
-    list_display = ("user", "balance", "held", "available", "updated_at")
+    list_display = ("user", "balance", "held", "available", "owed", "updated_at")
+    list_filter = (OwesFilter,)
     search_fields = ("user__email",)
-    readonly_fields = ("user", "balance", "held", "updated_at")
+    readonly_fields = ("user", "balance", "held", "owed", "updated_at")
     inlines = [LedgerEntryInline]
 
     def has_view_permission(self, request: HttpRequest, obj: Wallet | None = None) -> bool:

@@ -3,8 +3,9 @@
 Invariants (docs/architecture.md, "The credits ledger"):
 
 * credits are whole numbers;
-* ``wallet.balance == sum(entry.amount)`` and ``wallet.held == sum(entry.held_delta)``
-  over the wallet's entries, always (``check_ledger`` verifies it);
+* ``wallet.balance == sum(entry.amount)``, ``wallet.held == sum(entry.held_delta)``
+  and ``wallet.owed == sum(entry.owed_delta)`` over the wallet's entries,
+  always (``check_ledger`` verifies it);
 * ``0 <= held <= balance`` (database check constraints);
 * entries are never updated or deleted; ``idempotency_key`` is unique, so a
   repeated operation finds its earlier entry instead of counting twice.
@@ -26,6 +27,11 @@ class Wallet(models.Model):
     )
     balance = models.BigIntegerField(_("balance"), default=0, help_text=_("Credits owned, including held ones."))
     held = models.BigIntegerField(_("held"), default=0, help_text=_("Credits reserved by running jobs."))
+    owed = models.BigIntegerField(
+        _("owed"),
+        default=0,
+        help_text=_("Credits a refund or lost dispute took back that had been spent; new credits pay them first."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -35,6 +41,7 @@ class Wallet(models.Model):
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
             models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_not_negative"),
             models.CheckConstraint(condition=Q(held__lte=F("balance")), name="wallet_held_within_balance"),
+            models.CheckConstraint(condition=Q(owed__gte=0), name="wallet_owed_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -57,6 +64,7 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("Adjustment")
     JOB_REFUND = "job_refund", _("Job refund")
     EXPIRY = "expiry", _("Expiry")
+    SETTLEMENT = "settlement", _("Owed credits paid")
 
 
 class LedgerEntry(models.Model):
@@ -64,14 +72,17 @@ class LedgerEntry(models.Model):
 
     ``amount`` is the signed change to ``balance`` and ``held_delta`` the signed
     change to ``held``: a hold is ``(0, +n)``, a capture ``(-n, -n)``, a release
-    ``(0, -n)``, a grant ``(+n, 0)``. ``balance_after`` and ``held_after`` are the
-    wallet right after this entry.
+    ``(0, -n)``, a grant ``(+n, 0)``. ``owed_delta`` changes ``wallet.owed``: a
+    revocation that found too few credits owes the rest (``+n``), a later
+    grant pays it (a settlement, ``-n`` with the amount). ``balance_after`` and
+    ``held_after`` are the wallet right after this entry.
     """
 
     wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="entries", verbose_name=_("wallet"))
     kind = models.CharField(_("kind"), max_length=32, choices=EntryKind.choices)
     amount = models.BigIntegerField(_("amount"))
     held_delta = models.BigIntegerField(_("held change"), default=0)
+    owed_delta = models.BigIntegerField(_("owed change"), default=0)
     balance_after = models.BigIntegerField(_("balance after"))
     held_after = models.BigIntegerField(_("held after"))
     reason = models.CharField(_("reason"), max_length=255, blank=True)

@@ -42,6 +42,8 @@ class Drift:
     held: int
     ledger_balance: int
     ledger_held: int
+    owed: int = 0
+    ledger_owed: int = 0
 
 
 def ledger_problems() -> list[str]:
@@ -58,14 +60,28 @@ def ledger_problems() -> list[str]:
 
 def ledger_drift() -> list[Drift]:
     """Every wallet whose ``balance``/``held`` differ from its entries' sums
-    (``sum(amount)``, ``sum(held_delta)``). Empty when the ledger is clean."""
+    (``sum(amount)``, ``sum(held_delta)``), or whose ``owed`` differs from
+    ``sum(owed_delta)``. Empty when the ledger is clean."""
     sums = {
         row["wallet"]: row
-        for row in LedgerEntry.objects.values("wallet").annotate(b=Sum("amount"), h=Sum("held_delta"))
+        for row in LedgerEntry.objects.values("wallet").annotate(
+            b=Sum("amount"), h=Sum("held_delta"), o=Sum("owed_delta")
+        )
     }
     drifts = []
     for wallet in Wallet.objects.select_related("user").iterator():
-        row = sums.get(wallet.pk, {"b": 0, "h": 0})
-        if (row["b"] or 0) != wallet.balance or (row["h"] or 0) != wallet.held:
-            drifts.append(Drift(wallet.pk, str(wallet.user), wallet.balance, wallet.held, row["b"] or 0, row["h"] or 0))
+        row = sums.get(wallet.pk, {"b": 0, "h": 0, "o": 0})
+        if (row["b"] or 0, row["h"] or 0, row["o"] or 0) != (wallet.balance, wallet.held, wallet.owed):
+            drifts.append(
+                Drift(
+                    wallet.pk,
+                    str(wallet.user),
+                    wallet.balance,
+                    wallet.held,
+                    row["b"] or 0,
+                    row["h"] or 0,
+                    wallet.owed,
+                    row["o"] or 0,
+                )
+            )
     return drifts

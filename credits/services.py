@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
 
@@ -47,11 +48,31 @@ class InsufficientCredits(CreditsError):
         self.available = available
 
 
+class CreditsOwed(InsufficientCredits):
+    """The wallet owes ``owed`` credits (a refunded or lost-dispute payment
+    whose credits were spent): nothing new can be started until new credits
+    pay them. An :class:`InsufficientCredits`, so it is offered a way to buy."""
+
+    def __init__(self, *, owed: int) -> None:
+        CreditsError.__init__(
+            self,
+            ngettext(
+                "You owe %(owed)d credit from a refunded or disputed payment. Buy credits to go on creating.",
+                "You owe %(owed)d credits from a refunded or disputed payment. Buy credits to go on creating.",
+                owed,
+            )
+            % {"owed": owed},
+        )
+        self.owed = owed
+        self.needed, self.available = 0, 0
+
+
 @dataclass(frozen=True)
 class _Change:
     kind: str
     amount: int
     held_delta: int
+    owed_delta: int = 0
 
 
 def wallet_for(user: User) -> Wallet:
@@ -98,14 +119,16 @@ def _apply(
     """Write one entry and update the locked wallet. Caller holds the lock."""
     wallet.balance += change.amount
     wallet.held += change.held_delta
-    if wallet.balance < 0 or wallet.held < 0 or wallet.held > wallet.balance:
+    wallet.owed += change.owed_delta
+    if wallet.balance < 0 or wallet.held < 0 or wallet.held > wallet.balance or wallet.owed < 0:
         raise CreditsError(_("This change would leave the wallet inconsistent."))
-    wallet.save(update_fields=["balance", "held", "updated_at"])
+    wallet.save(update_fields=["balance", "held", "owed", "updated_at"])
     return LedgerEntry.objects.create(
         wallet=wallet,
         kind=change.kind,
         amount=change.amount,
         held_delta=change.held_delta,
+        owed_delta=change.owed_delta,
         balance_after=wallet.balance,
         held_after=wallet.held,
         reason=reason[:255],
@@ -114,6 +137,20 @@ def _apply(
         hold=hold,
         idempotency_key=idempotency_key,
     )
+
+
+def _settle_owed(wallet: Wallet, *, idempotency_key: str, reference: str = "") -> None:
+    """Credits that just became available pay what the locked wallet owes
+    (a settlement entry: ``-n`` balance, ``-n`` owed). Caller holds the lock."""
+    settle = min(wallet.owed, wallet.available)
+    if settle > 0:
+        _apply(
+            wallet,
+            _Change(EntryKind.SETTLEMENT, -settle, 0, -settle),
+            idempotency_key=idempotency_key,
+            reason=_("Credits owed from a refunded or disputed payment"),
+            reference=reference,
+        )
 
 
 def credits_grant(
@@ -129,7 +166,9 @@ def credits_grant(
     """Add ``amount`` (> 0) credits to the user's balance.
 
     ``kind`` is one of grant, purchase or subscription_grant. Returns the new
-    entry, or the earlier one when ``idempotency_key`` was used before.
+    entry, or the earlier one when ``idempotency_key`` was used before. When
+    the wallet owes credits (``Wallet.owed``), the new ones pay that first: a
+    second entry, kind settlement, key ``<idempotency_key>:settle``.
     """
     if amount <= 0:
         raise CreditsError(_("A grant must be a positive number of credits."))
@@ -138,7 +177,7 @@ def credits_grant(
         existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-        return _apply(
+        entry = _apply(
             wallet,
             _Change(kind, amount, 0),
             idempotency_key=idempotency_key,
@@ -146,6 +185,8 @@ def credits_grant(
             reference=reference,
             actor=actor,
         )
+        _settle_owed(wallet, idempotency_key=f"{idempotency_key}:settle", reference=reference)
+        return entry
 
 
 def credits_adjust(
@@ -174,7 +215,7 @@ def credits_adjust(
             return existing
         if amount < 0 and -amount > wallet.available:
             raise InsufficientCredits(needed=-amount, available=wallet.available)
-        return _apply(
+        entry = _apply(
             wallet,
             _Change(EntryKind.ADJUSTMENT, amount, 0),
             idempotency_key=key,
@@ -182,13 +223,17 @@ def credits_adjust(
             reference=f"staff:{actor.pk}" if actor is not None else "",
             actor=actor,
         )
+        _settle_owed(wallet, idempotency_key=f"{key}:settle", reference=entry.reference)
+        return entry
 
 
-def credits_hold(*, user: User, amount: int, reference: str, reason: str = "") -> Hold:
+def credits_hold(*, user: User, amount: int, reference: str, reason: str = "", while_owing: bool = False) -> Hold:
     """Reserve ``amount`` (> 0) credits for the work named by ``reference``
     (e.g. ``"job:42"``; one hold per reference).
 
-    Raises :class:`InsufficientCredits` when ``balance - held < amount``.
+    Raises :class:`InsufficientCredits` when ``balance - held < amount``, and
+    :class:`CreditsOwed` while the wallet owes credits (unless
+    ``while_owing``: a hold that spends nothing, such as a dispute's freeze).
     Returns the open hold (or the existing one for this reference).
     """
     if amount <= 0:
@@ -199,6 +244,8 @@ def credits_hold(*, user: User, amount: int, reference: str, reason: str = "") -
         existing = LedgerEntry.objects.filter(idempotency_key=key).select_related("hold").first()
         if existing is not None and existing.hold is not None:
             return existing.hold
+        if wallet.owed > 0 and not while_owing:
+            raise CreditsOwed(owed=wallet.owed)
         if wallet.available < amount:
             raise InsufficientCredits(needed=amount, available=wallet.available)
         hold = Hold.objects.create(wallet=wallet, amount=amount, reference=reference)
@@ -251,6 +298,7 @@ def credits_capture(*, hold: Hold, amount: int | None = None, reason: str = "") 
                 reference=hold.reference,
                 hold=hold,
             )
+            _settle_owed(wallet, idempotency_key=f"release:{hold.reference}:settle", reference=hold.reference)
         hold.captured_amount = charge
         hold.status = HoldStatus.CAPTURED if charge else HoldStatus.RELEASED
         hold.closed_at = timezone.now()
@@ -274,9 +322,11 @@ def credits_revoke(
     """Take back up to ``amount`` (> 0) credits, e.g. for a refunded payment.
 
     Only available credits are taken (held ones belong to running jobs), so
-    the wallet never goes below zero. Returns ``(entry, shortfall)``: the
-    ledger entry (``None`` when nothing could be taken) and the credits that
-    could not be taken. Repeating the key returns the first outcome.
+    the wallet never goes below zero; the credits that could not be taken are
+    owed (``Wallet.owed``): the user can start no job until a grant pays them.
+    Returns ``(entry, shortfall)``: the one ledger entry (``-taken`` credits,
+    ``+shortfall`` owed; ``None`` only when neither moved) and the credits
+    that could not be taken. Repeating the key returns the first outcome.
     """
     if amount <= 0:
         raise CreditsError(_("A revocation must be a positive number of credits."))
@@ -286,11 +336,9 @@ def credits_revoke(
         if existing is not None:
             return existing, amount + existing.amount
         taken = min(amount, wallet.available)
-        if taken == 0:
-            return None, amount
         entry = _apply(
             wallet,
-            _Change(EntryKind.REFUND, -taken, 0),
+            _Change(EntryKind.REFUND, -taken, 0, amount - taken),
             idempotency_key=idempotency_key,
             reason=reason,
             reference=reference,

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         for d in drifts:
             self.stderr.write(
                 f"DRIFT wallet={d.wallet_id} user={d.user} balance={d.balance} ledger={d.ledger_balance} "
-                f"held={d.held} ledger_held={d.ledger_held}"
+                f"held={d.held} ledger_held={d.ledger_held} owed={d.owed} ledger_owed={d.ledger_owed}"
             )
         problems = ledger_problems()
         for line in problems:
