@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import djstripe.admin  # noqa: F401 - registers dj-stripe's ModelAdmins, made read-only below
 from django.contrib import admin
 from django.http import HttpRequest
 from modeltranslation.admin import TranslationAdmin
 
 from .models import CreditPack, Offering, Plan, Purchase, Revocation
+from .stripe_admin import make_stripe_admin_read_only
 
 _OfferingT = TypeVar("_OfferingT", bound=Offering)
 
@@ -67,3 +69,8 @@ class RevocationAdmin(admin.ModelAdmin[Revocation]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Revocation | None = None) -> bool:
         return False
+
+
+# dj-stripe's ModelAdmins (imported above, so registered whatever the order of
+# INSTALLED_APPS) become a read-only mirror, the webhook endpoint's excepted.
+make_stripe_admin_read_only()

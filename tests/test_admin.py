@@ -102,15 +102,113 @@ def test_dj_stripes_admin_pages_carry_nothing_inline_our_csp_would_block(staff_c
     confirm = staff_client.post(
         reverse("admin:djstripe_product_changelist"), {"action": "_sync_all_instances", "select_across": "0"}
     )
-    change = staff_client.get(reverse("admin:djstripe_product_change", args=[product.pk]))
+    change = staff_client.get(reverse("admin:djstripe_product_change", args=[product.pk]))  # read-only now
+    endpoint_change = staff_client.get(reverse("admin:djstripe_webhookendpoint_change", args=[endpoint.pk]))
     delete = staff_client.get(reverse("admin:djstripe_webhookendpoint_delete", args=[endpoint.pk]))
 
     for page, marker in (
         (confirm, "form_custom_action"),
-        (change, "stripe-confirmation-warning"),
+        (change, "A read-only copy of what Stripe holds"),
+        (endpoint_change, 'name="enabled_events"'),
         (delete, "div_spinner"),
     ):
         body = page.content.decode()
         assert page.status_code == 200 and marker in body
         assert "djstripe/admin" in body  # our stylesheet (and script) from static files
         assert not INLINE.search(body), INLINE.search(body).group(0)
+    assert 'name="_save"' not in change.content.decode()
+    assert 'name="_save"' in endpoint_change.content.decode()
+
+
+def _stripe_rows():
+    """One local row of each dj-stripe model the read-only tests open."""
+    from djstripe.models import Charge, Event, Price, Product, Refund
+
+    product = Product.objects.create(id="prod_ro", livemode=False, name="Pack", stripe_data={"name": "Pack"})
+    charge = Charge.objects.create(id="ch_ro", livemode=False, amount=500, currency="usd", status="succeeded")
+    return {
+        "product": product,
+        "price": Price.objects.create(id="price_ro", livemode=False, product=product, active=True, currency="usd"),
+        "refund": Refund.objects.create(id="re_ro", livemode=False, charge=charge, amount=100, currency="usd"),
+        "event": Event.objects.create(
+            id="evt_ro", livemode=False, type="charge.refunded", data={"object": {"id": "ch_ro", "object": "charge"}}
+        ),
+    }
+
+
+@pytest.mark.parametrize("model", ["product", "price", "refund", "event"])
+def test_dj_stripes_models_are_view_only_in_the_admin(staff_client, model):
+    """A row added, changed or deleted here would only be a local row (an "Add
+    refund" refunds nothing), so dj-stripe's mirror is view-only (issue 15, finding 9)."""
+    obj = _stripe_rows()[model]
+    name = f"admin:djstripe_{model}"
+    change_url = reverse(f"{name}_change", args=[obj.pk])
+    assert staff_client.get(reverse(f"{name}_changelist")).status_code == 200
+    assert staff_client.get(change_url).status_code == 200
+    assert staff_client.get(reverse(f"{name}_add")).status_code == 403
+    assert staff_client.post(reverse(f"{name}_add"), {"id": "x_new"}).status_code == 403
+    assert staff_client.post(change_url, {"id": "x_changed"}).status_code == 403
+    assert staff_client.get(reverse(f"{name}_delete", args=[obj.pk])).status_code == 403
+    assert staff_client.post(reverse(f"{name}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    assert type(obj).objects.get(pk=obj.pk).id == obj.id
+    changelist = staff_client.get(reverse(f"{name}_changelist")).content.decode()
+    assert reverse(f"{name}_add") not in changelist
+    assert "delete_selected" not in changelist
+
+
+def test_every_dj_stripe_admin_but_the_webhook_endpoints_is_read_only(rf, staff):
+    from django.contrib import admin
+
+    request = rf.get("/")
+    request.user = staff
+    editable = {
+        model._meta.model_name
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label == "djstripe"
+        and (
+            model_admin.has_add_permission(request)
+            or model_admin.has_change_permission(request)
+            or model_admin.has_delete_permission(request)
+        )
+    }
+    assert editable == {"webhookendpoint"}
+
+
+def test_the_webhook_endpoint_stays_editable(staff_client, stripe_env):
+    endpoint = stripe_env.endpoint
+    assert staff_client.get(reverse("admin:djstripe_webhookendpoint_add")).status_code == 200
+    page = staff_client.get(reverse("admin:djstripe_webhookendpoint_change", args=[endpoint.pk]))
+    assert page.status_code == 200 and 'name="enabled_events"' in page.content.decode()
+
+
+def test_the_sync_actions_need_only_view_permission_and_write_actions_are_closed(stripe_env, db):
+    """A staff member who may only view Stripe products can still sync them
+    from Stripe; dj-stripe's unguarded confirmation URL no longer cancels a
+    subscription for anyone."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.factories import UserFactory
+    from tests.support.accounts import with_totp
+
+    viewer = with_totp(UserFactory(email="viewer@example.com", is_staff=True))
+    viewer.user_permissions.add(Permission.objects.get(codename="view_product", content_type__app_label="djstripe"))
+    client = Client()
+    client.force_login(viewer)
+    stripe_env.create_product(name="Synced pack")
+
+    changelist = reverse("admin:djstripe_product_changelist")
+    assert "_sync_all_instances" in client.get(changelist).content.decode()
+    action = reverse("admin:djstripe_custom_action", args=["_sync_all_instances", "product"])
+    response = client.post(action, {"_selected_action": ["_sync_all_instances"]})
+    assert response.status_code == 302
+    from djstripe.models import Product
+
+    assert Product.objects.filter(stripe_data__name="Synced pack").exists()
+
+    # Not offered, so refused: writes at Stripe, and models the user may not view.
+    assert client.post(reverse("admin:djstripe_custom_action", args=["_cancel", "subscription"])).status_code == 403
+    assert (
+        client.post(reverse("admin:djstripe_custom_action", args=["_sync_all_instances", "customer"])).status_code
+        == 403
+    )
