@@ -47,3 +47,8 @@ class ProviderCallAdmin(admin.ModelAdmin[ProviderCall]):
 
     def has_change_permission(self, request: HttpRequest, obj: ProviderCall | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProviderCall | None = None) -> bool:
+        # The call log is the evidence of what we sent and were answered; only
+        # the retention purge (PROVIDER_CALL_RETENTION_DAYS) removes calls.
+        return False

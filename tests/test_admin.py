@@ -71,6 +71,17 @@ def test_the_catalogue_edits_both_languages(staff_client):
     assert "نانو بنانا" in body
 
 
+def test_provider_calls_cannot_be_added_changed_or_deleted_in_the_admin(staff_client, data):
+    call = ProviderCall.objects.first()
+    delete = reverse("admin:providers_providercall_delete", args=[call.pk])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert ProviderCall.objects.filter(pk=call.pk).exists()
+    assert staff_client.get(reverse("admin:providers_providercall_add")).status_code == 403
+    assert staff_client.get(reverse("admin:providers_providercall_change", args=[call.pk])).status_code == 200
+    changelist = staff_client.get(reverse("admin:providers_providercall_changelist")).content.decode()
+    assert "delete_selected" not in changelist
+
+
 def test_provider_calls_are_searchable_by_task_id(staff_client, data):
     call = ProviderCall.objects.exclude(task_id="").first()
     response = staff_client.get(reverse("admin:providers_providercall_changelist"), {"q": call.task_id})
