@@ -7,13 +7,17 @@ from django.contrib import admin
 from django.http import HttpRequest
 from modeltranslation.admin import TranslationAdmin
 
+from config.admin_audit import ChangeValuesAdmin
+
 from .models import CreditPack, Offering, Plan, Purchase, Revocation
 from .stripe_admin import make_stripe_admin_read_only
 
 _OfferingT = TypeVar("_OfferingT", bound=Offering)
 
 
-class OfferingAdmin(TranslationAdmin[_OfferingT]):
+class OfferingAdmin(ChangeValuesAdmin[_OfferingT], TranslationAdmin[_OfferingT]):
+    """Packs and plans; every change is logged with its old and new values (History)."""
+
     list_display: tuple[str, ...] = ("slug", "name", "price_amount", "currency", "is_active", "stripe_price_id")
     list_filter = ("is_active", "currency")
     search_fields = ("slug", "name_en", "name_ar", "stripe_price_id")

@@ -4,11 +4,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 from modeltranslation.admin import TranslationAdmin
 
+from config.admin_audit import ChangeValuesAdmin
+
 from .models import Offer, ProviderCall
 
 
 @admin.register(Offer)
-class OfferAdmin(TranslationAdmin[Offer]):
+class OfferAdmin(ChangeValuesAdmin[Offer], TranslationAdmin[Offer]):
+    """The catalogue: prices in credits and the provider's cost; every change
+    is logged with its old and new values (History)."""
+
     list_display = (
         "slug",
         "name",

@@ -223,3 +223,79 @@ def test_the_sync_actions_need_only_view_permission_and_write_actions_are_closed
         client.post(reverse("admin:djstripe_custom_action", args=["_sync_all_instances", "customer"])).status_code
         == 403
     )
+
+
+def _change_form_data(page):
+    """What the admin change form in ``page`` would post unchanged."""
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value is not None and value is not False:
+            data[name] = value
+        if form.fields[name].show_hidden_initial and value is not None:  # e.g. a JSONField with default=dict
+            data[form[name].html_initial_name] = value
+    return data
+
+
+def _save(staff_client, url, **changes):
+    data = {**_change_form_data(staff_client.get(url)), **changes, "_save": "Save"}
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    return response
+
+
+def test_a_price_change_is_logged_with_old_and_new_values_in_both_languages(staff_client):
+    from django.contrib.admin.models import LogEntry
+
+    offer = OfferFactory(slug="nano", name_en="Nano Banana", name_ar="نانو بنانا", price_credits=4, service="image")
+    url = reverse("admin:providers_offer_change", args=[offer.pk])
+    _save(staff_client, url, price_credits="6", provider_cost_usd="0.0250", service="video", is_active="")
+
+    entry = LogEntry.objects.get(object_id=str(offer.pk))
+    # Django's own rendering (labels only) still reads as before.
+    assert entry.get_change_message().startswith("Changed ")
+    assert "Price (credits per output)" in entry.get_change_message() and "Options" not in entry.get_change_message()
+    english = staff_client.get(reverse("admin:providers_offer_history", args=[offer.pk])).content.decode()
+    assert "price (credits per output): 4 → 6" in english
+    assert "provider cost (USD per output): 0.0000 → 0.0250" in english
+    assert "service: Image → Video" in english
+    assert "active: Yes → No" in english
+
+    arabic = staff_client.get(
+        reverse("admin:providers_offer_history", args=[offer.pk]).replace("/admin/", "/ar/admin/", 1)
+    ).content.decode()
+    assert "السعر (أرصدة لكل ناتج): 4 ← 6" in arabic
+    assert "صورة ← فيديو" in arabic
+
+
+def test_a_list_edit_of_a_price_and_a_pack_name_change_are_logged_with_their_values(staff_client):
+    from django.contrib.admin.models import LogEntry
+
+    from billing.models import CreditPack
+
+    offer = OfferFactory(slug="list-edit", price_credits=3)
+    changelist = reverse("admin:providers_offer_changelist")
+    page = staff_client.get(changelist, {"q": "list-edit"})
+    formset = page.context["cl"].formset
+    data = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(offer.pk),
+        "form-0-price_credits": "5",
+        "form-0-is_active": "on",
+        "_save": "Save",
+    }
+    assert formset.total_form_count() == 1
+    assert staff_client.post(changelist + "?q=list-edit", data).status_code == 302
+    history = staff_client.get(reverse("admin:providers_offer_history", args=[offer.pk])).content.decode()
+    assert "price (credits per output): 3 → 5" in history
+
+    pack = CreditPack.objects.create(slug="p10", name_en="Ten", name_ar="عشرة", credits=10, price_amount=500)
+    _save(staff_client, reverse("admin:billing_creditpack_change", args=[pack.pk]), name_ar="عشر", price_amount="450")
+    history = staff_client.get(reverse("admin:billing_creditpack_history", args=[pack.pk])).content.decode()
+    assert "name [ar]: عشرة → عشر" in history
+    assert "price (minor units): 500 → 450" in history
+    assert LogEntry.objects.filter(object_id=str(pack.pk)).count() == 1
