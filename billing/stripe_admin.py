@@ -17,8 +17,9 @@ model's admin offers this user. That closes ``_cancel`` (it cancels
 subscriptions at Stripe), which is dropped: plans are changed in the
 customer portal or the Stripe Dashboard.
 
-Called from ``billing/admin.py``, which imports ``djstripe.admin`` first so
-dj-stripe's registrations exist whatever the order of INSTALLED_APPS.
+See docs/stack.md §17. Called from ``billing/admin.py``, which imports
+``djstripe.admin`` first so dj-stripe's registrations exist whatever the
+order of INSTALLED_APPS.
 """
 
 from __future__ import annotations
