@@ -24,8 +24,10 @@ class User(AbstractUser):
 
 class StaffAction(models.Model):
     """The audit list: one row for every money action a staff member takes
-    (credit adjustments, job refunds and retries), written in the same
-    transaction as the action itself."""
+    (credit adjustments, job refunds and retries, refunds of purchases through
+    Stripe), written in the same transaction as the action itself (for a
+    Stripe refund: right after Stripe made it, with the refund's id as
+    ``reference``)."""
 
     class Kind(models.TextChoices):
         ADJUST_CREDITS = "adjust_credits", _("Credit adjustment")
@@ -33,6 +35,7 @@ class StaffAction(models.Model):
         REJECT_ADJUSTMENT = "reject_adjustment", _("Credit adjustment rejection")
         JOB_REFUND = "job_refund", _("Job refund")
         JOB_RETRY = "job_retry", _("Job retry")
+        PURCHASE_REFUND = "purchase_refund", _("Refund via Stripe")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions", verbose_name=_("staff member")

@@ -172,6 +172,8 @@ class Purchase(models.Model):
         verbose_name = _("purchase")
         verbose_name_plural = _("purchases")
         ordering = ["-created_at", "-id"]
+        # Staff with it see "Refund via Stripe" on a purchase (billing.admin.PurchaseAdmin).
+        permissions = [("refund_purchase", _("Can refund a purchase through Stripe"))]
 
     def __str__(self) -> str:
         return f"{self.stripe_id} · {self.credits}"

@@ -19,6 +19,7 @@ Money is in minor units of the currency.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
@@ -43,6 +44,7 @@ from .models import (
     RevocationKind,
     StripePrice,
 )
+from .money import format_money
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -475,6 +477,18 @@ def _already_due(purchase: Purchase) -> int:
     return sum(r.credits_due for r in purchase.revocations.all())
 
 
+def refund_credits_due(*, purchase: Purchase, charge_amount: int, refunded: int) -> int:
+    """Credits a refund takes back once Stripe reports ``refunded`` (minor
+    units, cumulative) of a charge of ``charge_amount``: the purchase's share
+    ``credits × refunded / charge_amount`` (all of them once refunded in full)
+    less what earlier revocations already took."""
+    if refunded >= charge_amount:
+        target = purchase.credits
+    else:
+        target = purchase.credits * refunded // charge_amount
+    return max(0, target - _already_due(purchase))
+
+
 def revoke_for_refund(*, charge: Any) -> Revocation | None:
     """Take back the credits a refunded charge paid for, in proportion to
     ``amount_refunded / amount`` (cumulative, so each partial refund takes
@@ -495,8 +509,7 @@ def _revoke_refund(*, purchase: Purchase, charge: Any) -> Revocation:
     amount, refunded = int(_get(charge, "amount") or 0), int(_get(charge, "amount_refunded") or 0)
     with transaction.atomic():
         Purchase.objects.select_for_update().get(pk=purchase.pk)
-        target = purchase.credits if refunded >= amount else purchase.credits * refunded // amount
-        due = max(0, target - _already_due(purchase))
+        due = refund_credits_due(purchase=purchase, charge_amount=amount, refunded=refunded)
         return _revoke(
             purchase=purchase,
             kind=RevocationKind.REFUND,
@@ -569,6 +582,154 @@ def _revoke_dispute(*, purchase: Purchase, dispute: Any) -> Revocation:
             credits_due=due,
             amount=int(_get(dispute, "amount") or 0),
         )
+
+
+# --- staff refunds (the admin's "Refund via Stripe") ---------------------------
+
+
+@dataclass(frozen=True)
+class RefundableCharge:
+    """What Stripe says about a purchase's payment: ``amount`` charged and
+    ``refunded`` so far, in minor units of ``currency`` (Charge ``amount``,
+    ``amount_refunded``; the charge is the payment intent's ``latest_charge``)."""
+
+    payment_intent_id: str
+    charge_id: str
+    amount: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        """Minor units still refundable (never below 0)."""
+        return max(0, self.amount - self.refunded)
+
+
+@dataclass(frozen=True)
+class StaffRefund:
+    """A refund Stripe made for :func:`purchase_refund`: its Stripe id and
+    ``amount`` in minor units of ``currency``. ``created`` is False when this
+    form token's refund had been recorded already (a double submit)."""
+
+    refund_id: str
+    amount: int
+    currency: str
+    created: bool
+
+
+def _refund_error(exc: stripe.StripeError) -> BillingError:
+    """A Stripe error as a message for staff: nothing was refunded, or (no
+    answer) nobody knows yet, and submitting the same form again is safe."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return BillingError(
+            _(
+                "Stripe did not answer, so we cannot tell whether the refund was made. Submit the same form "
+                "again: it sends the same request, which Stripe never carries out twice."
+            )
+        )
+    return BillingError(
+        _("Stripe refused the refund; nothing was refunded. Stripe said: %(message)s")
+        % {"message": exc.user_message or str(exc)}
+    )
+
+
+def _payment_intent_of(purchase: Purchase, api_key: str) -> str:
+    """The payment intent that paid ``purchase``: stored for packs; a plan's
+    invoice no longer names it (dahlia), so Stripe's invoice payments do,
+    and it is stored then."""
+    if purchase.payment_intent_id:
+        return purchase.payment_intent_id
+    if purchase.kind == PurchaseKind.PLAN:
+        payments = stripe.InvoicePayment.list(api_key=api_key, invoice=purchase.stripe_id, limit=10)
+        for payment in payments.data:
+            intent = _get(payment, "payment", "payment_intent")
+            intent = intent if isinstance(intent, str) else _get(intent, "id")
+            if _get(payment, "status") == "paid" and intent:
+                Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(payment_intent_id=intent)
+                purchase.payment_intent_id = intent
+                return str(intent)
+    raise BillingError(_("Stripe names no payment for this purchase, so it cannot be refunded from here."))
+
+
+def purchase_refundable(*, purchase: Purchase) -> RefundableCharge:
+    """Ask Stripe what is left to refund of ``purchase`` (its payment
+    intent's latest charge). Raises :class:`BillingError` when payments are
+    off, Stripe cannot be reached or names no successful charge."""
+    api_key = _api_key()
+    try:
+        intent_id = _payment_intent_of(purchase, api_key)
+        intent = stripe.PaymentIntent.retrieve(intent_id, api_key=api_key, expand=["latest_charge"])
+    except stripe.StripeError as exc:
+        log.warning("refundable amount of purchase %s: %s", purchase.pk, exc)
+        raise _refund_error(exc) from exc
+    charge = intent.latest_charge
+    if charge is None or isinstance(charge, str) or charge.status != "succeeded":
+        raise BillingError(_("This payment has no successful charge to refund."))
+    return RefundableCharge(
+        payment_intent_id=intent_id,
+        charge_id=charge.id,
+        amount=int(charge.amount),
+        refunded=int(charge.amount_refunded or 0),
+        currency=str(charge.currency),
+    )
+
+
+def purchase_refund(*, actor: User, purchase: Purchase, amount: int, reason: str, token: str) -> StaffRefund:
+    """A staff member refunds ``amount`` (minor units of the purchase's
+    currency, at most what Stripe says is left) of ``purchase`` through
+    Stripe's Refund API (POST /v1/refunds with ``payment_intent`` and
+    ``amount``), then records one ``StaffAction`` (kind ``purchase_refund``,
+    reference ``stripe:<refund id>``).
+
+    ``token`` is the refund form's one-time token: the request's
+    Idempotency-Key is derived from it, so the same form posted twice (or
+    again after a timeout) is one refund at Stripe and one audit row. The
+    credits are not taken here: Stripe's ``charge.refunded`` webhook takes
+    them back (:func:`revoke_for_refund`, docs/architecture.md, Flow (b) 8).
+
+    Raises :class:`BillingError` (nothing refunded, nothing recorded) for an
+    amount ≤ 0 or above what is left, when Stripe refuses, or when Stripe
+    does not answer (the message says to submit again).
+    """
+    from accounts.models import StaffAction
+    from accounts.services import staff_action_record
+
+    if amount <= 0:
+        raise BillingError(_("Enter an amount above zero."))
+    refundable = purchase_refundable(purchase=purchase)
+    if refundable.remaining <= 0:
+        raise BillingError(_("This payment has been refunded in full already."))
+    if amount > refundable.remaining:
+        raise BillingError(
+            _("At most %(remaining)s is left to refund.")
+            % {"remaining": format_money(refundable.remaining, refundable.currency)}
+        )
+    try:
+        refund = stripe.Refund.create(
+            api_key=_api_key(),
+            payment_intent=refundable.payment_intent_id,
+            amount=amount,
+            metadata={"mirsam_purchase": str(purchase.pk), "mirsam_staff": str(actor.pk)},
+            idempotency_key=f"mirsam-purchase-refund:{purchase.pk}:{token}",
+        )
+    except stripe.StripeError as exc:
+        log.warning("refund of purchase %s (%d) failed: %s", purchase.pk, amount, exc)
+        raise _refund_error(exc) from exc
+    reference = f"stripe:{refund.id}"
+    with transaction.atomic():
+        # Two posts of one form get the same refund back from Stripe: one audit row.
+        Purchase.objects.select_for_update().get(pk=purchase.pk)
+        if StaffAction.objects.filter(kind=StaffAction.Kind.PURCHASE_REFUND, reference=reference).exists():
+            return StaffRefund(refund_id=refund.id, amount=int(refund.amount), currency=refund.currency, created=False)
+        staff_action_record(
+            actor=actor,
+            kind=StaffAction.Kind.PURCHASE_REFUND,
+            user=purchase.user,
+            reason=f"{format_money(int(refund.amount), refund.currency)} · {reason}",
+            reference=reference,
+        )
+    log.info("staff %s refunded %s of purchase %s (%s)", actor.pk, refund.amount, purchase.pk, refund.id)
+    return StaffRefund(refund_id=refund.id, amount=int(refund.amount), currency=refund.currency, created=True)
 
 
 # --- reconciliation -------------------------------------------------------------

@@ -4,11 +4,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 from modeltranslation.admin import TranslationAdmin
 
+from config.admin_audit import ChangeValuesAdmin
+
 from .models import Offer, ProviderCall
 
 
 @admin.register(Offer)
-class OfferAdmin(TranslationAdmin[Offer]):
+class OfferAdmin(ChangeValuesAdmin[Offer], TranslationAdmin[Offer]):
+    """The catalogue: prices in credits and the provider's cost; every change
+    is logged with its old and new values (History)."""
+
     list_display = (
         "slug",
         "name",
@@ -46,4 +51,9 @@ class ProviderCallAdmin(admin.ModelAdmin[ProviderCall]):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: ProviderCall | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProviderCall | None = None) -> bool:
+        # The call log is the evidence of what we sent and were answered; only
+        # the retention purge (PROVIDER_CALL_RETENTION_DAYS) removes calls.
         return False

@@ -435,6 +435,38 @@ def test_refund_dispute_and_portal(stripe_standin, catalog):
         stripe.billing_portal.Session.create(customer="cus_nope")
 
 
+def test_refunds_are_refused_as_stripe_refuses_them(stripe_standin, catalog):
+    _product, price, _monthly = catalog
+    session = stripe.checkout.Session.create(mode="payment", line_items=[{"price": price.id, "quantity": 1}])
+    pi = stripe_standin.complete_session(session.id)["payment_intent"]
+    with pytest.raises(stripe.InvalidRequestError, match="Invalid positive integer") as zero:
+        stripe.Refund.create(payment_intent=pi, amount=0)
+    assert zero.value.code == "parameter_invalid_integer" and zero.value.param == "amount"
+    with pytest.raises(stripe.InvalidRequestError, match="greater than unrefunded amount") as big:
+        stripe.Refund.create(payment_intent=pi, amount=501)
+    assert big.value.code == "amount_too_large"
+    key = "same-form"
+    first = stripe.Refund.create(payment_intent=pi, amount=100, idempotency_key=key)
+    assert stripe.Refund.create(payment_intent=pi, amount=100, idempotency_key=key).id == first.id  # replayed
+    with pytest.raises(stripe.IdempotencyError):
+        stripe.Refund.create(payment_intent=pi, amount=200, idempotency_key=key)
+    stripe_standin.dispute_charge(stripe_standin.get(pi)["latest_charge"], status="needs_response")
+    with pytest.raises(stripe.InvalidRequestError, match="charged back") as disputed:
+        stripe.Refund.create(payment_intent=pi)
+    assert disputed.value.code == "charge_disputed"
+
+
+def test_a_dropped_request_is_a_network_failure_and_changes_nothing(stripe_standin, catalog, monkeypatch):
+    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    stripe_standin.drop("POST", "/v1/customers")
+    with pytest.raises(stripe.APIConnectionError):
+        stripe.Customer.create(email="lost@example.com")
+    assert stripe_standin.of_type("customer") == []
+    assert stripe.Product.retrieve(catalog[0].id).id == catalog[0].id  # other requests are answered
+    stripe_standin.undrop()
+    assert stripe.Customer.create(email="found@example.com").email == "found@example.com"
+
+
 def test_hosted_checkout_page(stripe_standin, catalog):
     _product, price, _monthly = catalog
     session = stripe.checkout.Session.create(

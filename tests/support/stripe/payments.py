@@ -253,7 +253,9 @@ def refund(
 
 
 def create_refund(store: Store, params: dict[str, Any]) -> dict[str, Any]:
-    """POST /v1/refunds: by ``charge`` or ``payment_intent``, at most what is left to refund."""
+    """POST /v1/refunds: by ``charge`` or ``payment_intent``, a positive ``amount`` (default: what is left) of
+    at most what is left to refund, and not of a disputed charge, refused with Stripe's words and codes
+    (``parameter_invalid_integer``, ``charge_disputed``, ``charge_already_refunded``, ``amount_too_large``)."""
     charge_id = params.get("charge")
     if not charge_id and params.get("payment_intent"):
         pi = store.find("payment_intent", params["payment_intent"], "payment_intent", 400)
@@ -264,7 +266,11 @@ def create_refund(store: Store, params: dict[str, Any]) -> dict[str, Any]:
         raise bad("One of the following params should be provided for this request: payment_intent or charge.")
     charge = store.find("charge", charge_id, "charge", 400)
     amount = as_int(params["amount"], "amount") if "amount" in params else None
+    if amount is not None and amount < 1:
+        raise bad("Invalid positive integer", "amount", "parameter_invalid_integer")
     remaining = charge["amount"] - charge["amount_refunded"]
+    if charge.get("disputed"):
+        raise bad(f"Charge {charge_id} has been charged back; cannot issue a refund.", code="charge_disputed")
     if remaining <= 0:
         raise bad(f"Charge {charge_id} has already been refunded.", code="charge_already_refunded")
     if amount is not None and amount > remaining:

@@ -35,6 +35,10 @@ class _Handler(BaseHTTPRequestHandler):
         standin: StripeStandIn = self.server.standin  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8") if length else ""
+        if standin.take_drop(self.command, self.path):
+            # A network failure: the request arrived, no answer ever leaves.
+            self.close_connection = True
+            return
         reply = api.handle(standin, self.command, self.path, dict(self.headers.items()), body)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
@@ -61,6 +65,7 @@ class StripeStandIn(Store):
         super().__init__(api_key=api_key)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._drops: list[tuple[str, str]] = []  # (method, path prefix) of requests to leave unanswered
         self.store(customers.account())
 
     # --- lifecycle ------------------------------------------------------------------
@@ -97,6 +102,26 @@ class StripeStandIn(Store):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # --- network failures ---------------------------------------------------------------
+
+    def drop(self, method: str, path_prefix: str) -> None:
+        """From now on, close the connection of every ``method`` request whose path starts with
+        ``path_prefix`` without answering (the client sees a network failure, as when Stripe is
+        unreachable or the connection breaks); :meth:`undrop` ends it. Dropped requests are not
+        recorded in ``requests`` and change nothing."""
+        with self.lock:
+            self._drops.append((method.upper(), path_prefix))
+
+    def undrop(self) -> None:
+        """Answer every request again."""
+        with self.lock:
+            self._drops.clear()
+
+    def take_drop(self, method: str, raw_path: str) -> bool:
+        """Whether this request is to be left unanswered (see :meth:`drop`)."""
+        with self.lock:
+            return any(method == m and raw_path.startswith(p) for m, p in self._drops)
 
     # --- clients, requests, events ------------------------------------------------------
 
