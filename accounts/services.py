@@ -11,7 +11,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from credits.models import Wallet
+from credits.models import LotSource, Wallet
 from credits.services import CreditsError, InsufficientCredits, credits_adjust, credits_grant
 
 from .models import CreditAdjustment, StaffAction, User
@@ -29,6 +29,7 @@ def user_onboard(*, user: User) -> None:
                 idempotency_key=f"signup:{user.pk}",
                 reason=_("Sign-up bonus"),
                 reference="signup",
+                source=LotSource.SIGNUP,
             )
 
 

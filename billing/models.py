@@ -77,6 +77,13 @@ class CreditPack(Offering):
     """A one-time purchase of ``credits`` credits (Checkout ``mode=payment``)."""
 
     credits = models.PositiveIntegerField(_("credits"), validators=[MinValueValidator(1)])
+    credit_validity_days = models.PositiveIntegerField(
+        _("credits last (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty: bought credits never expire."),
+    )
 
     # modeltranslation swaps the manager's class at run time (see providers.models.Offer).
     objects: ClassVar[MultilingualManager[CreditPack]]
@@ -95,6 +102,16 @@ class Plan(Offering):
     invoice (Checkout ``mode=subscription``)."""
 
     credits_per_period = models.PositiveIntegerField(_("credits per month"), validators=[MinValueValidator(1)])
+    credit_periods = models.PositiveSmallIntegerField(
+        _("credits last (extra periods)"),
+        null=True,
+        blank=True,
+        default=2,
+        help_text=_(
+            "A period's credits expire this many periods after it ends (2: at the end of the period after next);"
+            " empty: never."
+        ),
+    )
     interval = models.CharField(_("interval"), max_length=8, default="month", editable=False)
 
     # modeltranslation swaps the manager's class at run time (see providers.models.Offer).

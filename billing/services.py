@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import stripe
@@ -188,6 +188,7 @@ def _grant(
     payment_intent_id: str = "",
     subscription_id: str = "",
     billing_reason: str = "",
+    expires_at: datetime | None = None,
 ) -> Purchase:
     offering = pack or plan
     with transaction.atomic():
@@ -200,6 +201,9 @@ def _grant(
             kind=EntryKind.PURCHASE if kind == PurchaseKind.PACK else EntryKind.SUBSCRIPTION_GRANT,
             reason=offering.name if offering else "",
             reference=f"stripe:{stripe_id}",
+            money_minor=amount,  # what Stripe says was paid
+            currency=currency,
+            expires_at=expires_at,
         )
         purchase, created = Purchase.objects.get_or_create(
             stripe_id=stripe_id,
@@ -252,9 +256,11 @@ def purchase_from_session(*, session: Any) -> Purchase | None:
         )
         return None
     payment_intent = _get(session, "payment_intent")
+    days = pack.credit_validity_days if pack is not None else None
     return _grant(
         user=user,
         kind=PurchaseKind.PACK,
+        expires_at=timezone.now() + timedelta(days=days) if days else None,
         stripe_id=_get(session, "id"),
         credits=credits,
         amount=amount,
@@ -397,7 +403,27 @@ def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
         plan=plan,
         subscription_id=subscription_id,
         billing_reason=reason,
+        expires_at=_plan_credits_expire(invoice, plan),
     )
+
+
+def _plan_credits_expire(invoice: Any, plan: Plan | None) -> datetime | None:
+    """When a plan invoice's credits expire: ``plan.credit_periods`` periods
+    after the end of the period it pays (Invoice ``lines.data[].period``;
+    default 2: the end of the period after next); ``None`` when the plan's
+    credits never expire or the invoice names no period."""
+    periods = plan.credit_periods if plan is not None else None
+    ends = [
+        (int(_get(line, "period", "start") or 0), int(_get(line, "period", "end") or 0))
+        for line in _get(invoice, "lines", "data") or []
+        if int(_get(line, "amount") or 0) > 0
+    ]
+    if periods is None or not ends:
+        return None
+    start, end = max(ends, key=lambda pair: pair[1])
+    if end <= start:
+        return None
+    return datetime.fromtimestamp(end + periods * (end - start), tz=UTC)
 
 
 # --- revocations ----------------------------------------------------------------
@@ -451,6 +477,11 @@ def _revoke(*, purchase: Purchase, kind: str, stripe_key: str, credits_due: int,
         if existing is not None:
             return existing
         taken, shortfall = 0, credits_due
+        if kind == RevocationKind.REFUND:  # ``amount`` is the charge's refunded total: this one's money is the rise
+            earlier = purchase.revocations.filter(kind=RevocationKind.REFUND).values_list("amount", flat=True)
+            money = max(0, amount - max(earlier, default=0))
+        else:
+            money = amount
         if credits_due > 0:
             entry, shortfall = credits_revoke(
                 user=purchase.user,
@@ -458,6 +489,7 @@ def _revoke(*, purchase: Purchase, kind: str, stripe_key: str, credits_due: int,
                 idempotency_key=f"stripe-revoke:{stripe_key}",
                 reason=_("Refund") if kind == RevocationKind.REFUND else _("Lost dispute"),
                 reference=f"stripe:{purchase.stripe_id}",
+                refund_minor=money,
             )
             taken = credits_due - shortfall
         if shortfall:

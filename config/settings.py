@@ -393,6 +393,12 @@ STRIPE_LIVE_PUBLIC_KEY = env.str("STRIPE_LIVE_PUBLIC_KEY", default="")
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 MIRSAM_STRIPE_RECONCILE_HOURS = env.int("MIRSAM_STRIPE_RECONCILE_HOURS", default=48)
+CELERY_BEAT_SCHEDULE["expire-credits"] = {
+    "task": "credits.tasks.expire_credits_task",
+    "schedule": env.float("MIRSAM_CREDIT_EXPIRY_INTERVAL_SECONDS", default=3600.0),
+}
+# Days before a lot expires that its owner is told (the dashboard shows it).
+MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS = env.int("MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
     "task": "billing.tasks.reconcile_checkouts_task",
     "schedule": env.float("MIRSAM_STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600.0),

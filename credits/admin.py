@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
-from .models import Hold, LedgerEntry, Wallet
+from .models import CreditLot, Hold, LedgerEntry, Wallet
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -26,6 +26,16 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class CreditLotInline(ReadOnlyMixin, admin.TabularInline[CreditLot, Wallet]):
+    """The wallet's lots: where each came from, what was paid, what is left, when it expires."""
+
+    model = CreditLot
+    fields = ("created_at", "source", "credits", "remaining", "money_minor", "currency", "expires_at")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    extra = 0
 
 
 class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline[LedgerEntry, Wallet]):
@@ -71,7 +81,7 @@ class WalletAdmin(ReadOnlyMixin, admin.ModelAdmin[Wallet]):
     list_filter = (OwesFilter,)
     search_fields = ("user__email",)
     readonly_fields = ("user", "balance", "held", "owed", "updated_at")
-    inlines = [LedgerEntryInline]
+    inlines = [CreditLotInline, LedgerEntryInline]
 
     def has_view_permission(self, request: HttpRequest, obj: Wallet | None = None) -> bool:
         return request.user.is_staff

@@ -155,3 +155,95 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} · {self.amount} · {self.status}"
+
+
+class LotSource(models.TextChoices):
+    SIGNUP = "signup", _("Sign-up bonus")
+    PURCHASE = "purchase", _("Credit pack")
+    PLAN = "plan", _("Plan credits")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+    JOB_REFUND = "job_refund", _("Job refund")
+    GRANT = "grant", _("Grant")
+    LEGACY = "legacy", _("Balance before lots")
+
+
+class CreditLot(models.Model):
+    """Credits that came in together (one grant): where from, what was paid
+    for them (``money_minor`` in minor units of ``currency`` for all
+    ``credits``; 0 for free credits) and when they expire (``None``: never).
+
+    ``remaining`` is what is left unspent; over a wallet's lots it sums to the
+    wallet's balance (``check_ledger``). Spending takes lots in a fixed order
+    (``credits.services``: expiring first, then free, then paid; oldest first)
+    and writes a :class:`LotUse` per lot, so money is recognised at the price
+    actually paid."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.CASCADE, related_name="lots", verbose_name=_("wallet"))
+    entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="lot", verbose_name=_("grant")
+    )
+    source = models.CharField(_("source"), max_length=16, choices=LotSource.choices)
+    credits = models.BigIntegerField(_("credits"))
+    remaining = models.BigIntegerField(_("remaining"))
+    money_minor = models.BigIntegerField(_("paid (minor units)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True, db_index=True)
+    expiry_notice_at = models.DateTimeField(_("expiry notice shown"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("credit lot")
+        verbose_name_plural = _("credit lots")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gt=0), name="lot_credits_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("credits")), name="lot_remaining_within_credits"
+            ),
+            models.CheckConstraint(condition=Q(money_minor__gte=0), name="lot_money_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} · {self.remaining}/{self.credits}"
+
+    def money_used_after(self, remaining: int) -> int:
+        """Money (minor units) that ``credits - remaining`` used credits stand
+        for: ``money_minor × used / credits`` rounded down, so the uses of a
+        lot add up to exactly ``money_minor`` once it is used up."""
+        return self.money_minor * (self.credits - remaining) // self.credits
+
+
+class LotUseKind(models.TextChoices):
+    SPEND = "spend", _("Spent on a job")
+    EXPIRY = "expiry", _("Expired")
+    REFUND = "refund", _("Taken back for a refund or dispute")
+    REVERSAL = "reversal", _("Refunded after being spent")
+    SETTLEMENT = "settlement", _("Paid owed credits")
+    ADJUSTMENT = "adjustment", _("Taken away by staff")
+
+
+class LotUse(models.Model):
+    """``credits`` of one lot used by one ledger entry, and the money
+    (``money_minor``, the lot's currency) they stand for. Spend, expiry,
+    settlement and adjustment uses are recognised revenue; refund uses are
+    money returned for credits taken back. A reversal (``credits`` 0) is
+    money refunded for credits already spent: it is returned money and
+    negative revenue."""
+
+    lot = models.ForeignKey(CreditLot, on_delete=models.PROTECT, related_name="uses", verbose_name=_("lot"))
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="lot_uses", verbose_name=_("entry"))
+    kind = models.CharField(_("kind"), max_length=16, choices=LotUseKind.choices)
+    credits = models.BigIntegerField(_("credits"))
+    money_minor = models.BigIntegerField(_("money (minor units)"))
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lot use")
+        verbose_name_plural = _("lot uses")
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gte=0), name="lot_use_credits_not_negative"),
+            models.CheckConstraint(condition=Q(money_minor__gte=0), name="lot_use_money_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.credits}"

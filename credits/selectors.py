@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 from typing import TYPE_CHECKING
 
 from django.apps import apps
-from django.db.models import QuerySet, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.utils.module_loading import module_has_submodule
 
-from .models import EntryKind, LedgerEntry, Wallet
+from .models import CreditLot, EntryKind, LedgerEntry, Wallet
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -85,3 +86,69 @@ def ledger_drift() -> list[Drift]:
                 )
             )
     return drifts
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """Credits of the user's that expire soon (lots told by
+    ``lots_notify_expiring``): ``credits`` in all, the first on ``first``."""
+
+    credits: int
+    first: datetime
+
+
+def credits_expiring_soon(*, user: User) -> Expiring | None:
+    """What the user was told will expire (the dashboard's notice), or ``None``."""
+    from django.utils import timezone
+
+    lots = CreditLot.objects.filter(
+        wallet__user=user, expiry_notice_at__isnull=False, expires_at__gt=timezone.now(), remaining__gt=0
+    ).aggregate(credits=Sum("remaining"), first=Min("expires_at"))
+    if not lots["credits"]:
+        return None
+    return Expiring(credits=lots["credits"], first=lots["first"])
+
+
+@dataclass(frozen=True)
+class LotMoney:
+    """Money per currency as the lots account for it, in minor units:
+    ``received`` (paid for lots), ``revenue`` (recognised for credits spent,
+    expired or taken away, less reversals), ``refunded`` (for credits taken
+    back, plus reversals) and ``liability`` (paid for credits not used yet).
+    ``revenue + liability == received - refunded`` always."""
+
+    currency: str
+    received: int
+    revenue: int
+    refunded: int
+    liability: int
+
+
+def lot_money() -> list[LotMoney]:
+    """:class:`LotMoney` for every currency lots were paid in (two queries)."""
+    from .models import LotUse, LotUseKind
+    from .services import REVENUE_USES
+
+    received = {
+        row["currency"]: row["m"]
+        for row in CreditLot.objects.filter(money_minor__gt=0).values("currency").annotate(m=Sum("money_minor"))
+    }
+    uses: dict[str, dict[str, int]] = {}
+    for row in LotUse.objects.values("lot__currency", "kind").annotate(m=Sum("money_minor")):
+        uses.setdefault(row["lot__currency"], {})[row["kind"]] = row["m"]
+    rows = []
+    for currency in sorted(received):
+        by_kind = uses.get(currency, {})
+        recognised = sum(by_kind.get(k, 0) for k in REVENUE_USES)
+        reversed_ = by_kind.get(LotUseKind.REVERSAL, 0)
+        returned = by_kind.get(LotUseKind.REFUND, 0)
+        rows.append(
+            LotMoney(
+                currency=currency,
+                received=received[currency],
+                revenue=recognised - reversed_,
+                refunded=returned + reversed_,
+                liability=received[currency] - recognised - returned,
+            )
+        )
+    return rows

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
+from .models import CreditLot, EntryKind, Hold, HoldStatus, LedgerEntry, LotSource, LotUse, LotUseKind, Wallet
 
 if TYPE_CHECKING:
     # Only for annotations: credits' models name settings.AUTH_USER_MODEL, and
@@ -139,18 +142,89 @@ def _apply(
     )
 
 
+_SOURCE_OF_KIND: dict[str, str] = {
+    EntryKind.GRANT: LotSource.GRANT,
+    EntryKind.PURCHASE: LotSource.PURCHASE,
+    EntryKind.SUBSCRIPTION_GRANT: LotSource.PLAN,
+    EntryKind.JOB_REFUND: LotSource.JOB_REFUND,
+    EntryKind.ADJUSTMENT: LotSource.ADJUSTMENT,
+}
+
+
+def _lot_add(
+    wallet: Wallet,
+    entry: LedgerEntry,
+    *,
+    source: str,
+    money_minor: int = 0,
+    currency: str = "",
+    expires_at: datetime | None = None,
+) -> CreditLot:
+    """The lot of a grant entry (``entry.amount`` credits). Caller holds the lock."""
+    if money_minor < 0:
+        raise CreditsError(_("A lot cannot cost less than nothing."))
+    return CreditLot.objects.create(
+        wallet=wallet,
+        entry=entry,
+        source=source,
+        credits=entry.amount,
+        remaining=entry.amount,
+        money_minor=money_minor,
+        currency=currency if money_minor else "",
+        expires_at=expires_at,
+    )
+
+
+def _lot_use(lot: CreditLot, entry: LedgerEntry, credits: int, kind: str) -> LotUse:
+    """Take ``credits`` from ``lot`` for ``entry``, with the money they stand for."""
+    before = lot.money_used_after(lot.remaining)
+    lot.remaining -= credits
+    lot.save(update_fields=["remaining"])
+    return LotUse.objects.create(
+        lot=lot, entry=entry, kind=kind, credits=credits, money_minor=lot.money_used_after(lot.remaining) - before
+    )
+
+
+def _lots_consume(wallet: Wallet, entry: LedgerEntry, credits: int, kind: str, *, first: str = "") -> list[LotUse]:
+    """Take ``credits`` from the wallet's lots in the fixed order: the lots
+    of the grant referenced ``first`` (a refunded purchase's own), then those
+    that expire (soonest first), then free ones, then paid ones; oldest first
+    within each. Caller holds the wallet lock; the lots always cover the
+    balance (``sum(remaining) == balance``)."""
+    lots = list(
+        wallet.lots.select_for_update(of=("self",))
+        .filter(remaining__gt=0)
+        .select_related("entry")
+        .annotate(paid=Case(When(money_minor__gt=0, then=Value(1)), default=Value(0)))
+        .order_by(F("expires_at").asc(nulls_last=True), "paid", "created_at", "id")
+    )
+    if first:
+        lots.sort(key=lambda lot: lot.entry is None or lot.entry.reference != first)  # stable: order kept otherwise
+    uses = []
+    for lot in lots:
+        if credits <= 0:
+            break
+        take = min(credits, lot.remaining)
+        uses.append(_lot_use(lot, entry, take, kind))
+        credits -= take
+    if credits > 0:
+        raise CreditsError(_("This change would leave the wallet inconsistent."))
+    return uses
+
+
 def _settle_owed(wallet: Wallet, *, idempotency_key: str, reference: str = "") -> None:
     """Credits that just became available pay what the locked wallet owes
     (a settlement entry: ``-n`` balance, ``-n`` owed). Caller holds the lock."""
     settle = min(wallet.owed, wallet.available)
     if settle > 0:
-        _apply(
+        entry = _apply(
             wallet,
             _Change(EntryKind.SETTLEMENT, -settle, 0, -settle),
             idempotency_key=idempotency_key,
             reason=_("Credits owed from a refunded or disputed payment"),
             reference=reference,
         )
+        _lots_consume(wallet, entry, settle, LotUseKind.SETTLEMENT)
 
 
 def credits_grant(
@@ -162,10 +236,17 @@ def credits_grant(
     kind: str = EntryKind.GRANT,
     reference: str = "",
     actor: User | None = None,
+    source: str = "",
+    money_minor: int = 0,
+    currency: str = "",
+    expires_at: datetime | None = None,
 ) -> LedgerEntry:
-    """Add ``amount`` (> 0) credits to the user's balance.
+    """Add ``amount`` (> 0) credits to the user's balance, as one lot.
 
-    ``kind`` is one of grant, purchase or subscription_grant. Returns the new
+    ``kind`` is one of grant, purchase, subscription_grant or job_refund. The
+    lot records ``source`` (default: from ``kind``), what was paid for the
+    credits (``money_minor`` in minor units of ``currency``, from Stripe;
+    0 for free credits) and ``expires_at`` (``None``: never). Returns the new
     entry, or the earlier one when ``idempotency_key`` was used before. When
     the wallet owes credits (``Wallet.owed``), the new ones pay that first: a
     second entry, kind settlement, key ``<idempotency_key>:settle``.
@@ -184,6 +265,14 @@ def credits_grant(
             reason=reason,
             reference=reference,
             actor=actor,
+        )
+        _lot_add(
+            wallet,
+            entry,
+            source=source or _SOURCE_OF_KIND.get(kind, LotSource.GRANT),
+            money_minor=money_minor,
+            currency=currency,
+            expires_at=expires_at,
         )
         _settle_owed(wallet, idempotency_key=f"{idempotency_key}:settle", reference=reference)
         return entry
@@ -223,6 +312,10 @@ def credits_adjust(
             reference=f"staff:{actor.pk}" if actor is not None else "",
             actor=actor,
         )
+        if amount > 0:
+            _lot_add(wallet, entry, source=LotSource.ADJUSTMENT)
+        else:
+            _lots_consume(wallet, entry, -amount, LotUseKind.ADJUSTMENT)
         _settle_owed(wallet, idempotency_key=f"{key}:settle", reference=entry.reference)
         return entry
 
@@ -280,7 +373,7 @@ def credits_capture(*, hold: Hold, amount: int | None = None, reason: str = "") 
         if not 0 <= charge <= hold.amount:
             raise CreditsError(_("A capture cannot exceed its hold."))
         if charge:
-            _apply(
+            entry = _apply(
                 wallet,
                 _Change(EntryKind.CAPTURE, -charge, -charge),
                 idempotency_key=f"capture:{hold.reference}",
@@ -288,6 +381,7 @@ def credits_capture(*, hold: Hold, amount: int | None = None, reason: str = "") 
                 reference=hold.reference,
                 hold=hold,
             )
+            _lots_consume(wallet, entry, charge, LotUseKind.SPEND)
         rest = hold.amount - charge
         if rest:
             _apply(
@@ -318,8 +412,15 @@ def credits_revoke(
     idempotency_key: str,
     reason: str,
     reference: str = "",
+    refund_minor: int = 0,
 ) -> tuple[LedgerEntry | None, int]:
     """Take back up to ``amount`` (> 0) credits, e.g. for a refunded payment.
+
+    The credits come from the lot granted with ``reference`` first (the
+    refunded purchase's own), then in the usual order. ``refund_minor`` is the
+    money Stripe returned for this revocation (minor units of that lot's
+    currency): what exceeds the value of the credits taken back from that lot
+    had been spent, and is recorded as a reversal of its revenue.
 
     Only available credits are taken (held ones belong to running jobs), so
     the wallet never goes below zero; the credits that could not be taken are
@@ -343,4 +444,77 @@ def credits_revoke(
             reason=reason,
             reference=reference,
         )
+        uses = _lots_consume(wallet, entry, taken, LotUseKind.REFUND, first=reference) if taken else []
+        if refund_minor > 0 and reference:
+            _revenue_reverse(
+                wallet,
+                entry,
+                reference,
+                refund_minor - sum(u.money_minor for u in uses if u.lot.entry and u.lot.entry.reference == reference),
+            )
         return entry, amount - taken
+
+
+#: Lot uses that recognise revenue (money earned for credits used up).
+REVENUE_USES = (LotUseKind.SPEND, LotUseKind.EXPIRY, LotUseKind.SETTLEMENT, LotUseKind.ADJUSTMENT)
+
+
+def _revenue_reverse(wallet: Wallet, entry: LedgerEntry, reference: str, money_minor: int) -> None:
+    """Money refunded for credits of the lot granted with ``reference`` that
+    had already been spent: a reversal use (no credits), at most the revenue
+    that lot has recognised and not yet reversed."""
+    lot = wallet.lots.filter(entry__reference=reference).first()
+    if lot is None or money_minor <= 0:
+        return
+    sums = {row["kind"]: row["m"] for row in lot.uses.values("kind").annotate(m=Sum("money_minor"))}
+    room = sum(sums.get(k, 0) for k in REVENUE_USES) - sums.get(LotUseKind.REVERSAL, 0)
+    if room > 0:
+        LotUse.objects.create(
+            lot=lot, entry=entry, kind=LotUseKind.REVERSAL, credits=0, money_minor=min(money_minor, room)
+        )
+
+
+def lots_notify_expiring(*, now: datetime | None = None) -> int:
+    """Mark the lots that expire within ``MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS``
+    and still hold credits as told (``expiry_notice_at``), once per lot, and
+    touch their wallets so the pages that show the notice render anew.
+    Returns how many lots were marked."""
+    now = now or timezone.now()
+    soon = CreditLot.objects.filter(
+        expires_at__gt=now,
+        expires_at__lte=now + timedelta(days=settings.MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS),
+        remaining__gt=0,
+        expiry_notice_at=None,
+    )
+    wallet_ids = set(soon.values_list("wallet", flat=True))
+    marked = soon.update(expiry_notice_at=now)
+    if wallet_ids:
+        Wallet.objects.filter(pk__in=wallet_ids).update(updated_at=now)
+    return marked
+
+
+def credits_expire(*, now: datetime | None = None) -> int:
+    """Expire what is left of every lot whose ``expires_at`` has passed: an
+    expiry entry (``-n``) and an expiry use per lot, as far as the credits
+    are available (held ones are left to their job, and expire on a later
+    run if the job gives them back). Returns the credits expired."""
+    now = now or timezone.now()
+    expired = 0
+    wallets = CreditLot.objects.filter(expires_at__lte=now, remaining__gt=0).values_list("wallet", flat=True)
+    for wallet_id in sorted(set(wallets)):
+        with transaction.atomic():
+            wallet = Wallet.objects.select_for_update().get(pk=wallet_id)
+            for lot in wallet.lots.select_for_update().filter(expires_at__lte=now, remaining__gt=0):
+                take = min(lot.remaining, wallet.available)
+                if take <= 0:
+                    continue
+                entry = _apply(
+                    wallet,
+                    _Change(EntryKind.EXPIRY, -take, 0),
+                    idempotency_key=f"expiry:{lot.pk}:{lot.remaining}",
+                    reason=_("Credits expired"),
+                    reference=f"lot:{lot.pk}",
+                )
+                _lot_use(lot, entry, take, LotUseKind.EXPIRY)
+                expired += take
+    return expired

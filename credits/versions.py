@@ -1,5 +1,6 @@
 """What kept pages show of the ledger (config.pagecache): the reader's
-wallet, as its balance and held credits."""
+wallet, as its balance, held and owed credits and when it last changed (the
+expiry notice beat sets touches only that)."""
 
 from __future__ import annotations
 
@@ -7,4 +8,4 @@ from config.pagecache import Tracked
 
 from .models import Wallet
 
-TRACKED = [Tracked("wallet", Wallet, owner="user", columns=("balance", "held"))]
+TRACKED = [Tracked("wallet", Wallet, owner="user", columns=("balance", "held", "owed", "updated_at"))]

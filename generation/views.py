@@ -27,6 +27,7 @@ from accounts.http import AuthedRequest
 from accounts.selectors import signup_bonus_pending
 from config import pagecache
 from config.pagecache import cached_page
+from credits.selectors import credits_expiring_soon
 from credits.services import InsufficientCredits, wallet_for
 from providers.models import Offer, Service
 
@@ -129,6 +130,8 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
             "wallet": wallet_for(request.user),
             # Granted once an address is confirmed, which changes the wallet and so the kept page.
             "bonus_pending": signup_bonus_pending(user=request.user),
+            # Set by beat a week ahead, which touches the wallet and so the kept page.
+            "expiring": credits_expiring_soon(user=request.user),
         },
     )
 
