@@ -11,6 +11,7 @@ from config import health
 from config.pagecache import cached_page
 from generation.callbacks import provider_callback
 from generation.versions import STUDIO
+from operators.exports import export_csv
 
 # Staff log in through allauth (and its second factor), not the admin's own form.
 # allauth documents wrapping the site's bound method; mypy refuses assigning to a method.
@@ -41,6 +42,7 @@ urlpatterns += i18n_patterns(
     path("credits/", include("credits.urls")),
     path("", include("billing.urls")),
     path("", include("generation.urls")),
+    path(settings.ADMIN_URL + "exports/<slug:what>.csv", admin.site.admin_view(export_csv), name="staff_export"),
     path(settings.ADMIN_URL, admin.site.urls),
     prefix_default_language=False,
 )

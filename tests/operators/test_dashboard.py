@@ -266,7 +266,8 @@ def test_the_figures_equal_a_count_by_hand(world):
     providers = {row.adapter: (row.calls, row.errors, row.p95_ms) for row in figures.providers}
     assert providers == world["providers"]
     assert providers["demo"][2] == 190 and providers["kie"][2] == 900
-    assert figures.provider_error_percent == Decimal("14.8")  # 4 of 27
+    assert (figures.provider_errors, figures.provider_calls) == (4, 27)  # retried attempts included
+    assert figures.provider_error_percent == Decimal("25.0")  # 1 failed job of 4 finished
 
 
 def test_the_period_picks_what_counts(world):
@@ -398,7 +399,7 @@ def test_the_query_count_does_not_grow_with_the_jobs(operator_client):
     large = (page_queries(), figure_queries())
     print(f"admin index queries: 10 jobs {small[0]}, 1000 jobs {large[0]}; figures {small[1]} / {large[1]}")
     assert small == large
-    assert large[1] == 15  # 12 period figures + 3 for "Needs attention"
+    assert large[1] == 27  # 12 period figures, 8 for "Needs attention", 7 for finance
 
 
 # --- kie.ai account credits -------------------------------------------------------------
