@@ -478,6 +478,9 @@ KIE_CALLBACK_BASE_URL = env.str("KIE_CALLBACK_BASE_URL", default="")
 KIE_WEBHOOK_HMAC_KEY = env.str("KIE_WEBHOOK_HMAC_KEY", default="")
 KIE_TIMEOUT_SECONDS = env.float("KIE_TIMEOUT_SECONDS", default=30.0)
 KIE_MAX_RETRIES = env.int("KIE_MAX_RETRIES", default=3)
+# USD one kie.ai credit costs us (docs/kie.md §1: $0.005): a task's billed
+# credits (creditsConsumed) times this is its real cost in the margin.
+KIE_CREDIT_USD = env.str("KIE_CREDIT_USD", default="0.005")
 KIE_RETRY_BACKOFF_SECONDS = env.float("KIE_RETRY_BACKOFF_SECONDS", default=1.0)
 # kie.ai takes at most 20 new generation requests per 10 s per account (docs/kie.md §1);
 # providers/ratelimit.py holds that across every worker through MIRSAM_REDIS_URL.

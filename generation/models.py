@@ -175,6 +175,8 @@ class ProviderTask(Stamped):
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     output_urls = models.JSONField(_("provider output URLs"), default=list, blank=True)
+    # What the provider says the task cost in its credits (kie.ai creditsConsumed), when it says.
+    billed_credits = models.PositiveIntegerField(_("billed (provider credits)"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
 from billing.models import PaymentIssue, Purchase, Revocation, RevocationKind
+from billing.services import DISPUTE_HOLD_PREFIX
 from credits.models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
 from generation.models import FINAL_JOB_STATUSES, Job, JobStatus, ProviderTask, TaskStatus
 from providers.base import ProviderError
@@ -152,8 +153,12 @@ class ModelRow:
     """One catalogue model over the period (jobs created in the period).
 
     ``outputs``: outputs delivered (succeeded provider tasks);
-    ``cost_usd`` = outputs × the model's current ``provider_cost_usd``;
-    ``value_usd`` = credits charged × ``MIRSAM_CREDIT_VALUE_USD``;
+    ``cost_usd`` = the credits kie.ai billed for the tasks (``billed_credits``)
+    × ``KIE_CREDIT_USD``, plus, for delivered tasks that name no billed cost
+    (the demo provider, older records), the model's ``provider_cost_usd``;
+    ``value_usd`` = credits charged less those refunded by staff ×
+    ``MIRSAM_CREDIT_VALUE_USD`` (an estimate per model; the finance table has
+    the revenue at the prices actually paid);
     ``margin_usd`` = value − cost; ``margin_percent`` = margin / value.
     """
 
@@ -228,7 +233,7 @@ class Attention:
     credits), credit adjustments waiting for a second staff member, open
     disputes (the first ``disputes`` by Stripe's evidence deadline), jobs past
     ``MIRSAM_JOB_TIMEOUT_SECONDS`` that are not final, holds open for over a
-    day, webhook deliveries whose processing failed in the last 7 days, and
+    day (a dispute's freeze excepted), webhook deliveries whose processing failed in the last 7 days, and
     when the last verified webhook arrived (``None``: never)."""
 
     payment_issues: int
@@ -302,7 +307,9 @@ def _attention(now: datetime) -> Attention:
         stuck_jobs=Job.objects.exclude(status__in=FINAL_JOB_STATUSES)
         .filter(created_at__lt=now - timedelta(seconds=settings.MIRSAM_JOB_TIMEOUT_SECONDS))
         .count(),
-        old_holds=Hold.objects.filter(status=HoldStatus.OPEN, created_at__lt=now - timedelta(days=1)).count(),
+        old_holds=Hold.objects.filter(status=HoldStatus.OPEN, created_at__lt=now - timedelta(days=1))
+        .exclude(reference__startswith=DISPUTE_HOLD_PREFIX)  # a dispute's freeze lasts as long as the dispute
+        .count(),
         failed_webhooks=webhooks["failed"],
         last_webhook_at=webhooks["last"],
     )
@@ -603,6 +610,18 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    tasks = ProviderTask.objects.filter(
+        job__offer=OuterRef("pk"), job__created_at__gt=since, job__created_at__lte=until
+    ).order_by()
+    billed = (
+        tasks.filter(billed_credits__isnull=False).values("job__offer").annotate(n=Sum("billed_credits")).values("n")
+    )
+    unbilled = (
+        tasks.filter(status=TaskStatus.SUCCEEDED, billed_credits__isnull=True)
+        .values("job__offer")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     offers = (
         Offer.objects.filter(jobs__created_at__gt=since, jobs__created_at__lte=until)
         .annotate(
@@ -610,11 +629,15 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
             succeeded=Count("jobs", filter=Q(jobs__status=JobStatus.SUCCEEDED)),
             failed=Count("jobs", filter=Q(jobs__status=JobStatus.FAILED)),
             charged=Coalesce(Sum("jobs__charged_credits"), 0),
+            refunded=Coalesce(Sum("jobs__refunded_credits"), 0),
             outputs=Coalesce(Subquery(delivered, output_field=IntegerField()), 0),
+            billed=Coalesce(Subquery(billed, output_field=IntegerField()), 0),
+            unbilled=Coalesce(Subquery(unbilled, output_field=IntegerField()), 0),
         )
         .order_by("-job_count", "-charged", "slug")[:TOP_MODELS]
     )
     credit_value = Decimal(str(getattr(settings, "MIRSAM_CREDIT_VALUE_USD", "0")))
+    kie_credit = Decimal(str(getattr(settings, "KIE_CREDIT_USD", "0")))
     return tuple(
         ModelRow(
             offer_id=offer.pk,
@@ -626,8 +649,8 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
             failed=offer.failed,
             outputs=offer.outputs,
             charged_credits=offer.charged,
-            cost_usd=(offer.provider_cost_usd * offer.outputs).quantize(Decimal("0.0001")),
-            value_usd=(credit_value * offer.charged).quantize(Decimal("0.0001")),
+            cost_usd=(kie_credit * offer.billed + offer.provider_cost_usd * offer.unbilled).quantize(Decimal("0.0001")),
+            value_usd=(credit_value * max(0, offer.charged - offer.refunded)).quantize(Decimal("0.0001")),
         )
         for offer in offers
     )

@@ -101,7 +101,9 @@ class TaskRequest:
 @dataclass(frozen=True)
 class TaskResult:
     """A task's state. ``output_urls`` are the results (images or videos);
-    ``poster_urls`` optional still images for videos, in the same order."""
+    ``poster_urls`` optional still images for videos, in the same order;
+    ``billed_credits`` what the provider says the task cost, in its own
+    credits (kie.ai ``creditsConsumed``, docs/kie.md §2.1), when it says."""
 
     task_id: str
     state: TaskState
@@ -109,6 +111,7 @@ class TaskResult:
     error_code: str = ""
     error_message: str = ""
     poster_urls: list[str] = field(default_factory=list)
+    billed_credits: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +121,7 @@ class TaskResult:
             "error_code": self.error_code,
             "error_message": self.error_message,
             "poster_urls": list(self.poster_urls),
+            "billed_credits": self.billed_credits,
         }
 
     @classmethod
@@ -129,6 +133,7 @@ class TaskResult:
             error_code=data.get("error_code", ""),
             error_message=data.get("error_message", ""),
             poster_urls=list(data.get("poster_urls") or []),
+            billed_credits=data.get("billed_credits"),
         )
 
 

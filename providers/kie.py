@@ -41,7 +41,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -365,11 +365,30 @@ def task_result(data: Any, *, task_id: str | None = None) -> TaskResult:
         raise Malformed("data is not an object")
     task_id = _task_id(data, task_id)
     state = family_state(Family.MARKET, data)
+    billed = billed_credits(data)
     if state is TaskState.SUCCEEDED:
-        return TaskResult(task_id=task_id, state=state, output_urls=_result_urls(data.get("resultJson")))
+        urls = _result_urls(data.get("resultJson"))
+        return TaskResult(task_id=task_id, state=state, output_urls=urls, billed_credits=billed)
     if state is TaskState.FAILED:
-        return failed_result(task_id, code=data.get("failCode"), reason=data.get("failMsg"))
+        return replace(
+            failed_result(task_id, code=data.get("failCode"), reason=data.get("failMsg")), billed_credits=billed
+        )
     return TaskResult(task_id=task_id, state=state)
+
+
+def billed_credits(data: dict[str, Any]) -> int | None:
+    """What a Market record says the task cost in kie.ai credits:
+    ``creditsConsumed`` (newest) or ``consumeCredits`` (older examples),
+    docs/kie.md §2.1; ``None`` when absent or not a non-negative number."""
+    for name in ("creditsConsumed", "consumeCredits"):
+        value = data.get(name)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and value >= 0:
+            return int(value)
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+    return None
 
 
 def veo_result(data: Any, *, task_id: str | None = None) -> TaskResult:

@@ -276,6 +276,7 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
         except requests.RequestException as exc:
             log.warning("download of task %s failed: %s", task.pk, exc)
             succeeded, code, message = False, "download_failed", _("We could not fetch the result from the provider.")
+    claim: dict[str, object]
     if succeeded:
         claim = {"status": TaskStatus.SUCCEEDED, "output_urls": list(result.output_urls)}
     else:
@@ -284,6 +285,7 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
             "error_code": (code or "failed")[:64],
             "error_message": message or _("The provider could not make this."),
         }
+    claim["billed_credits"] = result.billed_credits
     # The files go to storage before any row is locked (an upload to S3 can
     # take a while). Then one transaction records the result and finishes the
     # job: the job is locked first, as staff actions do (job_refund cancels

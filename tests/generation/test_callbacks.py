@@ -105,6 +105,7 @@ def test_a_success_callback_delivered_twice_stores_and_charges_once(job, kie, po
     assert LedgerEntry.objects.filter(reference=f"job:{job.pk}", kind=EntryKind.CAPTURE).count() == 1
     assert wallet_of(alice) == (START - PRICE, 0)
     assert len(requests_to(kie, "/cdn/out.png")) == 1  # the duplicate downloaded nothing
+    assert job.tasks.get().billed_credits == 4  # what kie.ai says it billed (creditsConsumed), for the margin
     call_command("check_ledger")
 
 

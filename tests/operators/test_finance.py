@@ -111,3 +111,28 @@ def test_the_dashboard_shows_finance_and_attention_in_both_languages(staff_clien
     assert reverse("staff_export", args=["ledger"]) in english
     arabic = staff_client.get("/ar" + reverse("admin:index")).content.decode()
     assert 'dir="rtl"' in arabic and "الإيرادات المعترف بها" in arabic
+
+
+def test_a_models_margin_uses_what_kie_billed_and_subtracts_staff_refunds(alice, settings):
+    from decimal import Decimal
+
+    from generation.models import JobStatus, ProviderTask, TaskStatus
+    from tests.factories import OfferFactory
+
+    settings.MIRSAM_CREDIT_VALUE_USD = "0.04"
+    settings.KIE_CREDIT_USD = "0.005"
+    offer = OfferFactory(slug="margin", adapter="kie", price_credits=5, provider_cost_usd=Decimal("0.10"))
+    job = Job.objects.create(
+        user=alice,
+        offer=offer,
+        service=offer.service,
+        status=JobStatus.SUCCEEDED,
+        params={"outputs": 2},
+        price_credits=10,
+        charged_credits=10,
+        refunded_credits=5,
+    )
+    ProviderTask.objects.create(job=job, index=0, status=TaskStatus.SUCCEEDED, billed_credits=6)  # $0.03 billed
+    ProviderTask.objects.create(job=job, index=1, status=TaskStatus.SUCCEEDED)  # says nothing: the $0.10 estimate
+    (row,) = dashboard_figures(period_days=30).top_models
+    assert (row.cost_usd, row.value_usd) == (Decimal("0.1300"), Decimal("0.2000"))  # (10 − 5 refunded) × $0.04

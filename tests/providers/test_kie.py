@@ -486,3 +486,23 @@ def test_a_malformed_callback_is_refused(adapter, body):
     error = raised(lambda: adapter.parse_callback(body))
 
     assert (error.code, error.permanent) == ("bad_callback", True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "billed"),
+    [
+        ({"creditsConsumed": 12}, 12),
+        ({"consumeCredits": "7"}, 7),  # older examples name it so, as a string
+        ({"creditsConsumed": 0}, 0),  # a failed task costs nothing
+        ({}, None),
+        ({"creditsConsumed": -3}, None),
+        ({"creditsConsumed": True}, None),
+    ],
+)
+def test_a_market_record_says_what_kie_billed(fields, billed):
+    from providers.kie import task_result
+
+    data = {"taskId": "t1", "state": "success", "resultJson": '{"resultUrls": ["https://x.test/a.png"]}', **fields}
+    result = task_result(data)
+    assert result.billed_credits == billed
+    assert type(result).from_dict(result.as_dict()) == result  # survives the trip through a Celery message
