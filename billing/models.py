@@ -183,6 +183,9 @@ class Purchase(models.Model):
     credits = models.PositiveIntegerField(_("credits"))
     amount = models.PositiveIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3)
+    # Stripe's fee for the payment (its charge's BalanceTransaction ``fee``, in
+    # minor units of ``currency``), read after the grant; None until Stripe said.
+    fee = models.PositiveIntegerField(_("Stripe fee (minor units)"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 
     class Meta:

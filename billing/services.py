@@ -222,7 +222,31 @@ def _grant(
         )
         if created:
             _reversals_apply(purchase)
+            pk = purchase.pk
+            transaction.on_commit(lambda: _fee_task().delay(pk))
         return purchase
+
+
+def _fee_task() -> Any:
+    from .tasks import purchase_fee_task
+
+    return purchase_fee_task
+
+
+def purchase_fee_fetch(*, purchase: Purchase) -> int | None:
+    """Read Stripe's fee for ``purchase``'s payment (PaymentIntent
+    ``latest_charge.balance_transaction.fee``, minor units) and store it.
+    Returns the fee, or ``None`` when Stripe has no balance transaction yet.
+    Raises ``stripe.StripeError`` and :class:`BillingError`."""
+    api_key = _api_key()
+    intent = stripe.PaymentIntent.retrieve(
+        _payment_intent_of(purchase, api_key), api_key=api_key, expand=["latest_charge.balance_transaction"]
+    )
+    fee = _get(intent, "latest_charge", "balance_transaction", "fee")
+    if not isinstance(fee, int):
+        return None
+    Purchase.objects.filter(pk=purchase.pk).update(fee=fee)
+    return fee
 
 
 def purchase_from_session(*, session: Any) -> Purchase | None:

@@ -7,7 +7,7 @@ import stripe
 from celery import Task, shared_task
 
 from . import services
-from .models import CreditPack, Plan
+from .models import CreditPack, Plan, Purchase
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +37,22 @@ def offering_sync_task(self: Task[Any, str], kind: str, pk: int) -> str:
         if self.request.is_eager:  # run in the caller's process: nobody to retry later; staff push again
             return "failed"
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+
+
+@shared_task(bind=True, max_retries=5)
+def purchase_fee_task(self: Task[Any, int | None], purchase_pk: int) -> int | None:
+    """After a grant: store Stripe's fee for the payment (the finance view
+    subtracts it). Retried with backoff while Stripe has no balance
+    transaction yet or cannot be reached; the fee is only a report, so
+    giving up changes no money."""
+    purchase = Purchase.objects.filter(pk=purchase_pk).first()
+    if purchase is None or purchase.fee is not None or not services.payments_configured():
+        return None
+    try:
+        fee = services.purchase_fee_fetch(purchase=purchase)
+    except (stripe.StripeError, services.BillingError) as exc:
+        log.info("fee of purchase %s not read: %s", purchase_pk, exc)
+        fee = None
+    if fee is None and not self.request.is_eager:
+        raise self.retry(countdown=60 * 2**self.request.retries)
+    return fee

@@ -327,8 +327,8 @@ class FinanceRow:
     spent credits; ``refunded`` returned in the period; the same revenue in
     the period before (``previous_revenue``); ``liability`` what is paid for
     credits not used yet, now; ``mrr`` the monthly price of live
-    subscriptions, now. Stripe's fees are not in these (Mirsam does not read
-    balance transactions)."""
+    subscriptions, now. ``fees`` Stripe's fees on the period's purchases, where Stripe
+    has reported them (``Purchase.fee``)."""
 
     currency: str
     received: int
@@ -337,6 +337,7 @@ class FinanceRow:
     previous_revenue: int
     liability: int
     mrr: int
+    fees: int = 0
 
     def major(self, name: str) -> Decimal:
         return minor_to_major(getattr(self, name), self.currency)
@@ -364,6 +365,15 @@ class FinanceRow:
     @property
     def mrr_major(self) -> Decimal:
         return self.major("mrr")
+
+    @property
+    def fees_major(self) -> Decimal:
+        return self.major("fees")
+
+    @property
+    def net_major(self) -> Decimal:
+        """Revenue recognised less Stripe's fees, in major units."""
+        return minor_to_major(self.revenue - self.fees, self.currency)
 
 
 def _lot_flows(since: datetime, until: datetime) -> dict[str, tuple[int, int, int]]:
@@ -421,7 +431,13 @@ def _finance(since: datetime, until: datetime) -> tuple[tuple[FinanceRow, ...], 
     before = _lot_flows(since - (until - since), since)
     liability = {row.currency: row.liability for row in lot_money()}
     mrr, subscribers = _subscriptions()
-    currencies = sorted(set(now_flows) | set(before) | set(liability) | set(mrr))
+    fees = {
+        row["currency"]: row["f"]
+        for row in Purchase.objects.filter(created_at__gte=since, created_at__lt=until, fee__isnull=False)
+        .values("currency")
+        .annotate(f=Sum("fee"))
+    }
+    currencies = sorted(set(now_flows) | set(before) | set(liability) | set(mrr) | set(fees))
     rows = tuple(
         FinanceRow(
             currency=c,
@@ -431,6 +447,7 @@ def _finance(since: datetime, until: datetime) -> tuple[tuple[FinanceRow, ...], 
             previous_revenue=before.get(c, (0, 0, 0))[1],
             liability=liability.get(c, 0),
             mrr=mrr.get(c, 0),
+            fees=fees.get(c, 0),
         )
         for c in currencies
         if c
@@ -742,7 +759,7 @@ def _series(now: datetime) -> dict[str, Any]:
 
 def dashboard_figures(*, period_days: int, now: datetime | None = None) -> DashboardFigures:
     """Every figure of the operator dashboard for the ``period_days`` days
-    up to ``now`` (default: the current time), in 27 queries whatever the
+    up to ``now`` (default: the current time), in 28 queries whatever the
     amount of data. See the dataclasses above for each figure's definition."""
     now = now or timezone.now()
     since = now - timedelta(days=period_days)

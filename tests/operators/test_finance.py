@@ -136,3 +136,22 @@ def test_a_models_margin_uses_what_kie_billed_and_subtracts_staff_refunds(alice,
     ProviderTask.objects.create(job=job, index=1, status=TaskStatus.SUCCEEDED)  # says nothing: the $0.10 estimate
     (row,) = dashboard_figures(period_days=30).top_models
     assert (row.cost_usd, row.value_usd) == (Decimal("0.1300"), Decimal("0.2000"))  # (10 − 5 refunded) × $0.04
+
+
+def test_stripes_fee_is_read_after_the_grant_and_taken_from_the_revenue(
+    alice, pack, stripe_env, post_event, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from billing.models import Purchase
+
+    checkout_start(user=alice, offering=pack, success_url="https://m.test/ok", cancel_url="https://m.test/no")
+    session = stripe_env.complete_session(stripe_env.of_type("checkout.session")[-1]["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(stripe_env.event("checkout.session.completed", session))
+    purchase = Purchase.objects.get()
+    assert purchase.fee == round(500 * 0.029) + 30  # the stand-in's BalanceTransaction fee, as Stripe's 2.9 % + 30
+    credits_capture(hold=credits_hold(user=alice, amount=200, reference="job:all"))  # all credits: 100 free + 100
+    (usd,) = dashboard_figures(period_days=30).finance
+    assert (usd.revenue, usd.fees) == (500, purchase.fee)
+    assert usd.net_major == Decimal(500 - purchase.fee) / 100
