@@ -405,8 +405,6 @@ CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
 }
 
 # Mirsam
-# What one credit is worth on average, for the margin staff see on a job.
-MIRSAM_CREDIT_VALUE_USD = env.str("MIRSAM_CREDIT_VALUE_USD", default="0.04")
 MIRSAM_SIGNUP_CREDITS = env.int("MIRSAM_SIGNUP_CREDITS", default=50)
 # The sign-up bonus waits until the e-mail address is verified (a throwaway
 # account gets nothing to spend); by default whenever allauth verifies e-mails.

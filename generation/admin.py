@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,12 +16,13 @@ from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
 from accounts.http import AuthedRequest
+from credits.models import LotUse, LotUseKind
 from credits.services import InsufficientCredits
 from providers.models import ProviderCall
 
 from . import services
 from .errors import GenerationError
-from .models import Asset, Consent, Job, JobInput, ProviderTask, StylePreset, Upload
+from .models import JOB_HOLD_PREFIX, Asset, Consent, Job, JobInput, ProviderTask, StylePreset, TaskStatus, Upload
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -91,9 +93,21 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Price and cost"))
     def money(self, obj: Job) -> str:
-        delivered = obj.assets.count()
-        cost = obj.offer.provider_cost_usd * delivered
-        value = Decimal(settings.MIRSAM_CREDIT_VALUE_USD) * obj.charged_credits
+        # Value: what the credits charged had been bought for (their lots, USD;
+        # free credits count 0), less the share refunded. Cost: what kie.ai
+        # billed (billed_credits × KIE_CREDIT_USD), else the catalogue estimate.
+        tasks = list(obj.tasks.all())
+        billed = sum(t.billed_credits or 0 for t in tasks)
+        unbilled = sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED and t.billed_credits is None)
+        cost = Decimal(settings.KIE_CREDIT_USD) * billed + obj.offer.provider_cost_usd * unbilled
+        cents = (
+            LotUse.objects.filter(
+                kind=LotUseKind.SPEND, lot__currency="usd", entry__reference=f"{JOB_HOLD_PREFIX}{obj.pk}"
+            ).aggregate(m=Sum("money_minor"))["m"]
+            or 0
+        )
+        kept = max(0, obj.charged_credits - obj.refunded_credits)
+        value = Decimal(cents) * kept / obj.charged_credits / 100 if obj.charged_credits else Decimal(0)
         return format_html(
             "{}: {} · {}: {} · {}: {} · {}: ${} · {}: ${} · {}: ${}",
             _("Price"),
@@ -102,7 +116,7 @@ class JobAdmin(admin.ModelAdmin):
             obj.charged_credits,
             _("Refunded"),
             obj.refunded_credits,
-            _("Charged, in USD"),
+            _("Paid for the credits charged, in USD"),
             value.quantize(Decimal("0.01")),
             _("Provider cost"),
             cost.quantize(Decimal("0.0001")),

@@ -26,8 +26,8 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
-from django.db.models.functions import Coalesce, RowNumber, TruncDate
+from django.db.models import BigIntegerField, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Cast, Coalesce, RowNumber, Substr, TruncDate
 from django.utils import timezone
 
 from billing.models import PaymentIssue, Purchase, Revocation, RevocationKind
@@ -156,9 +156,8 @@ class ModelRow:
     ``cost_usd`` = the credits kie.ai billed for the tasks (``billed_credits``)
     × ``KIE_CREDIT_USD``, plus, for delivered tasks that name no billed cost
     (the demo provider, older records), the model's ``provider_cost_usd``;
-    ``value_usd`` = credits charged less those refunded by staff ×
-    ``MIRSAM_CREDIT_VALUE_USD`` (an estimate per model; the finance table has
-    the revenue at the prices actually paid);
+    ``value_usd`` = what the credits charged had been bought for, in USD
+    (their lots' prices: free credits count 0), less the share staff refunded;
     ``margin_usd`` = value − cost; ``margin_percent`` = margin / value.
     """
 
@@ -611,6 +610,35 @@ def _jobs(since: datetime, until: datetime) -> tuple[JobsRow, ...]:
     )
 
 
+def _usd_value_of_jobs(offer_ids: list[int], since: datetime, until: datetime) -> dict[int, int]:
+    """Per offer: the USD (cents) the credits its period's jobs were charged
+    had been bought for (spend uses of the captures ``job:<id>``; free credits
+    count 0, other currencies are left out). One query."""
+    from credits.models import LotUse, LotUseKind
+    from generation.models import JOB_HOLD_PREFIX
+
+    if not offer_ids:
+        return {}
+    jobs = Job.objects.filter(offer__in=offer_ids, created_at__gt=since, created_at__lte=until)
+    uses = (
+        LotUse.objects.filter(kind=LotUseKind.SPEND, lot__currency="usd", entry__reference__startswith=JOB_HOLD_PREFIX)
+        .annotate(job_id=Cast(Substr("entry__reference", len(JOB_HOLD_PREFIX) + 1), BigIntegerField()))
+        .filter(job_id__in=jobs.values("pk"))
+        .annotate(offer_id=Subquery(Job.objects.filter(pk=OuterRef("job_id")).values("offer_id")[:1]))
+        .values("offer_id")
+        .annotate(m=Sum("money_minor"))
+    )
+    return {row["offer_id"]: row["m"] for row in uses}
+
+
+def _net_of_refunds(cents: int, charged: int, refunded: int) -> Decimal:
+    """``cents`` of value less the share of the credits staff refunded, in USD."""
+    if not charged:
+        return Decimal("0.0000")
+    kept = max(0, charged - refunded)
+    return (Decimal(cents) * kept / charged / 100).quantize(Decimal("0.0001"))
+
+
 def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
     """One query: catalogue models by jobs created in the period, most first.
     Delivered outputs come from a correlated subquery so the task join does not
@@ -653,7 +681,8 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
         )
         .order_by("-job_count", "-charged", "slug")[:TOP_MODELS]
     )
-    credit_value = Decimal(str(getattr(settings, "MIRSAM_CREDIT_VALUE_USD", "0")))
+    top = list(offers)
+    value = _usd_value_of_jobs([offer.pk for offer in top], since, until)
     kie_credit = Decimal(str(getattr(settings, "KIE_CREDIT_USD", "0")))
     return tuple(
         ModelRow(
@@ -667,9 +696,9 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
             outputs=offer.outputs,
             charged_credits=offer.charged,
             cost_usd=(kie_credit * offer.billed + offer.provider_cost_usd * offer.unbilled).quantize(Decimal("0.0001")),
-            value_usd=(credit_value * max(0, offer.charged - offer.refunded)).quantize(Decimal("0.0001")),
+            value_usd=_net_of_refunds(value.get(offer.pk, 0), offer.charged, offer.refunded),
         )
-        for offer in offers
+        for offer in top
     )
 
 
@@ -759,7 +788,7 @@ def _series(now: datetime) -> dict[str, Any]:
 
 def dashboard_figures(*, period_days: int, now: datetime | None = None) -> DashboardFigures:
     """Every figure of the operator dashboard for the ``period_days`` days
-    up to ``now`` (default: the current time), in 28 queries whatever the
+    up to ``now`` (default: the current time), in 29 queries whatever the
     amount of data. See the dataclasses above for each figure's definition."""
     now = now or timezone.now()
     since = now - timedelta(days=period_days)

@@ -113,13 +113,12 @@ def test_the_dashboard_shows_finance_and_attention_in_both_languages(staff_clien
     assert 'dir="rtl"' in arabic and "الإيرادات المعترف بها" in arabic
 
 
-def test_a_models_margin_uses_what_kie_billed_and_subtracts_staff_refunds(alice, settings):
+def test_a_models_margin_is_what_its_credits_were_bought_for_less_refunds_and_what_kie_billed(alice, settings):
     from decimal import Decimal
 
     from generation.models import JobStatus, ProviderTask, TaskStatus
     from tests.factories import OfferFactory
 
-    settings.MIRSAM_CREDIT_VALUE_USD = "0.04"
     settings.KIE_CREDIT_USD = "0.005"
     offer = OfferFactory(slug="margin", adapter="kie", price_credits=5, provider_cost_usd=Decimal("0.10"))
     job = Job.objects.create(
@@ -128,14 +127,17 @@ def test_a_models_margin_uses_what_kie_billed_and_subtracts_staff_refunds(alice,
         service=offer.service,
         status=JobStatus.SUCCEEDED,
         params={"outputs": 2},
-        price_credits=10,
-        charged_credits=10,
-        refunded_credits=5,
+        price_credits=150,
+        charged_credits=150,
+        refunded_credits=75,
     )
+    _buy(alice, 100, 500, "pack")  # alice's 100 free credits go first: 50 of the 150 are paid, $2.50
+    credits_capture(hold=credits_hold(user=alice, amount=150, reference=f"job:{job.pk}"))
     ProviderTask.objects.create(job=job, index=0, status=TaskStatus.SUCCEEDED, billed_credits=6)  # $0.03 billed
     ProviderTask.objects.create(job=job, index=1, status=TaskStatus.SUCCEEDED)  # says nothing: the $0.10 estimate
     (row,) = dashboard_figures(period_days=30).top_models
-    assert (row.cost_usd, row.value_usd) == (Decimal("0.1300"), Decimal("0.2000"))  # (10 − 5 refunded) × $0.04
+    assert row.cost_usd == Decimal("0.1300")
+    assert row.value_usd == Decimal("1.2500")  # $2.50 paid, half of the credits refunded by staff
 
 
 def test_stripes_fee_is_read_after_the_grant_and_taken_from_the_revenue(
