@@ -192,3 +192,11 @@ def test_a_plan_period_is_refunded_through_its_invoices_payment(alice, plan, str
     assert post.params["amount"] == "1200" and post.params["payment_intent"].startswith("pi_")
     purchase.refresh_from_db()
     assert purchase.payment_intent_id == post.params["payment_intent"]
+
+
+def test_stripe_requests_are_bounded_to_answer_before_a_web_request_times_out(settings):
+    import stripe
+
+    assert stripe.default_http_client._timeout == settings.STRIPE_TIMEOUT_SECONDS == 10.0
+    assert stripe.max_network_retries == settings.STRIPE_MAX_NETWORK_RETRIES == 1
+    assert settings.STRIPE_TIMEOUT_SECONDS * (1 + settings.STRIPE_MAX_NETWORK_RETRIES) < 30  # GUNICORN_TIMEOUT
