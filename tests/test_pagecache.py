@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 from django.db.models import F, QuerySet
 from django.test import Client
 from django.urls import reverse
@@ -256,7 +258,8 @@ def test_every_write_to_a_tracked_model_changes_its_version(name, alice, demo_of
     version = pagecache.page_version(alice, [name])
     if part.columns:  # read as they are: changing any of them is a new version
         for column in part.columns:
-            part.model.objects.filter(pk=obj.pk).update(**{column: F(column) + 1})
+            moment = isinstance(part.model._meta.get_field(column), models.DateTimeField)
+            part.model.objects.filter(pk=obj.pk).update(**{column: F(column) + (timedelta(seconds=1) if moment else 1)})
             assert pagecache.page_version(alice, [name]) != version, f"{column} changed, the version did not"
             version = pagecache.page_version(alice, [name])
         return
