@@ -35,7 +35,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ProviderTaskInline(ReadOnlyInline):
     model = ProviderTask
-    fields = ("index", "task_id", "status", "error_code", "error_message", "updated_at")
+    fields = ("index", "task_id", "status", "billed_credits", "error_code", "error_message", "updated_at")
     readonly_fields = fields
 
 
@@ -99,7 +99,9 @@ class JobAdmin(admin.ModelAdmin):
         tasks = list(obj.tasks.all())
         billed = sum(t.billed_credits or 0 for t in tasks)
         unbilled = sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED and t.billed_credits is None)
-        cost = Decimal(settings.KIE_CREDIT_USD) * billed + obj.offer.provider_cost_usd * unbilled
+        billed_usd = Decimal(settings.KIE_CREDIT_USD) * billed
+        cost = billed_usd + obj.offer.provider_cost_usd * unbilled
+        estimate = obj.offer.provider_cost_usd * sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED)
         cents = (
             LotUse.objects.filter(
                 kind=LotUseKind.SPEND, lot__currency="usd", entry__reference=f"{JOB_HOLD_PREFIX}{obj.pk}"
@@ -109,7 +111,7 @@ class JobAdmin(admin.ModelAdmin):
         kept = max(0, obj.charged_credits - obj.refunded_credits)
         value = Decimal(cents) * kept / obj.charged_credits / 100 if obj.charged_credits else Decimal(0)
         return format_html(
-            "{}: {} · {}: {} · {}: {} · {}: ${} · {}: ${} · {}: ${}",
+            "{}: {} · {}: {} · {}: {} · {}: ${} · {}: ${} ({}: ${} · {}: ${}) · {}: ${}",
             _("Price"),
             obj.price_credits,
             _("Charged"),
@@ -120,6 +122,10 @@ class JobAdmin(admin.ModelAdmin):
             value.quantize(Decimal("0.01")),
             _("Provider cost"),
             cost.quantize(Decimal("0.0001")),
+            _("billed by the provider"),
+            billed_usd.quantize(Decimal("0.0001")),
+            _("catalogue estimate"),
+            estimate.quantize(Decimal("0.0001")),
             _("Margin"),
             (value - cost).quantize(Decimal("0.01")),
         )

@@ -302,3 +302,19 @@ def test_a_list_edit_of_a_price_and_a_pack_name_change_are_logged_with_their_val
     assert "name [ar]: عشرة → عشر" in history
     assert "price (minor units): 500 → 450" in history
     assert LogEntry.objects.filter(object_id=str(pack.pk)).count() == 1
+
+
+def test_the_job_inspector_shows_the_billed_cost_next_to_the_estimate(staff_client, alice, settings):
+    from decimal import Decimal
+
+    from generation.models import Job, JobStatus, ProviderTask, TaskStatus
+
+    settings.KIE_CREDIT_USD = "0.005"
+    offer = OfferFactory(slug="billed", adapter="kie", price_credits=5, provider_cost_usd=Decimal("0.04"))
+    job = Job.objects.create(
+        user=alice, offer=offer, service=offer.service, status=JobStatus.SUCCEEDED, params={}, price_credits=5
+    )
+    ProviderTask.objects.create(job=job, index=0, status=TaskStatus.SUCCEEDED, billed_credits=12)
+    body = staff_client.get(reverse("admin:generation_job_change", args=[job.pk])).content.decode()
+    assert "billed by the provider: $0.0600" in body and "catalogue estimate: $0.0400" in body
+    assert "Provider cost: $0.0600" in body
