@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -73,10 +73,12 @@ class InputFile:
 class TaskRequest:
     """What to make. ``params`` are validated by the catalogue already:
     ``prompt`` (str) and the model's options, e.g. ``aspect_ratio`` ("16:9"),
-    ``output_format``, ``duration`` (seconds, as the catalogue's string),
+    ``duration`` (seconds, as the catalogue's string),
     ``resolution`` ("720p"), ``sound`` ("on"/"off"); ``extend_task_id`` when
     the job extends an earlier provider task. ``inputs`` are the user's files
-    in order (first frame before last frame).
+    in order (first frame before last frame). ``options`` is the catalogue
+    row's data (``Offer.options``): what the model accepts and how its
+    provider spells it (docs/catalogue.md).
 
     ``before_create``, when given, is called by :meth:`Adapter.submit` once,
     right before the request that creates the task is sent (after uploads and
@@ -90,6 +92,7 @@ class TaskRequest:
     params: dict[str, Any]
     callback_url: str | None = None
     inputs: tuple[InputFile, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     before_create: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def create_starts(self) -> None:

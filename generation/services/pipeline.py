@@ -111,7 +111,6 @@ def _input_files(job: Job) -> tuple[InputFile, ...]:
 def _task_request(job: Job, task: ProviderTask, *, before_create: Callable[[], None] | None = None) -> TaskRequest:
     inputs = _input_files(job)
     params = {k: v for k, v in job.params.items() if k != "outputs"}
-    params.setdefault("output_format", job.offer.options.get("output_format", "png"))
     return TaskRequest(
         job_id=job.pk,
         index=task.index,
@@ -119,6 +118,7 @@ def _task_request(job: Job, task: ProviderTask, *, before_create: Callable[[], N
         params=params,
         callback_url=_callback_url(job),
         inputs=inputs,
+        options=job.offer.options,
         before_create=before_create,
     )
 

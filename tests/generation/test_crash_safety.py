@@ -18,7 +18,7 @@ from django.utils import timezone
 from credits.models import Wallet
 from generation import services, tasks
 from generation.models import Job, JobStatus, ProviderTask, TaskStatus
-from providers.kie import KieAdapter
+from providers.kie.client import Client
 from tests.factories import OfferFactory
 from tests.support.env import ROOT
 from tests.support.kie import (
@@ -70,7 +70,7 @@ def sent(monkeypatch):
 
 def _die_after(monkeypatch, operation: str) -> None:
     """The kie call ``operation`` reaches kie.ai and answers, and the worker dies before reading it."""
-    real = KieAdapter._call
+    real = Client.call
 
     def call(self, **kwargs):
         answer = real(self, **kwargs)
@@ -78,7 +78,7 @@ def _die_after(monkeypatch, operation: str) -> None:
             raise WorkerDied
         return answer
 
-    monkeypatch.setattr(KieAdapter, "_call", call)
+    monkeypatch.setattr(Client, "call", call)
 
 
 def test_a_create_whose_answer_died_with_the_worker_is_never_sent_again(kie, queued, alice, monkeypatch):

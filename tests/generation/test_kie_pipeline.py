@@ -46,7 +46,16 @@ def kie(settings, httpserver):
 
 @pytest.fixture
 def kie_offer(db):
-    return OfferFactory(slug="test-kie", adapter="kie", provider_model="google/nano-banana")
+    return OfferFactory(
+        slug="test-kie",
+        adapter="kie",
+        provider_model="google/nano-banana",
+        options={
+            "params": {"aspect_ratio": {"choices": ["1:1", "16:9"], "default": "1:1"}},
+            "constants": {"output_format": "png"},
+            "max_outputs": 4,
+        },
+    )
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from tests.support.kie import (
     serve_png,
     signed_headers,
 )
+from tests.support.providers import catalogue_options
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +47,9 @@ def request_() -> TaskRequest:
         job_id=7,
         index=0,
         provider_model="google/nano-banana",
-        params={"prompt": "a red fox in the snow", "aspect_ratio": "16:9", "output_format": "png"},
+        params={"prompt": "a red fox in the snow", "aspect_ratio": "16:9"},
         callback_url=CALLBACK_URL,
+        options=catalogue_options("google/nano-banana"),
     )
 
 

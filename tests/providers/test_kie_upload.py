@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from providers import kie as kie_module
 from providers.base import TaskRequest
 from providers.kie import KieAdapter
+from providers.kie import uploads as kie_uploads
 from tests.support.kie import (
     CREATE,
     KIE_KEY,
@@ -24,7 +24,7 @@ from tests.support.kie import (
     requests_to,
     uploaded,
 )
-from tests.support.providers import input_file, raised
+from tests.support.providers import catalogue_options, input_file, raised
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +46,7 @@ def task(provider_model: str, *inputs, **params) -> TaskRequest:
         params={"prompt": "make it move", **params},
         callback_url=CALLBACK_URL,
         inputs=tuple(inputs),
+        options=catalogue_options(provider_model),
     )
 
 
@@ -178,11 +179,11 @@ def test_uploads_go_to_the_upload_host_not_the_api(adapter, kie, settings):
 
 
 def test_without_the_setting_uploads_go_to_the_documented_host(adapter, kie, settings, monkeypatch):
-    assert kie_module.DEFAULT_UPLOAD_BASE_URL == "https://kieai.redpandaai.co"  # docs/kie.md §1
+    assert kie_uploads.DEFAULT_UPLOAD_BASE_URL == "https://kieai.redpandaai.co"  # docs/kie.md §1
     del settings.KIE_UPLOAD_BASE_URL
     # No internet here: the documented default is swapped for the local server to
     # show that it is the one used when the setting is missing.
-    monkeypatch.setattr(kie_module, "DEFAULT_UPLOAD_BASE_URL", kie.url_for("/").rstrip("/"))
+    monkeypatch.setattr(kie_uploads, "DEFAULT_UPLOAD_BASE_URL", kie.url_for("/").rstrip("/"))
     answer_uploads(kie, FIRST_URL)
     kie.expect_request(CREATE).respond_with_json(created())
 
@@ -263,10 +264,9 @@ def test_the_upload_is_logged_as_a_description_never_as_bytes_or_key(adapter, ki
         ("veo3_fast", 3, "This model takes at most 2 files."),
         ("runway", 2, "This model takes at most 1 file."),
         ("kling-2.6/image-to-video", 2, "This model takes at most 1 file."),
-        ("kling-2.6/text-to-video", 1, "This model does not take files."),
         ("google/nano-banana", 1, "This model does not take files."),
-        ("kling-2.6/image-to-video", 0, "This model needs an image to start from."),
-        ("wan/2-5-image-to-video", 0, "This model needs an image to start from."),
+        ("google/nano-banana-edit", 4, "This model takes at most 3 files."),
+        ("google/nano-banana-edit", 0, "This model needs an image to start from."),
     ],
 )
 def test_a_number_of_files_the_model_cannot_take_is_refused_before_any_upload(

@@ -187,9 +187,9 @@ def test_kie_counts_per_account(settings):
     settings.KIE_RATE_LIMIT_WINDOW_SECONDS = 60.0
     settings.KIE_RATE_LIMIT_MAX_WAIT_SECONDS = 0
     settings.KIE_API_KEY = "key-one"
-    KieAdapter()._create_slot()
+    KieAdapter().client.create_slot()
     settings.KIE_API_KEY = "key-two"
-    KieAdapter()._create_slot()  # another account has its own slots
+    KieAdapter().client.create_slot()  # another account has its own slots
     with pytest.raises(RateLimited):
-        KieAdapter()._create_slot()
+        KieAdapter().client.create_slot()
     assert RATE_LIMIT_KEY == "mirsam:kie:create"

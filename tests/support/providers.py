@@ -40,3 +40,17 @@ def raised(call: Callable[[], Any]) -> ProviderError:
     with pytest.raises(ProviderError) as info:
         call()
     return info.value
+
+
+def catalogue_options(provider_model: str) -> dict[str, Any]:
+    """The seeded catalogue row's ``options`` for ``provider_model`` (its
+    ``provider_model`` or ``provider_model_with_inputs``): what the pipeline
+    hands an adapter as ``TaskRequest.options``; ``{}`` for a model no row names."""
+    from django.db.models import Q
+
+    from providers.models import Offer
+
+    offer = Offer.objects.filter(
+        Q(provider_model=provider_model) | Q(options__provider_model_with_inputs=provider_model)
+    ).first()
+    return dict(offer.options) if offer else {}

@@ -17,6 +17,7 @@ import pytest
 
 from providers.base import TaskRequest, TaskState
 from providers.kie import KieAdapter
+from providers.kie.uploads import upload
 from tests.support.env import ROOT
 from tests.support.kie import CREATE, HMAC_KEY, KIE_KEY, RECORD, KieFake, png_bytes
 from tests.support.providers import input_file, raised
@@ -90,7 +91,7 @@ def test_video_families_create_extend_and_deliver_an_mp4(fake, model):
 
 def test_an_upload_is_served_back_at_its_download_url(fake):
     data = png_bytes((10, 10))
-    url = KieAdapter().upload(task("veo3_fast"), 0, input_file(data))
+    url = upload(KieAdapter().client, task("veo3_fast"), 0, input_file(data))
 
     with urllib.request.urlopen(url, timeout=5) as response:
         assert response.read() == data
