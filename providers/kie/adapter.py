@@ -18,13 +18,14 @@ from .market import MARKET
 from .runway import RUNWAY
 from .uploads import upload
 from .veo import VEO
+from .veo_upscale import VEO_UPSCALE
 
 log = logging.getLogger(__name__)
 
 #: Every family, asked in order which one serves a provider model; the Market
 #: serves any model no other family names, so it comes last. A new kie.ai API
 #: is one new file and one entry here.
-FAMILIES: tuple[Family, ...] = (VEO, RUNWAY, MARKET)
+FAMILIES: tuple[Family, ...] = (VEO, VEO_UPSCALE, RUNWAY, MARKET)
 
 #: How far a signed callback's timestamp may be from our clock, in seconds.
 SIGNATURE_MAX_SKEW_SECONDS = 300
@@ -44,7 +45,7 @@ def callback_family(envelope: dict[str, object]) -> Family:
     snake_case (§2.3), Veo's has ``taskId`` and ``info`` (§2.2). Raises
     :class:`Malformed` for none of these."""
     data = callback_data(envelope)
-    for family in (MARKET, RUNWAY, VEO):
+    for family in (MARKET, RUNWAY, VEO_UPSCALE, VEO):
         if family.is_callback(data):
             return family
     raise Malformed("unknown callback shape")
@@ -94,6 +95,11 @@ class KieAdapter(Adapter):
         create (the task may exist at kie.ai; re-sending could bill twice).
         """
         family = family_for(request.provider_model)
+        if family.asks:
+            family.check_inputs(request)
+            self.client.create_slot()
+            request.create_starts()
+            return self._ask(family, request, operation="create").task_id
         urls: list[str] = []
         if family.uploads_inputs(request):
             family.check_inputs(request)
@@ -129,6 +135,8 @@ class KieAdapter(Adapter):
         will not get better, so that one is permanent.
         """
         family = family_for(request.provider_model)
+        if family.asks:
+            return self._ask(family, request, operation="fetch")
         data = self.client.call(
             operation="fetch",
             method="GET",
@@ -149,6 +157,25 @@ class KieAdapter(Adapter):
             raise ProviderError(
                 _("The provider sent an answer we could not read."), code="bad_response", permanent=final
             ) from exc
+
+    def _ask(self, family: Family, request: TaskRequest, *, operation: str) -> TaskResult:
+        """One ask of a family that :attr:`~Family.asks`: the same question
+        creates and polls, so a timeout is always safe to ask again."""
+        method, path, payload = family.ask(request)
+
+        def call() -> object:
+            return self.client.call(
+                operation=operation,
+                method=method,
+                path=path,
+                params=payload if method == "GET" else None,
+                json_body=None if method == "GET" else payload,
+                job_ref=request.job_id,
+                bad_response_permanent=False,
+                resend_safe=True,
+            )
+
+        return family.answer(request, call)
 
     # --- callbacks --------------------------------------------------------------
 

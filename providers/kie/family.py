@@ -12,7 +12,7 @@ no facts about any one family.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from django.utils.translation import gettext, ngettext
@@ -51,6 +51,9 @@ class Family:
     max_inputs: ClassVar[int] = 0
     #: Whether ``params["extend_task_id"]`` can continue an earlier task.
     extends: ClassVar[bool] = False
+    #: Whether the API has no record endpoint and is polled by asking the
+    #: create question again (:meth:`ask`, :meth:`answer`; Veo's upscales).
+    asks: ClassVar[bool] = False
 
     def __str__(self) -> str:
         return self.name
@@ -82,6 +85,15 @@ class Family:
     def is_callback(self, data: dict[str, Any]) -> bool:
         """Whether a callback's ``data`` has this family's shape (used when the
         pipeline cannot name the task's model)."""
+        raise NotImplementedError
+
+    def ask(self, request: TaskRequest) -> tuple[str, str, dict[str, Any]]:
+        """For a family that :attr:`asks`: ``(method, path, query or body)``."""
+        raise NotImplementedError
+
+    def answer(self, request: TaskRequest, call: Callable[[], Any]) -> TaskResult:
+        """For a family that :attr:`asks`: the state after ``call()`` (one ask,
+        returning the envelope's ``data`` or raising ``ProviderError``)."""
         raise NotImplementedError
 
     def state(self, data: dict[str, Any]) -> TaskState:
