@@ -5,7 +5,8 @@
 * :mod:`.uploads`: user files to kie.ai's upload host (§1 File upload);
 * :mod:`.family`: what every family has in common, and shared readers;
 * one file per family: :mod:`.market` (§2.1, §2.9; every Market model is a
-  catalogue row, no code), :mod:`.veo` (§2.2), :mod:`.runway` (§2.3);
+  catalogue row, no code), :mod:`.veo` (§2.2), :mod:`.veo_upscale` (§2.2
+  1080p and 4K), :mod:`.runway` (§2.3), :mod:`.flux` (§2.5 Flux Kontext);
 * :mod:`.adapter`: :class:`KieAdapter`, which picks a task's family and drives it.
 """
 

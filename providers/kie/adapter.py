@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from ..base import Adapter, Download, ProviderError, TaskRequest, TaskResult, TaskState
 from .client import Client, callback_signature
 from .family import Family, Malformed, callback_data
+from .flux import FLUX_KONTEXT
 from .market import MARKET
 from .runway import RUNWAY
 from .uploads import upload
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 #: Every family, asked in order which one serves a provider model; the Market
 #: serves any model no other family names, so it comes last. A new kie.ai API
 #: is one new file and one entry here.
-FAMILIES: tuple[Family, ...] = (VEO, VEO_UPSCALE, RUNWAY, MARKET)
+FAMILIES: tuple[Family, ...] = (VEO, VEO_UPSCALE, RUNWAY, FLUX_KONTEXT, MARKET)
 
 #: How far a signed callback's timestamp may be from our clock, in seconds.
 SIGNATURE_MAX_SKEW_SECONDS = 300
@@ -42,10 +43,11 @@ def family_for(provider_model: str) -> Family:
 def callback_family(envelope: dict[str, object]) -> Family:
     """The family of a callback told by its shape, for when the pipeline gives
     no provider model: Market ``data`` carries ``state`` (§2.1), Runway's is
-    snake_case (§2.3), Veo's has ``taskId`` and ``info`` (§2.2). Raises
+    snake_case (§2.3), Flux Kontext's ``info.resultImageUrl`` (§2.5), a Veo
+    4K's ``resultUrls`` and Veo's ``taskId`` and ``info`` (§2.2). Raises
     :class:`Malformed` for none of these."""
     data = callback_data(envelope)
-    for family in (MARKET, RUNWAY, VEO_UPSCALE, VEO):
+    for family in (MARKET, RUNWAY, FLUX_KONTEXT, VEO_UPSCALE, VEO):
         if family.is_callback(data):
             return family
     raise Malformed("unknown callback shape")

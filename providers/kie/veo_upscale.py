@@ -11,8 +11,8 @@ the 4K callback carries.
   until it is ready kie.ai answers with a non-200 code (400 "1080P is still
   processing"); ask again every 20–30 s.
 * 4K: ``POST /api/v1/veo/get-4k-video`` ``{taskId, index, callBackUrl?}`` →
-  ``data.{taskId, resultUrls, imageUrls}``, or code 422 "4k is processing. It
-  should be ready in 5-10 minutes"; the callback is ``{code: 200 | 500, msg,
+  ``data.{taskId, resultUrls, imageUrls}`` (``null`` URLs while it renders),
+  or code 422 "4k is processing. It should be ready in 5-10 minutes"; the callback is ``{code: 200 | 500, msg,
   data: {taskId, resultUrls, imageUrls}}`` (one schema puts them under
   ``info``, another spells ``result_urls``: all are read). Asking again is
   how its state is polled.
@@ -112,7 +112,11 @@ class VeoUpscale(Family):
             if exc.code in PROCESSING_CODES:
                 return TaskResult(task_id=task_id, state=TaskState.RUNNING)
             raise
-        return rendition(task_id, data)
+        try:
+            return rendition(task_id, data)
+        except Malformed:
+            # The 4K ask answers {"resultUrls": null} while it renders (§2.2).
+            return TaskResult(task_id=task_id, state=TaskState.RUNNING)
 
     def read_callback(self, envelope: dict[str, Any]) -> TaskResult:
         """The 4K callback: ``code`` 200 → SUCCEEDED (:func:`rendition`); any

@@ -59,14 +59,18 @@ def test_1080p_asks_with_a_get_until_the_rendition_is_ready(adapter, kie):
 
 def test_4k_posts_the_documented_body_and_reads_the_rendition_and_its_poster(adapter, kie):
     processing = envelope(None, code=422, msg="4k is processing. It should be ready in 5-10 minutes")
+    rendering = envelope({"taskId": VEO_TASK_ID, "resultUrls": None, "imageUrls": None})
     ready = envelope({"taskId": VEO_TASK_ID, "resultUrls": [UHD_URL], "imageUrls": [UHD_POSTER]})
+    kie.expect_ordered_request(GET_4K_PATH, method="POST").respond_with_json(rendering)
     kie.expect_ordered_request(GET_4K_PATH, method="POST").respond_with_json(processing)
     kie.expect_ordered_request(GET_4K_PATH, method="POST").respond_with_json(ready)
 
     task_id = adapter.submit(upscale("4k"))
+    running = adapter.fetch(task_id, upscale("4k"))
     done = adapter.fetch(task_id, upscale("4k"))
 
-    (first, _again) = requests_to(kie, GET_4K_PATH)
+    assert running.state is TaskState.RUNNING
+    (first, *_again) = requests_to(kie, GET_4K_PATH)
     assert first.get_json() == {"taskId": VEO_TASK_ID, "index": 0, "callBackUrl": CALLBACK_URL}
     assert (done.state, done.output_urls, done.poster_urls) == (TaskState.SUCCEEDED, [UHD_URL], [UHD_POSTER])
 
@@ -81,6 +85,11 @@ def test_4k_posts_the_documented_body_and_reads_the_rendition_and_its_poster(ada
         ),
         (
             {"code": 200, "msg": "success", "data": {"taskId": VEO_TASK_ID, "info": {"resultUrls": [UHD_URL]}}},
+            "succeeded",
+            [UHD_URL],
+        ),
+        (
+            {"code": 200, "msg": "success", "data": {"task_id": VEO_TASK_ID, "result_urls": [UHD_URL]}},
             "succeeded",
             [UHD_URL],
         ),
