@@ -21,6 +21,9 @@ the catalogue row's data (``Offer.options``, reaching us as
 * ``inputs.fields``: the ``input`` field of each file role
   (``{"reference": "image_input[]", "first_frame": "first_frame_url"}``); a
   trailing ``[]`` sends a list of URLs, otherwise one URL.
+* ``shots``: a prompt written as several shots (:mod:`providers.shots`), sent
+  when the creator turns its param on (a param with ``"send": false`` is a
+  choice of ours, not a field of the provider's).
 * ``prompt_field``: where the prompt goes when not ``prompt``; ``prompt_field``
   ``""`` sends no prompt (tools such as an upscaler take none).
 """
@@ -32,7 +35,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext_lazy as _
+
 from ..base import TaskRequest, TaskResult, TaskState
+from ..shots import ShotsError, shots_on, split_shots
 from .client import bad_input
 from .family import (
     NO_EXTEND_MESSAGE,
@@ -51,6 +57,8 @@ from .family import (
 
 CREATE_PATH = "/api/v1/jobs/createTask"
 RECORD_PATH = "/api/v1/jobs/recordInfo"
+
+SHOTS_FIRST_FRAME_MESSAGE = _("A clip of several shots starts from one frame: remove the last frame.")
 
 #: How a param's ``as`` turns the catalogue's text into the JSON the model wants.
 CONVERT: dict[str, Callable[[Any], Any]] = {
@@ -111,10 +119,13 @@ def input_body(request: TaskRequest, urls: list[str]) -> dict[str, Any]:
         inputs[prompt_field] = str(prompt)
     for name, spec in (options.get("params") or {}).items():
         value = given(request.params, name)
-        if value is None or (spec.get("without_inputs") and request.inputs):
+        if value is None or spec.get("send") is False or (spec.get("without_inputs") and request.inputs):
             continue
         inputs[str(spec.get("wire") or name)] = CONVERT[str(spec.get("as") or "str")](value)
     inputs.update(options.get("constants") or {})
+    shots = options.get("shots")
+    if shots is not None and shots_on(shots, request.params):
+        inputs.update(shot_fields(request, shots))
     fields: Mapping[str, str] = (options.get("inputs") or {}).get("fields") or {}
     for item, url in zip(request.inputs, urls, strict=False):
         field = fields.get(item.role)
@@ -125,6 +136,21 @@ def input_body(request: TaskRequest, urls: list[str]) -> dict[str, Any]:
         elif field not in inputs:
             inputs[field] = url
     return inputs
+
+
+def shot_fields(request: TaskRequest, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's multi-shot fields (:mod:`providers.shots`): ``flag`` true and
+    ``field`` the shots. Raises ``ProviderError("bad_input")`` for a prompt
+    that cannot be cut so, or with a last frame (a multi-shot clip takes
+    only its first frame, §2.9 Kling 3.0)."""
+    if len(request.inputs) > 1:
+        raise bad_input(SHOTS_FIRST_FRAME_MESSAGE)
+    seconds_param = str(spec.get("seconds", "duration"))
+    try:
+        shots = split_shots(spec, str(request.params.get("prompt") or ""), seconds(request.params.get(seconds_param)))
+    except ShotsError as exc:
+        raise bad_input(str(exc)) from exc
+    return {str(spec["flag"]): True, str(spec["field"]): shots}
 
 
 class Market(Family):

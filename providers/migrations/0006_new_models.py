@@ -97,13 +97,19 @@ OFFERS = [
     {
         "slug": "kling-3-0", "service": "video", "adapter": "kie", "provider_model": "kling-3.0/video",
         "name_en": "Kling 3.0", "name_ar": "Kling 3.0",
-        "description_en": "Kling 3.0: 3 to 15 s, 720p, 1080p or 4K, optional sound, first and last frame.",
-        "description_ar": "Kling 3.0: من 3 إلى 15 ثانية، بدقة 720p أو 1080p أو 4K، مع صوت اختياري وإطار أول وأخير.",
+        "description_en": "Kling 3.0: 3 to 15 s, 720p, 1080p or 4K, optional sound, first and last frame, "
+        "and up to 5 shots in one clip (one per line).",
+        "description_ar": "Kling 3.0: من 3 إلى 15 ثانية، بدقة 720p أو 1080p أو 4K، مع صوت اختياري وإطار أول وأخير، "
+        "وحتى 5 لقطات في مقطع واحد (كل لقطة في سطر).",
         "options": {"params": {"duration": {"choices": [str(s) for s in range(3, 16)], "default": "5", "as": "seconds"},
                                "aspect_ratio": {"choices": ["16:9", "9:16", "1:1"], "default": "16:9"},
                                "mode": {"choices": ["std", "pro", "4K"], "default": "std"},
-                               "sound": {"choices": ["off", "on"], "default": "off", "as": "bool"}},
+                               "sound": {"choices": ["off", "on"], "default": "off", "as": "bool"},
+                               "multi_shot": {"choices": ["off", "on"], "default": "off", "send": False}},
                     "constants": {"multi_shots": False, "multi_prompt": [], "kling_elements": []},
+                    # One shot per line: multi_prompt [{prompt ≤ 500 chars, duration 1–12 s}] ≤ 5 (§2.9).
+                    "shots": {"param": "multi_shot", "flag": "multi_shots", "field": "multi_prompt", "max": 5,
+                              "max_chars": 500, "min_seconds": 1, "max_seconds": 12},
                     "max_outputs": 1, "prompt_max_length": 2500,
                     "inputs": {"min": 0, "max": 2, "roles": ["first_frame", "last_frame"],
                                "fields": {"first_frame": "image_urls[]", "last_frame": "image_urls[]"}},

@@ -163,6 +163,31 @@ def test_each_market_model_sends_its_documented_input(kie, slug, params, files, 
     assert sent_input(kie, request, uploads=files) == expected
 
 
+def test_kling_3_sends_one_shot_per_line_with_the_seconds_shared_out(kie):
+    request = request_for("kling-3-0", files=1, duration="10", multi_shot="on")
+    request = TaskRequest(**{**request.__dict__, "params": {**request.params, "prompt": "Dawn.\nA fox runs.\nDusk."}})
+
+    sent = sent_input(kie, request, uploads=1)
+
+    assert sent["multi_shots"] is True
+    assert sent["multi_prompt"] == [
+        {"prompt": "Dawn.", "duration": 4},
+        {"prompt": "A fox runs.", "duration": 3},
+        {"prompt": "Dusk.", "duration": 3},
+    ]
+    assert "multi_shot" not in sent
+    assert sent["image_urls"] == [url(0)]
+
+
+def test_kling_3_refuses_several_shots_with_a_last_frame_before_any_upload(kie):
+    request = request_for("kling-3-0", files=2, multi_shot="on")
+
+    error = raised(lambda: KieAdapter().submit(request))
+
+    assert error.code == "bad_input"
+    assert not kie.log
+
+
 @pytest.mark.parametrize(("slug", "count"), [("nano-banana-pro", 9), ("hailuo-2-3", 0), ("hailuo-2-3", 2)])
 def test_a_file_count_outside_the_rows_limits_sends_nothing(kie, slug, count):
     error = raised(lambda: KieAdapter().submit(request_for(slug, files=count)))
