@@ -5,6 +5,7 @@ spellings and JSON types), built from its catalogue row alone."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -165,7 +166,7 @@ def test_each_market_model_sends_its_documented_input(kie, slug, params, files, 
 
 def test_kling_3_sends_one_shot_per_line_with_the_seconds_shared_out(kie):
     request = request_for("kling-3-0", files=1, duration="10", multi_shot="on")
-    request = TaskRequest(**{**request.__dict__, "params": {**request.params, "prompt": "Dawn.\nA fox runs.\nDusk."}})
+    request = replace(request, params={**request.params, "prompt": "Dawn.\nA fox runs.\nDusk."})
 
     sent = sent_input(kie, request, uploads=1)
 
