@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
@@ -116,3 +117,27 @@ def invoices_for_user(*, user: User, limit: int = 24) -> list[InvoiceRow]:
             }
         )
     return rows
+
+
+@dataclass(frozen=True)
+class CheapestCredit:
+    """The least anyone can pay for one credit: ``usd`` (USD, unrounded) in
+    the pack or plan ``offering``."""
+
+    usd: Decimal
+    offering: CreditPack | Plan
+
+
+def cheapest_credit() -> CheapestCredit | None:
+    """The cheapest credit among the active packs and plans priced in USD
+    (``price_amount`` cents / credits sold); ``None`` when none is. Two queries.
+    Packs and plans in other currencies are left out: costs are in USD."""
+    offerings: list[CreditPack | Plan] = [
+        *CreditPack.objects.filter(is_active=True, currency="usd"),
+        *Plan.objects.filter(is_active=True, currency="usd"),
+    ]
+    if not offerings:
+        return None
+    best = min(offerings, key=lambda o: Decimal(o.price_amount) / o.credits_sold)
+    return CheapestCredit(usd=Decimal(best.price_amount) / 100 / best.credits_sold, offering=best)
+
