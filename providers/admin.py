@@ -125,8 +125,8 @@ class OfferAdmin(ChangeValuesAdmin[Offer], TranslationAdmin[Offer]):
             ),
         )
         return format_html(
-            '<table class="price-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
-            "<th></th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
+            '<div class="mirsam-scroll"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+            "<th></th></tr></thead><tbody>{}</tbody></table></div><p>{}</p>",
             gettext("settings"),
             gettext("cost (USD per output)"),
             gettext("price (credits per output)"),
