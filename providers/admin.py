@@ -111,7 +111,9 @@ class OfferAdmin(ChangeValuesAdmin[Offer], TranslationAdmin[Offer]):
 
         body = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            # <bdi>: amounts and option values keep their left-to-right order on the Arabic admin.
+            "<tr><td><bdi>{}</bdi></td><td><bdi>{}</bdi></td><td>{}</td><td><bdi>{}</bdi></td><td><bdi>{}</bdi></td>"
+            "<td>{}</td></tr>",
             (
                 (
                     settings_text(row),

@@ -227,8 +227,8 @@ def test_a_models_page_lists_every_price_with_its_cost_and_margins(staff_client,
     ):
         margin = (credits * cheapest / D(cost) - 1) * 100
         assert (
-            f"<tr><td>{settings_text}</td><td>{cost}</td><td>{credits}</td>"
-            f"<td>{(credits * CREDIT / D(cost) - 1) * 100:.1f} %</td><td>{margin:.1f} %</td>"
+            f"<tr><td><bdi>{settings_text}</bdi></td><td><bdi>{cost}</bdi></td><td>{credits}</td>"
+            f"<td><bdi>{(credits * CREDIT / D(cost) - 1) * 100:.1f} %</bdi></td><td><bdi>{margin:.1f} %</bdi></td>"
         ) in body
     assert "Empty: the price follows from the cost" in body  # the override explains itself
     arabic = staff_client.get("/ar" + reverse("admin:providers_offer_change", args=[kling.pk])).content.decode()
