@@ -5,8 +5,9 @@ prices in whole credits (``int``), margins as a fraction of the cost
 (``Decimal("0.30")`` = 30 % over cost).
 
 The cost is data, ``Offer.options["cost"]`` (the agreed schema of issue 16),
-priced the way kie.ai prices it (docs: ``shared/kie/API.md`` §2.8 for Veo,
-Runway, Kling, Wan and Nano Banana; §2.9 for the newer Market models)::
+priced the way kie.ai prices it (kie.ai's API.md §2.8, kept as docs/kie.md
+§2.8, for Veo, Runway, Kling, Wan and Nano Banana; §2.9 for the newer Market
+models)::
 
     {"usd": "0.275",                              # one output with the base settings
      "by": {"resolution": {"1080p": "0.50"}},     # these values replace "usd" (one param)
