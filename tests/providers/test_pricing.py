@@ -220,11 +220,14 @@ def kling(db):
 def test_a_models_page_lists_every_price_with_its_cost_and_margins(staff_client, kling, pack):
     cheapest = D(pack.price_amount) / 100 / pack.credits
     body = staff_client.get(reverse("admin:providers_offer_change", args=[kling.pk])).content.decode()
-    for settings_text, cost, credits in (
-        ("duration 5 · sound off", "0.2750", 11),
-        ("duration 5 · sound on", "0.5500", 22),
-        ("duration 10 · sound on", "1.1000", 43),
+    for chosen, cost, credits in (
+        ({"duration": "5", "sound": "off"}, "0.2750", 11),
+        ({"duration": "5", "sound": "on"}, "0.5500", 22),
+        ({"duration": "10", "sound": "on"}, "1.1000", 43),
     ):
+        # In the options' order (PostgreSQL's jsonb keeps its own).
+        stored = Offer.objects.get(pk=kling.pk)
+        settings_text = " · ".join(f"{name} {chosen[name]}" for name in pricing.priced_params(stored))
         margin = (credits * cheapest / D(cost) - 1) * 100
         assert (
             f"<tr><td><bdi>{settings_text}</bdi></td><td><bdi>{cost}</bdi></td><td>{credits}</td>"
