@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
@@ -12,6 +13,7 @@ from .models import CreditPack, Plan, Purchase, Revocation, StripePrice
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from providers.models import Offer
 
 LIVE_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
 
@@ -115,4 +117,67 @@ def invoices_for_user(*, user: User, limit: int = 24) -> list[InvoiceRow]:
                 "hosted_invoice_url": data.get("hosted_invoice_url") or "",
             }
         )
+    return rows
+
+
+@dataclass(frozen=True)
+class CheapestCredit:
+    """The least anyone can pay for one credit: ``usd`` (USD, unrounded) in
+    the pack or plan ``offering``."""
+
+    usd: Decimal
+    offering: CreditPack | Plan
+
+
+def cheapest_credit() -> CheapestCredit | None:
+    """The cheapest credit among the active packs and plans priced in USD
+    (``price_amount`` cents / credits sold); ``None`` when none is. Two queries.
+    Packs and plans in other currencies are left out: costs are in USD."""
+    offerings: list[CreditPack | Plan] = [
+        *CreditPack.objects.filter(is_active=True, currency="usd"),
+        *Plan.objects.filter(is_active=True, currency="usd"),
+    ]
+    if not offerings:
+        return None
+    best = min(offerings, key=lambda o: Decimal(o.price_amount) / o.credits_sold)
+    return CheapestCredit(usd=Decimal(best.price_amount) / 100 / best.credits_sold, offering=best)
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """A model on the Pricing page: ``price`` in credits per output with its
+    default settings, ``settings`` those defaults of the options that change
+    the price (option → value, display order), ``lowest`` / ``highest`` the
+    cheapest and dearest price of one output over every offered setting."""
+
+    offer: Offer
+    price: int
+    settings: dict[str, str]
+    lowest: int
+    highest: int
+
+
+def model_prices() -> list[ModelPrice]:
+    """The models a visitor could use on this site now (active, their
+    adapter configured: ``generation.services.offers_available``), by
+    service then catalogue order, with their prices. One query per service."""
+    from generation.services import offers_available
+    from providers import pricing
+    from providers.models import Service
+
+    rows = []
+    for service in Service:
+        for offer in sorted(offers_available(service=service), key=lambda o: (o.sort_order, o.slug)):
+            prices = [row.price_credits for row in pricing.price_table(offer) if not row.extend]
+            defaults = pricing.settings_of(offer)
+            price = offer.unit_price()
+            rows.append(
+                ModelPrice(
+                    offer=offer,
+                    price=price,
+                    settings={name: defaults[name] for name in pricing.priced_params(offer)},
+                    lowest=min(prices, default=price),
+                    highest=max(prices, default=price),
+                )
+            )
     return rows

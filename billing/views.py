@@ -11,12 +11,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedRequest
 from credits.services import wallet_for
-from providers.models import Offer
 
 from . import selectors, services
 from .models import CreditPack, PaymentIssue, Plan, Purchase
@@ -25,7 +25,8 @@ CHECKOUT_STARTED = "mirsam_checkout_started"
 
 
 def pricing(request: HttpRequest) -> HttpResponse:
-    """Packs, plans and model prices; the signed-in user's plan."""
+    """Packs, plans, the price of each model a visitor can use here (kie.ai's
+    only with a key) at its default settings; the signed-in user's plan."""
     subscription = None
     if request.user.is_authenticated:
         subscription = selectors.subscription_for_user(user=request.user)
@@ -37,11 +38,24 @@ def pricing(request: HttpRequest) -> HttpResponse:
             # With payments on, only what Checkout can sell now: no Buy that ends in "not for sale".
             "packs": selectors.packs_for_sale(in_step_with_stripe=configured),
             "plans": selectors.plans_for_sale(in_step_with_stripe=configured),
-            "offers": Offer.objects.filter(is_active=True).order_by("service", "sort_order"),
+            "models": [{"price": row, "settings": _settings_text(row.settings)} for row in selectors.model_prices()],
             "payments_configured": configured,
             "subscription": subscription,
         },
     )
+
+
+def _settings_text(settings: dict[str, str]) -> str:
+    """Option values as the studio's selects name them: "8 seconds · 720p"."""
+    shown = []
+    for name, value in settings.items():
+        if name == "duration" and value.isdigit():
+            shown.append(ngettext("%(n)s second", "%(n)s seconds", int(value)) % {"n": value})
+        elif name == "sound":
+            shown.append({"on": _("With sound"), "off": _("Silent")}.get(value, value))
+        else:
+            shown.append(value)
+    return " · ".join(shown)
 
 
 @login_required

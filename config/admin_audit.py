@@ -6,8 +6,8 @@ shows it as "Changed price." — enough for a typo, not for a price. The
 ``providers.Offer``, ``billing.CreditPack``, ``billing.Plan``) adds the values
 to that same JSON entry::
 
-    [{"changed": {"fields": ["price (credits per output)"],
-                  "values": [{"field": "price_credits", "label": "price (credits per output)",
+    [{"changed": {"fields": ["price override (credits per output)"],
+                  "values": [{"field": "price_credits", "label": "price override (credits per output)",
                               "old": 4, "new": 6}]}}]
 
 Why JSON and not a sentence: a plain-text change message is stored in the

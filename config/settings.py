@@ -8,6 +8,7 @@ Celery broker that needs no server, the offline ``demo`` provider.
 from __future__ import annotations
 
 import importlib.util
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -424,6 +425,26 @@ MIRSAM_FREE_CONCURRENT_JOBS = env.int("MIRSAM_FREE_CONCURRENT_JOBS", default=2)
 MIRSAM_ADJUSTMENT_DAILY_LIMIT_CREDITS = env.int("MIRSAM_ADJUSTMENT_DAILY_LIMIT_CREDITS", default=10_000)
 MIRSAM_ADJUSTMENT_APPROVAL_CREDITS = env.int("MIRSAM_ADJUSTMENT_APPROVAL_CREDITS", default=1_000)
 MIRSAM_PROMPT_MAX_LENGTH = env.int("MIRSAM_PROMPT_MAX_LENGTH", default=2000)
+
+
+# Prices from costs (providers/pricing.py): a derived price is the provider's
+# cost × (1 + MIRSAM_PRICE_MARGIN) ÷ MIRSAM_PRICE_CREDIT_USD, rounded up to a
+# whole credit; MIRSAM_PRICE_CREDIT_USD is the cheapest seeded credit (Studio
+# pack, 1,500 for $50.00). check_catalogue fails when a price leaves less than
+# MIRSAM_MIN_MARGIN over cost at the cheapest credit anyone can buy.
+def _decimal_setting(name: str, default: str, *, positive: bool = False) -> Decimal:
+    try:
+        value = Decimal(env.str(name, default=default))
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, e.g. {default}") from None
+    if not value.is_finite() or value < 0 or (positive and value == 0):
+        raise ImproperlyConfigured(f"{name} must be a {'positive' if positive else 'non-negative'} number")
+    return value
+
+
+MIRSAM_PRICE_MARGIN = _decimal_setting("MIRSAM_PRICE_MARGIN", "0.30")
+MIRSAM_PRICE_CREDIT_USD = _decimal_setting("MIRSAM_PRICE_CREDIT_USD", "0.0333", positive=True)
+MIRSAM_MIN_MARGIN = _decimal_setting("MIRSAM_MIN_MARGIN", "0.30")
 MIRSAM_JOB_TIMEOUT_SECONDS = env.int("MIRSAM_JOB_TIMEOUT_SECONDS", default=900)
 # A job unchanged this long has lost its pipeline message; the watchdog sends it again.
 MIRSAM_JOB_STALL_SECONDS = env.int("MIRSAM_JOB_STALL_SECONDS", default=240)

@@ -18,6 +18,7 @@ from modeltranslation.admin import TranslationAdmin
 from accounts.http import AuthedRequest
 from credits.models import LotUse, LotUseKind
 from credits.services import InsufficientCredits
+from providers import pricing
 from providers.models import ProviderCall
 
 from . import services
@@ -95,13 +96,15 @@ class JobAdmin(admin.ModelAdmin):
     def money(self, obj: Job) -> str:
         # Value: what the credits charged had been bought for (their lots, USD;
         # free credits count 0), less the share refunded. Cost: what kie.ai
-        # billed (billed_credits × KIE_CREDIT_USD), else the catalogue estimate.
+        # billed (billed_credits × KIE_CREDIT_USD), else the catalogue estimate for
+        # the job's settings (providers.pricing).
         tasks = list(obj.tasks.all())
         billed = sum(t.billed_credits or 0 for t in tasks)
         unbilled = sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED and t.billed_credits is None)
         billed_usd = Decimal(settings.KIE_CREDIT_USD) * billed
-        cost = billed_usd + obj.offer.provider_cost_usd * unbilled
-        estimate = obj.offer.provider_cost_usd * sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED)
+        per_output = pricing.job_output_cost_usd(obj.offer, obj.params)
+        cost = billed_usd + per_output * unbilled
+        estimate = per_output * sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED)
         cents = (
             LotUse.objects.filter(
                 kind=LotUseKind.SPEND, lot__currency="usd", entry__reference=f"{JOB_HOLD_PREFIX}{obj.pk}"

@@ -251,6 +251,7 @@ def _avatar_context(request: AuthedRequest, form: AvatarForm, offers: list[Offer
         "form": form,
         "offers": offers,
         "offer": offer,
+        "unit_price": offer.unit_price() if offer else 0,
         "wallet": wallet_for(request.user),
         "limits_text": _limits_text(),
         "consent_text": consent.current_wording(),

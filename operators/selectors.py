@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,22 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import BigIntegerField, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, RowNumber, Substr, TruncDate
 from django.utils import timezone
 
@@ -34,6 +49,7 @@ from billing.models import PaymentIssue, Purchase, Revocation, RevocationKind
 from billing.services import DISPUTE_HOLD_PREFIX
 from credits.models import EntryKind, Hold, HoldStatus, LedgerEntry, Wallet
 from generation.models import FINAL_JOB_STATUSES, Job, JobStatus, ProviderTask, TaskStatus
+from providers import pricing
 from providers.base import ProviderError
 from providers.kie import KieAdapter
 from providers.models import Offer, ProviderCall, Service
@@ -155,7 +171,8 @@ class ModelRow:
     ``outputs``: outputs delivered (succeeded provider tasks);
     ``cost_usd`` = the credits kie.ai billed for the tasks (``billed_credits``)
     × ``KIE_CREDIT_USD``, plus, for delivered tasks that name no billed cost
-    (the demo provider, older records), the model's ``provider_cost_usd``;
+    (the demo provider, older records), the catalogue's cost for the job's
+    settings (``providers.pricing``; a demo model's cost is nominal);
     ``value_usd`` = what the credits charged had been bought for, in USD
     (their lots' prices: free credits count 0), less the share staff refunded;
     ``margin_usd`` = value − cost; ``margin_percent`` = margin / value.
@@ -639,10 +656,48 @@ def _net_of_refunds(cents: int, charged: int, refunded: int) -> Decimal:
     return (Decimal(cents) * kept / charged / 100).quantize(Decimal("0.0001"))
 
 
+def _unbilled_cost_usd(offers: Sequence[Offer], since: datetime, until: datetime) -> dict[int, Decimal]:
+    """Per offer: the catalogue's estimate (``providers.pricing``) of the
+    delivered outputs the provider named no cost for, priced at each job's
+    own settings. One query, grouped by the job options the offers' costs
+    depend on (and whether the job extends a result), so its size follows the
+    combinations, not the jobs."""
+    if not offers:
+        return {}
+    names = sorted({name for offer in offers for name in pricing.priced_params(offer)})
+    keys = {f"p{i}": KeyTextTransform(name, "job__params") for i, name in enumerate(names)}
+    rows = (
+        ProviderTask.objects.filter(
+            job__offer__in=[offer.pk for offer in offers],
+            job__created_at__gt=since,
+            job__created_at__lte=until,
+            status=TaskStatus.SUCCEEDED,
+            billed_credits__isnull=True,
+        )
+        .order_by()
+        .annotate(
+            offer_id=F("job__offer"),
+            extend=ExpressionWrapper(Q(job__params__has_key="extend_task_id"), output_field=BooleanField()),
+            **keys,
+        )
+        .values("offer_id", "extend", *keys)
+        .annotate(n=Count("pk"))
+    )
+    by_pk = {offer.pk: offer for offer in offers}
+    cost: dict[int, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        params = {name: row[f"p{i}"] for i, name in enumerate(names) if row[f"p{i}"] is not None}
+        if row["extend"]:
+            params["extend_task_id"] = "extend"  # the extend's cost, whichever result it extends
+        cost[row["offer_id"]] += pricing.job_output_cost_usd(by_pk[row["offer_id"]], params) * row["n"]
+    return cost
+
+
 def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
-    """One query: catalogue models by jobs created in the period, most first.
-    Delivered outputs come from a correlated subquery so the task join does not
-    multiply the jobs' sums."""
+    """Three queries: catalogue models by jobs created in the period, most
+    first (delivered outputs and billed credits from correlated subqueries so
+    the task join does not multiply the jobs' sums); the value of their
+    credits; the estimate of the outputs nobody billed."""
     delivered = (
         ProviderTask.objects.filter(
             job__offer=OuterRef("pk"),
@@ -661,12 +716,6 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
     billed = (
         tasks.filter(billed_credits__isnull=False).values("job__offer").annotate(n=Sum("billed_credits")).values("n")
     )
-    unbilled = (
-        tasks.filter(status=TaskStatus.SUCCEEDED, billed_credits__isnull=True)
-        .values("job__offer")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     offers = (
         Offer.objects.filter(jobs__created_at__gt=since, jobs__created_at__lte=until)
         .annotate(
@@ -677,12 +726,12 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
             refunded=Coalesce(Sum("jobs__refunded_credits"), 0),
             outputs=Coalesce(Subquery(delivered, output_field=IntegerField()), 0),
             billed=Coalesce(Subquery(billed, output_field=IntegerField()), 0),
-            unbilled=Coalesce(Subquery(unbilled, output_field=IntegerField()), 0),
         )
         .order_by("-job_count", "-charged", "slug")[:TOP_MODELS]
     )
     top = list(offers)
     value = _usd_value_of_jobs([offer.pk for offer in top], since, until)
+    unbilled = _unbilled_cost_usd(top, since, until)
     kie_credit = Decimal(str(getattr(settings, "KIE_CREDIT_USD", "0")))
     return tuple(
         ModelRow(
@@ -695,7 +744,7 @@ def _top_models(since: datetime, until: datetime) -> tuple[ModelRow, ...]:
             failed=offer.failed,
             outputs=offer.outputs,
             charged_credits=offer.charged,
-            cost_usd=(kie_credit * offer.billed + offer.provider_cost_usd * offer.unbilled).quantize(Decimal("0.0001")),
+            cost_usd=(kie_credit * offer.billed + unbilled.get(offer.pk, Decimal(0))).quantize(Decimal("0.0001")),
             value_usd=_net_of_refunds(value.get(offer.pk, 0), offer.charged, offer.refunded),
         )
         for offer in top
@@ -788,7 +837,7 @@ def _series(now: datetime) -> dict[str, Any]:
 
 def dashboard_figures(*, period_days: int, now: datetime | None = None) -> DashboardFigures:
     """Every figure of the operator dashboard for the ``period_days`` days
-    up to ``now`` (default: the current time), in 29 queries whatever the
+    up to ``now`` (default: the current time), in 30 queries whatever the
     amount of data. See the dataclasses above for each figure's definition."""
     now = now or timezone.now()
     since = now - timedelta(days=period_days)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, TypedDict
 
 from django.core.validators import MinValueValidator
@@ -10,6 +9,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from config.pagecache import Stamped
+
+from . import pricing
 
 
 class Service(models.TextChoices):
@@ -36,22 +37,23 @@ class Offer(Stamped):
 
     ``name`` and ``description`` exist in English and Arabic (modeltranslation).
     ``options`` describes what the model accepts, with values from kie.ai's
-    reference (docs/kie.md §2.1–2.3)::
+    reference (docs/kie.md §2.1–2.3), and what it costs us (the agreed schema
+    of issue 16; the cost rule is ``providers.pricing``)::
 
         {
           "params": {"aspect_ratio": {"choices": ["16:9", "9:16"], "default": "16:9"},
                      "duration": {"choices": ["5", "10"]}, "resolution": {...}, "sound": {...}},
-          "surcharges": {"duration": {"10": 70}, "sound": {"on": 70}},   # extra credits per output
           "forbid": [{"duration": "10", "resolution": "1080p"}],          # combinations refused
-          "max_outputs": 4, "prompt_max_length": 5000, "output_format": "png",
+          "max_outputs": 4, "prompt_max_length": 5000,
           "inputs": {"min": 0, "max": 2, "roles": ["first_frame", "last_frame"]},
           "provider_model_with_inputs": "kling-2.6/image-to-video",
-          "extend_price_credits": 60
+          "cost": {"usd": "0.275", "times": {"sound": {"on": "2"}, "duration": {"10": "2"}},
+                   "extend_usd": "0.30"}                                   # USD per output
         }
 
-    The price of one output is ``price_credits`` plus the surcharges of the
-    chosen values, in whole credits; ``provider_cost_usd`` is what one output
-    costs us at the provider (docs/kie.md §2.8), for the margin.
+    The price of one output is derived from its cost (``price_credits``
+    empty), or staff set ``price_credits`` for the default settings and the
+    other settings scale with their cost; always whole credits.
     """
 
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
@@ -65,9 +67,16 @@ class Offer(Stamped):
     name = models.CharField(_("name"), max_length=128)
     description = models.TextField(_("description"), blank=True)
     options = models.JSONField(_("options"), default=dict, blank=True)
-    price_credits = models.PositiveIntegerField(_("price (credits per output)"), validators=[MinValueValidator(1)])
-    provider_cost_usd = models.DecimalField(
-        _("provider cost (USD per output)"), max_digits=10, decimal_places=4, default=Decimal("0")
+    price_credits = models.PositiveIntegerField(
+        _("price override (credits per output)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Empty: the price follows from the cost in the options (cost × (1 + margin) ÷ the value of a credit,"
+            " rounded up to a whole credit). Set: the price of the default settings; other settings and the"
+            " extend scale with their cost. The table of prices shows the margin each one leaves."
+        ),
     )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
@@ -121,8 +130,9 @@ class Offer(Stamped):
 
     @property
     def extend_price_credits(self) -> int | None:
-        value = self.options.get("extend_price_credits")
-        return int(value) if value else None
+        """Whole credits for one extend of a result (``cost.extend_usd``
+        priced like an output); ``None`` when the model cannot be extended."""
+        return pricing.extend_price(self)
 
     def provider_model_for(self, *, with_inputs: bool) -> str:
         """The provider's model name; some families have a separate
@@ -139,13 +149,9 @@ class Offer(Stamped):
         return None
 
     def unit_price(self, params: dict[str, str] | None = None) -> int:
-        """Whole credits for one output with these option values."""
-        extra = 0
-        for name, table in (self.options.get("surcharges") or {}).items():
-            spec = self.param_specs.get(name)
-            value = (params or {}).get(name, spec["default"] if spec else None)
-            extra += int((table or {}).get(str(value), 0))
-        return self.price_credits + extra
+        """Whole credits for one output with these option values (defaults
+        for what is missing): ``providers.pricing.unit_price``."""
+        return pricing.unit_price(self, params)
 
     def price_for(self, *, outputs: int, params: dict[str, str] | None = None) -> int:
         """The price in whole credits for ``outputs`` results with ``params``."""

@@ -255,22 +255,22 @@ def test_a_price_change_is_logged_with_old_and_new_values_in_both_languages(staf
 
     offer = OfferFactory(slug="nano", name_en="Nano Banana", name_ar="نانو بنانا", price_credits=4, service="image")
     url = reverse("admin:providers_offer_change", args=[offer.pk])
-    _save(staff_client, url, price_credits="6", provider_cost_usd="0.0250", service="video", is_active="")
+    _save(staff_client, url, price_credits="6", service="video", is_active="")
 
     entry = LogEntry.objects.get(object_id=str(offer.pk))
     # Django's own rendering (labels only) still reads as before.
     assert entry.get_change_message().startswith("Changed ")
-    assert "Price (credits per output)" in entry.get_change_message() and "Options" not in entry.get_change_message()
+    assert "Price override (credits per output)" in entry.get_change_message()
+    assert "Options" not in entry.get_change_message()
     english = staff_client.get(reverse("admin:providers_offer_history", args=[offer.pk])).content.decode()
-    assert "price (credits per output): 4 → 6" in english
-    assert "provider cost (USD per output): 0.0000 → 0.0250" in english
+    assert "price override (credits per output): 4 → 6" in english
     assert "service: Image → Video" in english
     assert "active: Yes → No" in english
 
     arabic = staff_client.get(
         reverse("admin:providers_offer_history", args=[offer.pk]).replace("/admin/", "/ar/admin/", 1)
     ).content.decode()
-    assert "السعر (أرصدة لكل ناتج): 4 ← 6" in arabic
+    assert "السعر اليدوي (أرصدة لكل ناتج): 4 ← 6" in arabic
     assert "صورة ← فيديو" in arabic
 
 
@@ -294,7 +294,7 @@ def test_a_list_edit_of_a_price_and_a_pack_name_change_are_logged_with_their_val
     assert formset.total_form_count() == 1
     assert staff_client.post(changelist + "?q=list-edit", data).status_code == 302
     history = staff_client.get(reverse("admin:providers_offer_history", args=[offer.pk])).content.decode()
-    assert "price (credits per output): 3 → 5" in history
+    assert "price override (credits per output): 3 → 5" in history
 
     pack = CreditPack.objects.create(slug="p10", name_en="Ten", name_ar="عشرة", credits=10, price_amount=500)
     _save(staff_client, reverse("admin:billing_creditpack_change", args=[pack.pk]), name_ar="عشر", price_amount="450")
@@ -305,14 +305,25 @@ def test_a_list_edit_of_a_price_and_a_pack_name_change_are_logged_with_their_val
 
 
 def test_the_job_inspector_shows_the_billed_cost_next_to_the_estimate(staff_client, alice, settings):
-    from decimal import Decimal
-
     from generation.models import Job, JobStatus, ProviderTask, TaskStatus
 
     settings.KIE_CREDIT_USD = "0.005"
-    offer = OfferFactory(slug="billed", adapter="kie", price_credits=5, provider_cost_usd=Decimal("0.04"))
+    offer = OfferFactory(
+        slug="billed",
+        adapter="kie",
+        price_credits=5,
+        options={
+            "params": {"resolution": {"choices": ["720p", "1080p"], "default": "720p"}},
+            "cost": {"usd": "0.03", "by": {"resolution": {"1080p": "0.04"}}},
+        },
+    )
     job = Job.objects.create(
-        user=alice, offer=offer, service=offer.service, status=JobStatus.SUCCEEDED, params={}, price_credits=5
+        user=alice,
+        offer=offer,
+        service=offer.service,
+        status=JobStatus.SUCCEEDED,
+        params={"resolution": "1080p"},
+        price_credits=5,
     )
     ProviderTask.objects.create(job=job, index=0, status=TaskStatus.SUCCEEDED, billed_credits=12)
     body = staff_client.get(reverse("admin:generation_job_change", args=[job.pk])).content.decode()

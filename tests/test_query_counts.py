@@ -39,7 +39,7 @@ def offers(db):
             service="video",
             adapter="demo",
             provider_model="demo/video",
-            options={"params": {}, "max_outputs": 1, "extend_price_credits": 3},
+            options={"params": {}, "max_outputs": 1, "cost": {"usd": "0.02", "extend_usd": "0.03"}},  # extend: 3
         ),
         "avatar": OfferFactory(
             slug="q-avatar",

@@ -41,3 +41,28 @@ def test_buying_a_pack_leads_to_checkout_and_the_success_page_shows_the_new_bala
     page.wait_for_function("document.querySelector('#checkout-status').innerText.includes('110')")
     assert "100 credits were added" in page.locator("#checkout-status").inner_text()
     page.wait_for_function("document.querySelector('#balance').innerText.includes('110')")
+
+
+SHOTS = None  # set to a directory (e.g. "/tmp/shots") to keep screenshots while working on these pages
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("prefix", ["", "/ar"])
+def test_the_pricing_page_fits_phone_and_desktop_in_both_languages(page, live_server, settings, width, prefix):
+    from tests.support.catalogue import install_seeded_catalogue
+
+    install_seeded_catalogue()
+    settings.KIE_API_KEY = "kie-test-key"  # every seeded model is offered
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{live_server.url}{prefix}/pricing/")
+    assert page.evaluate("document.documentElement.dir") == ("rtl" if prefix else "ltr")
+    assert page.locator("section[aria-labelledby=models-title] .table-wrap tbody tr:not(.table-group)").count() == 10
+    screen = page.evaluate("document.documentElement.clientWidth")
+    widest = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/pricing-{width}{prefix.replace('/', '-') or '-en'}.png", full_page=True)
+    assert widest <= screen, f"{widest}px wide on a {screen}px screen"
+    table = page.locator("section[aria-labelledby=models-title] .table-wrap")
+    assert table.evaluate("el => el.scrollWidth <= el.clientWidth"), "the price table scrolls sideways"

@@ -46,10 +46,10 @@ def video_offer(db):
                 "duration": {"choices": ["4", "6"], "default": "4"},
                 "aspect_ratio": {"choices": ["16:9", "9:16"], "default": "16:9"},
             },
-            "surcharges": {"duration": {"6": 1}},
+            # 2 credits at the defaults (the override): 6 s costs 1.5 times as much (3 credits), so does an extend.
+            "cost": {"usd": "0.10", "times": {"duration": {"6": "1.5"}}, "extend_usd": "0.15"},
             "max_outputs": 1,
             "inputs": {"min": 0, "max": 1, "roles": ["first_frame"]},
-            "extend_price_credits": 3,
         },
     )
 

@@ -66,7 +66,8 @@ def _video_offer(slug: str, provider_model: str, **options) -> object:
             },
             "max_outputs": 1,
             "inputs": {"min": 0, "max": 2, "roles": ["first_frame", "last_frame"]},
-            "extend_price_credits": 8,
+            # 10 credits at the defaults (the override); an extend costs 0.8 of an output: 8 credits.
+            "cost": {"usd": "0.10", "extend_usd": "0.08"},
             **options,
         },
     )
@@ -136,7 +137,7 @@ def test_a_failed_veo_generation_returns_the_credits(kie, alice, flag, django_ca
     [(400, "Your prompt violates the content policy."), (451, "Failed to fetch the image."), (501, "failed")],
 )
 def test_a_runway_create_refused_returns_the_credits(kie, alice, code, msg, django_capture_on_commit_callbacks):
-    offer = _video_offer("test-runway", "runway", extend_price_credits=4)
+    offer = _video_offer("test-runway", "runway", cost={"usd": "0.10", "extend_usd": "0.04"})
     kie.expect_request(RUNWAY_GENERATE, method="POST").respond_with_json(envelope(None, code=code, msg=msg))
     job = _run(alice, offer, django_capture_on_commit_callbacks)
     _assert_failed_and_returned(job, alice)

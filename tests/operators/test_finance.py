@@ -120,7 +120,7 @@ def test_a_models_margin_is_what_its_credits_were_bought_for_less_refunds_and_wh
     from tests.factories import OfferFactory
 
     settings.KIE_CREDIT_USD = "0.005"
-    offer = OfferFactory(slug="margin", adapter="kie", price_credits=5, provider_cost_usd=Decimal("0.10"))
+    offer = OfferFactory(slug="margin", adapter="kie", price_credits=5, options={"cost": {"usd": "0.10"}})
     job = Job.objects.create(
         user=alice,
         offer=offer,

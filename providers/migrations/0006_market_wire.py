@@ -59,5 +59,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("providers", "0004_offer_updated_at")]
+    dependencies = [("providers", "0005_cost_rules")]
     operations = [migrations.RunPython(forward, backward)]
