@@ -47,7 +47,7 @@ class AssetInline(ReadOnlyInline):
 
 class JobInputInline(ReadOnlyInline):
     model = JobInput
-    fields = ("position", "role", "upload")
+    fields = ("position", "role", "upload", "asset")
     readonly_fields = fields
 
 
