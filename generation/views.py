@@ -189,12 +189,7 @@ def studio_options(request: AuthedRequest, service: str) -> HttpResponse:
         raise Http404
     offers = services.offers_available(service=service)
     form = JobForm.for_options(request.GET, offers=offers, service=service)
-    context = _studio_context(request, form, offers, service)
-    # The reference control sits outside #options (its chosen files must
-    # survive a change of aspect ratio): it is sent again, out of band, only
-    # when the model itself changed.
-    context["refresh_references"] = service == Service.IMAGE and request.htmx.trigger_name == "offer"
-    return render(request, "generation/partials/options.html", context)
+    return render(request, "generation/partials/options.html", _studio_context(request, form, offers, service))
 
 
 @login_required

@@ -29,6 +29,7 @@ def editor(db):
         slug="t-editor",
         provider_model="demo/image-edit",
         name="Test editor",
+        sort_order=5,
         price_credits=2,
         options={
             "params": {"aspect_ratio": {"choices": ["1:1", "16:9"], "default": "1:1"}},
@@ -65,28 +66,18 @@ def _solid(name, colour, size=(320, 320)):
 def test_the_image_page_shows_the_reference_control_only_for_a_model_that_takes_references(
     alice_client, demo_offer, editor
 ):
-    plain = alice_client.get(reverse("studio_options", args=["image"]), {"offer": demo_offer.pk}, **HX)
-    assert 'name="references"' not in plain.content.decode()
-    page = alice_client.get(reverse("image")).content.decode()
-    assert 'id="references"' in page
-    # The model changes: the control is sent out of band with the model's own limit.
-    switched = alice_client.get(
-        reverse("studio_options", args=["image"]), {"offer": editor.pk}, HTTP_HX_TRIGGER_NAME="offer", **HX
-    ).content.decode()
-    assert 'hx-swap-oob="innerHTML"' in switched and 'name="references"' in switched
-    assert 'data-reference-limit="3"' in switched
-    # Another option changes: the control (and the files chosen in it) is left alone.
-    other = alice_client.get(
-        reverse("studio_options", args=["image"]),
-        {"offer": editor.pk, "aspect_ratio": "16:9"},
-        HTTP_HX_TRIGGER_NAME="aspect_ratio",
-        **HX,
-    ).content.decode()
-    assert 'name="references"' not in other
-    back = alice_client.get(
-        reverse("studio_options", args=["image"]), {"offer": demo_offer.pk}, HTTP_HX_TRIGGER_NAME="offer", **HX
-    ).content.decode()
-    assert 'id="references" hx-swap-oob="innerHTML"' in back and 'name="references"' not in back
+    url = reverse("studio_options", args=["image"])
+    plain = alice_client.get(url, {"offer": demo_offer.pk}, **HX).content.decode()
+    assert 'name="references"' not in plain
+    assert 'name="references"' not in alice_client.get(reverse("image")).content.decode()  # the painter is first
+    body = alice_client.get(url, {"offer": editor.pk}, **HX).content.decode()
+    assert 'name="references"' in body and 'data-reference-limit="3"' in body
+    # htmx keeps the control (and the files chosen in it) while the options of the
+    # same model change; its id names the model, so another model brings its own.
+    assert f'id="references-{editor.pk}" hx-preserve="true"' in body
+    assert 'name="references"' not in alice_client.get(url, {"offer": demo_offer.pk}, **HX).content.decode()
+    for video in (alice_client.get(reverse("video")), alice_client.get(reverse("studio_options", args=["video"]))):
+        assert 'name="references"' not in video.content.decode()
 
 
 def test_the_picker_offers_the_creators_finished_images_and_more_on_request(
@@ -98,9 +89,7 @@ def test_the_picker_offers_the_creators_finished_images_and_more_on_request(
     mine = [_done(alice, demo_offer, django_capture_on_commit_callbacks, prompt=f"p{i}") for i in range(10)]
     fund(charlie, 10)
     theirs = _done(charlie, demo_offer, django_capture_on_commit_callbacks)
-    body = alice_client.get(
-        reverse("studio_options", args=["image"]), {"offer": editor.pk}, HTTP_HX_TRIGGER_NAME="offer", **HX
-    ).content.decode()
+    body = alice_client.get(reverse("studio_options", args=["image"]), {"offer": editor.pk}, **HX).content.decode()
     newest = [j.assets.get().pk for j in reversed(mine)]
     pick = 'name="reference_asset" value="{}"'.format
     for pk in newest[:8]:
