@@ -525,7 +525,8 @@ def job_tool(request: AuthedRequest, job_id: int, slug: str) -> HttpResponseBase
                 asset=asset,
                 tool=tool,
                 params={name: request.POST.get(name) for name in form.param_names},
-                submission_key=_submission_key(request, f"tool:{tool.slug}:{asset.pk}"),
+                # Ids, not the slug: the key (with a token of up to 64 characters) must fit 100.
+                submission_key=_submission_key(request, f"tool:{tool.pk}:{asset.pk}"),
             )
         except InsufficientCredits as exc:
             error, short = str(exc.message), True

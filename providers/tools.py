@@ -9,9 +9,10 @@ options, adapter) whose ``options`` carry a ``"tool"`` key
              "source": "image" | "video",
              "models": ["veo3-fast", "veo3-quality"]}   # optional
 
-``source`` is the service of the results it works on; ``models`` limits it
-to results of those catalogue slugs (absent: any result of ``source``). Its
-one input has the role ``"source"`` (``options.inputs.roles``). Tools are not
+``source`` is the service of the results it works on (and of the jobs it
+makes: they show in that service's feed); ``models`` limits it to results of
+those catalogue slugs (absent: any result of ``source``). Its one input has
+the role ``"source"`` (``options.inputs.roles``). Tools are not
 offered in the studio's model pickers; they appear as actions on finished
 results (``generation.selectors.tools_for_job``).
 """

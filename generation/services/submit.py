@@ -243,7 +243,7 @@ def job_submit(
                 job = Job.objects.create(
                     user=user,
                     offer=offer,
-                    service=offer.service,
+                    service=_service_of(offer),
                     params=clean,
                     price_credits=total,
                     parent=parent,
@@ -278,6 +278,14 @@ def job_submit(
             lambda: submit_job_task.apply_async((job.pk,), {"language": language}, queue=queue_for(job))
         )
     return job
+
+
+def _service_of(offer: Offer) -> str:
+    """The service a job of ``offer`` belongs to: the model's, but for a tool
+    the service of the results it works on (an upscale of an image is in the
+    Image feed, whatever service the tool's row names)."""
+    spec = tool_spec(offer)
+    return spec.source if spec is not None and spec.source in Service.values else offer.service
 
 
 def _check_free_concurrency(user: User) -> None:

@@ -188,6 +188,17 @@ def test_tool_actions_appear_only_on_results_they_work_on(
     assert "t-upscale" not in _card(alice_client, image)
 
 
+def test_a_tool_job_belongs_to_the_service_of_its_source(
+    alice, video_offer, settings, django_capture_on_commit_callbacks
+):
+    clip = _done(alice, video_offer, django_capture_on_commit_callbacks)
+    tool = _tool("t-video-up", "upscale", source="video", provider_model="demo/video-upscale")
+    Offer.objects.filter(pk=tool.pk).update(service="image")  # a row filed under another service
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    job = services.job_tool_apply(asset=clip.assets.get(), tool=Offer.objects.get(pk=tool.pk), params={})
+    assert job.service == "video"
+
+
 def test_tools_are_not_models_in_the_studio_pickers(alice_client, demo_offer, upscaler, remover):
     body = alice_client.get(reverse("image")).content.decode()
     assert demo_offer.name in body and upscaler.name not in body and remover.name not in body
