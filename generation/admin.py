@@ -48,7 +48,7 @@ class AssetInline(ReadOnlyInline):
 
 class JobInputInline(ReadOnlyInline):
     model = JobInput
-    fields = ("position", "role", "upload")
+    fields = ("position", "role", "upload", "asset")
     readonly_fields = fields
 
 

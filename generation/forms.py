@@ -14,22 +14,37 @@ from django.utils.translation import ngettext_lazy
 
 from providers.models import Offer
 
-from .models import StylePreset
+from .models import Asset, StylePreset
 
 PARAM_LABELS = {
     "aspect_ratio": _("Aspect ratio"),
     "duration": _("Duration"),
     "resolution": _("Resolution"),
     "sound": _("Sound"),
+    "factor": _("Scale"),
+    "mode": _("Quality"),
+    "quality": _("Quality"),
+    "multi_shot": _("Shots"),
+}
+#: How some option values read (kie.ai's own spellings are kept as values, docs/catalogue.md).
+VALUE_LABELS: dict[str, dict[str, str | Promise]] = {
+    "sound": {"on": _("With sound"), "off": _("Silent")},
+    "mode": {"std": _("Standard (720p)"), "pro": _("Pro (1080p)"), "4K": "4K"},
+    "quality": {"basic": _("Basic (2K)"), "high": _("High (4K)")},
+    "multi_shot": {"off": _("One shot"), "on": _("Several shots, one per line")},
+    "aspect_ratio": {"auto": _("Automatic"), "adaptive": _("Automatic")},
 }
 OUTPUT_LABELS = {"image": _("Number of images"), "video": _("Number of videos"), "avatar": _("Number of variants")}
 
 
-def _choice_label(name: str, value: str) -> str | Promise:
+def choice_label(name: str, value: str) -> str | Promise:
+    """How an option's value reads in a select and on a job's page."""
     if name == "duration":
         return ngettext_lazy("%(n)s second", "%(n)s seconds", int(value)) % {"n": value}
-    if name == "sound":
-        return {"on": _("With sound"), "off": _("Silent")}.get(value, value)
+    if name in VALUE_LABELS:
+        return VALUE_LABELS[name].get(value, value)
+    if name == "factor":
+        return f"×{value}"
     return value
 
 
@@ -89,7 +104,7 @@ class JobForm(forms.Form):
         for name, spec in specs.items():
             self.fields[name] = forms.ChoiceField(
                 label=PARAM_LABELS.get(name, name),
-                choices=[(c, _choice_label(name, c)) for c in spec["choices"]],
+                choices=[(c, choice_label(name, c)) for c in spec["choices"]],
                 initial=spec["default"],
             )
         if offer and not self.is_bound:
@@ -167,3 +182,48 @@ class AvatarForm(forms.Form):
         preset = presets.first() if presets is not None else None
         if preset and not self.is_bound:
             self.initial.setdefault("preset", preset.pk)
+
+
+class ToolForm(forms.Form):
+    """Run a tool on a result: which of the job's results (when it has more
+    than one) and a select per option of the tool (``Offer.param_specs``,
+    e.g. the upscale factor). The service checks everything again."""
+
+    asset = forms.TypedChoiceField(label=_("Which result?"), coerce=int, choices=())
+
+    def __init__(self, *args, tool: Offer, sources: list[Asset], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tool = tool
+        self.sources = {a.pk: a for a in sources}
+        field = _field(self, "asset", forms.TypedChoiceField)
+        field.choices = [(a.pk, str(i)) for i, a in enumerate(sources, start=1)]
+        if sources:
+            field.initial = sources[0].pk
+        self.param_names = list(tool.param_specs)
+        for name, spec in tool.param_specs.items():
+            self.fields[name] = forms.ChoiceField(
+                label=PARAM_LABELS.get(name, name),
+                choices=[(c, choice_label(name, c)) for c in spec["choices"]],
+                initial=spec["default"],
+            )
+
+    @property
+    def param_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.param_names]
+
+    def selected_params(self) -> dict[str, str]:
+        """The option values as submitted, defaults for the rest (for the live price)."""
+        specs = self.tool.param_specs
+        source = self.data if self.is_bound else {}
+        values = {}
+        for name, spec in specs.items():
+            value = source.get(name)
+            values[name] = value if value in spec["choices"] else spec["default"]
+        return values
+
+    def selected_asset(self) -> Asset | None:
+        raw = self.data.get("asset") if self.is_bound else None
+        try:
+            return self.sources.get(int(raw)) if raw else next(iter(self.sources.values()), None)
+        except (TypeError, ValueError):
+            return None

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.pagecache import Stamped
 from providers.models import Offer, Service
+from providers.tools import tool_spec
 
 
 class JobStatus(models.TextChoices):
@@ -129,6 +130,11 @@ class Job(Stamped):
         portrait the style name and the creator's own details (the provider
         prompt template is staff text, not theirs)."""
         if self.service != Service.AVATAR or "preset" not in self.params:
+            if not self.prompt and self.tool_action:
+                # A tool takes no prompt: its name and options ("Demo upscaler · ×4").
+                specs = self.offer.param_specs
+                values = [f"×{v}" if k == "factor" else str(v) for k, v in self.params.items() if k in specs]
+                return " · ".join([self.offer.name, *values])
             return self.prompt
         name = self.__dict__.get("preset_name")  # annotated by selectors.jobs_for_user
         if name is None:  # looked up once per instance: a card reads the summary several times
@@ -136,6 +142,13 @@ class Job(Stamped):
             name = self.__dict__["preset_name"] = preset.name if preset else str(self.params["preset"])
         details = str(self.params.get("details", "")).strip()
         return f"{name} · {details}" if details else name
+
+    @property
+    def tool_action(self) -> str:
+        """The action of the tool this job ran (``providers.tools``: "upscale",
+        "remove_background", …), or "" for a job of an ordinary model."""
+        spec = tool_spec(self.offer)
+        return spec.action if spec else ""
 
     @property
     def outputs(self) -> int:
@@ -295,11 +308,27 @@ class Consent(models.Model):
 
 
 class JobInput(models.Model):
-    """An upload a job uses, in order, with its role (first frame, photo…)."""
+    """A file a job uses, in order, with its role (first frame, photo,
+    reference, source…): one of the user's uploads, or one of their own
+    earlier results (``asset``: a reference picked from their images, the
+    source of a tool such as an upscale). Exactly one of the two is set when
+    the job is made; either becomes empty when its file is deleted later, and
+    the job stays as the record of what was made and charged (deleting is
+    refused while an unfinished job still needs the file)."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="inputs", verbose_name=_("job"))
     upload = models.ForeignKey(
         Upload, on_delete=models.SET_NULL, null=True, related_name="job_inputs", verbose_name=_("upload")
+    )
+    # SET_NULL, not PROTECT: a creator may always delete a result (their
+    # data); a job made from it keeps its own record, charge and results.
+    asset = models.ForeignKey(
+        "Asset",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="job_inputs",
+        verbose_name=_("earlier result"),
     )
     role = models.CharField(_("role"), max_length=16)
     position = models.PositiveSmallIntegerField(_("position"), default=0)

@@ -10,9 +10,10 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import translation
 
-from providers.models import Service
+from providers.models import Offer, Service
+from providers.tools import tool_spec, tools_for
 
-from .models import Asset, Job, StylePreset
+from .models import Asset, Job, JobStatus, StylePreset
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -44,3 +45,51 @@ def jobs_for_user(*, user: User, service: str | None = None, status: str | None 
     if status:
         jobs = jobs.filter(status=status)
     return jobs.order_by("-created_at", "-id")
+
+
+def image_results_for_user(*, user: User) -> QuerySet[Asset]:
+    """The user's finished images (any service, upscales too), newest first,
+    with their jobs: what the Image page offers to pick as references."""
+    return (
+        Asset.objects.filter(user=user, job__status=JobStatus.SUCCEEDED, content_type__startswith="image/")
+        .select_related("job")
+        .order_by("-created_at", "-id")
+    )
+
+
+def results_by_ids(*, user: User, ids: list[str]) -> list[Asset] | None:
+    """The user's own finished results with these ids (as a form sends them),
+    in the order given, with their jobs and models; None when any id is not
+    a number or not one of the user's results (the view answers 404: the
+    form is never trusted with someone else's file)."""
+    try:
+        wanted = [int(i) for i in ids]
+    except (TypeError, ValueError):
+        return None
+    found = {
+        a.pk: a
+        for a in Asset.objects.filter(user=user, pk__in=wanted, job__status=JobStatus.SUCCEEDED).select_related(
+            "job__offer"
+        )
+    }
+    if any(pk not in found for pk in wanted):
+        return None
+    return [found[pk] for pk in dict.fromkeys(wanted)]
+
+
+def tools_for_job(*, job: Job, tools: list[Offer]) -> list[Offer]:
+    """Of ``tools`` (``generation.services.tools_available``), the ones a
+    finished ``job`` offers on its results: one per action, a tool limited to
+    the job's model before a generic one (``providers.tools.tools_for``).
+    Empty for a job that did not succeed."""
+    if job.status != JobStatus.SUCCEEDED:
+        return []
+    return tools_for(tools=tools, service=job.service, model_slug=job.offer.slug)
+
+
+def tool_sources(*, job: Job, tool: Offer) -> list[Asset]:
+    """The results of ``job`` that ``tool`` works on: its videos for a video
+    tool, its images otherwise."""
+    spec = tool_spec(tool)
+    wants_video = spec is not None and spec.source == Service.VIDEO
+    return [a for a in job.assets.all() if a.is_video == wants_video]

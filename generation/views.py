@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,13 +34,15 @@ from providers.models import Offer, Service
 
 from . import consent, fragments, selectors, services
 from .errors import GenerationError
-from .forms import AvatarForm, JobForm
+from .forms import PARAM_LABELS, AvatarForm, JobForm, ToolForm, choice_label
 from .limits import limit_generate
-from .models import Job, JobStatus, Upload
+from .models import Asset, Job, JobStatus, Upload
 from .uploads import describe_limits, limits_from_settings
 from .versions import AVATAR, STUDIO
 
 RECENT_JOBS = 6
+#: Earlier images the reference picker shows at once ("Show more" adds as many).
+PICKER_PAGE = 8
 TOO_FAST = gettext_lazy("You are generating too fast. Please wait a minute, then try again.")
 
 
@@ -91,6 +94,7 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
     price = offer.price_for(outputs=outputs, params=params) if offer else 0
     wallet = wallet_for(request.user)
     return {
+        **(_reference_context(request, offer) if service == Service.IMAGE else {}),
         "service": service,
         "copy": _studio_copy(service),
         "options_url": reverse("studio_options", kwargs={"service": service}),
@@ -103,6 +107,35 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
         "can_afford": wallet.available >= price,
         "limits_text": _limits_text(),
     }
+
+
+def _takes_references(offer: Offer | None) -> bool:
+    return offer is not None and offer.input_limits[1] > 0 and "reference" in offer.input_roles
+
+
+def _reference_context(request: AuthedRequest, offer: Offer | None) -> dict[str, Any]:
+    """The Image page's reference-image control for ``offer``: shown only for
+    a model whose ``options.inputs`` has the role "reference" and a maximum
+    above 0, with its limits and the first page of the creator's finished
+    images to pick from."""
+    if not _takes_references(offer):
+        return {"takes_references": False}
+    assert offer is not None
+    low, high = offer.input_limits
+    return {
+        "takes_references": True,
+        "reference_min": low,
+        "reference_max": high,
+        **_picker_page(request, offset=0),
+    }
+
+
+def _picker_page(request: AuthedRequest, *, offset: int) -> dict[str, Any]:
+    """``PICKER_PAGE`` of the creator's finished images from ``offset``, and
+    where the next page starts (None when there is none)."""
+    found = list(selectors.image_results_for_user(user=request.user)[offset : offset + PICKER_PAGE + 1])
+    more = len(found) > PICKER_PAGE
+    return {"results": found[:PICKER_PAGE], "results_next": offset + PICKER_PAGE if more else None}
 
 
 def _limits_text() -> str:
@@ -159,6 +192,17 @@ def studio_options(request: AuthedRequest, service: str) -> HttpResponse:
     return render(request, "generation/partials/options.html", _studio_context(request, form, offers, service))
 
 
+@login_required
+@require_GET
+def reference_results(request: AuthedRequest) -> HttpResponse:
+    """The next page of the reference picker (``?offset=``), for htmx."""
+    try:
+        offset = max(0, int(request.GET.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    return render(request, "generation/partials/reference_results.html", _picker_page(request, offset=offset))
+
+
 def _form_error(request: AuthedRequest, message: str, *, short: bool = False, page: str = "image") -> HttpResponse:
     if request.htmx:
         response = render(request, "generation/partials/form_error.html", {"message": message, "short": short})
@@ -192,12 +236,15 @@ def _too_fast_on_job(request: AuthedRequest, job: Job) -> HttpResponseBase:
 
 
 def _submit(request: AuthedRequest, page: str, submit: Callable[[], Job]) -> HttpResponse:
-    """Run ``submit()`` and answer with the new job card or a clear error."""
+    """Run ``submit()`` and answer with the new job card or a clear error
+    (404 for an input that is not the user's)."""
     try:
         job = submit()
     except InsufficientCredits as exc:
         return _form_error(request, exc.message, short=True, page=page)
     except GenerationError as exc:
+        if exc.code == "not_found":
+            raise Http404 from exc
         return _form_error(request, str(exc.message), page=page)
     if not request.htmx:
         return redirect("job_detail", job_id=job.pk)
@@ -220,8 +267,22 @@ def job_create(request: AuthedRequest) -> HttpResponse:
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page=service)
-    names = ("first_frame", "last_frame") if service == Service.VIDEO else ()
-    files = [f for f in (request.FILES.get(n) for n in names) if f is not None]
+    results: list[Asset] = []
+    files: list[UploadedFile]
+    if service == Service.VIDEO:
+        start, end = request.FILES.get("first_frame"), request.FILES.get("last_frame")
+        if end is not None and start is None:
+            # Roles go by position: a lone last frame would be taken as the first.
+            return _form_error(request, _("Add a first frame to end on a last frame."), page=service)
+        files = [f for f in (start, end) if f is not None]
+    else:
+        # Reference images: new uploads, then earlier results picked by id,
+        # each of which must be the creator's own (anything else is a 404).
+        files = request.FILES.getlist("references")
+        picked = selectors.results_by_ids(user=request.user, ids=request.POST.getlist("reference_asset"))
+        if picked is None:
+            raise Http404
+        results = picked
     return _submit(
         request,
         service,
@@ -230,6 +291,7 @@ def job_create(request: AuthedRequest) -> HttpResponse:
             offer=form.cleaned_data["offer"],
             params=form.job_params(),
             files=files,
+            results=results,
             submission_key=_submission_key(request, "generate"),
         ),
     )
@@ -292,7 +354,17 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
 @login_required
 def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = _get_job_for_user(request, job_id)
-    return render(request, "generation/job_detail.html", {"job": job})
+    context: dict[str, Any] = {"job": job}
+    if job.tool_action:
+        # A tool's job shows what it was made from, and its own options (the factor).
+        source = job.inputs.select_related("asset").filter(asset__isnull=False).first()
+        context["source"] = source.asset if source else None
+        context["tool_params"] = [
+            (PARAM_LABELS.get(name, name), choice_label(name, str(job.params[name])))
+            for name in job.offer.param_specs
+            if name in job.params
+        ]
+    return render(request, "generation/job_detail.html", context)
 
 
 @login_required
@@ -412,3 +484,80 @@ def upload_delete(request: AuthedRequest, upload_id: int) -> HttpResponseBase:
     else:
         messages.success(request, _("The photo was deleted."))
     return redirect("avatar")
+
+
+def _tool_for_job(job: Job, slug: str) -> Offer:
+    """The tool ``slug`` if ``job``'s card offers it (a finished result it
+    works on, the tool available here); 404 otherwise."""
+    tool = next((t for t in selectors.tools_for_job(job=job, tools=services.tools_available()) if t.slug == slug), None)
+    if tool is None:
+        raise Http404
+    return tool
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@limit_generate
+def job_tool(request: AuthedRequest, job_id: int, slug: str) -> HttpResponseBase:
+    """A tool (upscale, remove the background) on one of a finished job's
+    results: GET shows its small form (which result, its options, the price);
+    POST runs it through ``job_tool_apply``, a new job priced and held like
+    any other. htmx gets the form in the card (``?detail=1`` on the job's own
+    page) and, once made, the new card at the top of the feed, or on the
+    job's own page a move to the new job's page; without htmx the form is a
+    page and the answer a redirect to the new job."""
+    job = _get_job_for_user(request, job_id)
+    tool = _tool_for_job(job, slug)
+    sources = selectors.tool_sources(job=job, tool=tool)
+    if not sources:
+        raise Http404
+    data = request.POST if request.method == "POST" else (request.GET if "asset" in request.GET else None)
+    form = ToolForm(data, tool=tool, sources=sources)
+    detail = bool(request.GET.get("detail") or request.POST.get("detail"))
+    error, short = "", False
+    if request.method == "POST":
+        if request.limited:
+            return _too_fast_on_job(request, job)
+        asset = form.selected_asset()
+        if asset is None:
+            raise Http404
+        try:
+            new_job = services.job_tool_apply(
+                asset=asset,
+                tool=tool,
+                params={name: request.POST.get(name) for name in form.param_names},
+                # Ids, not the slug: the key (with a token of up to 64 characters) must fit 100.
+                submission_key=_submission_key(request, f"tool:{tool.pk}:{asset.pk}"),
+            )
+        except InsufficientCredits as exc:
+            error, short = str(exc.message), True
+        except GenerationError as exc:
+            error = str(exc.message)
+        else:
+            target = reverse("job_detail", args=[new_job.pk])
+            if not request.htmx:
+                return redirect(target)
+            if detail:
+                return HttpResponseClientRedirect(target)
+            response = render(request, "generation/partials/tool_created.html", {"job": new_job, "source": job})
+            response["HX-Retarget"] = "#jobs"
+            response["HX-Reswap"] = "afterbegin"
+            return trigger_client_event(response, "balanceChanged")
+    params = form.selected_params()
+    price = tool.price_for(outputs=1, params=params)
+    wallet = wallet_for(request.user)
+    context = {
+        "job": job,
+        "tool": tool,
+        "form": form,
+        "sources": sources,
+        "selected": form.selected_asset() or sources[0],
+        "price": price,
+        "wallet": wallet,
+        "can_afford": wallet.available >= price,
+        "detail": detail,
+        "error": error,
+        "short": short,
+    }
+    template = "generation/partials/tool_form.html" if request.htmx else "generation/tool_page.html"
+    return render(request, template, context)

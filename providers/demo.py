@@ -7,9 +7,14 @@ answer ``fetch`` without shared state. A task is running for
 fetch of one task agrees.
 
 Outputs are made here, offline, by :mod:`providers.demo_media`: a request with
-a ``duration`` (or ``extend_task_id``) gets a real H.264 MP4 and a PNG poster;
-one with a ``"photo"`` input gets a PNG avatar variant of that photo in
-``params["style"]``; anything else gets a PNG image drawn from the prompt.
+a ``duration`` (or ``extend_task_id``) gets a real H.264 MP4 and a PNG poster
+(starting from its ``"first_frame"`` input and ending on its ``"last_frame"``
+when it has them); one with a ``"photo"`` input gets a PNG avatar variant of
+that photo in ``params["style"]``; the demo tools (provider models
+``demo/upscale`` and ``demo/remove-background``) turn their ``"source"`` input
+into a PNG ``params["factor"]`` times larger, or one with its background
+transparent; anything else gets a PNG image drawn from the prompt, with its
+``"reference"`` inputs laid on it.
 """
 
 from __future__ import annotations
@@ -47,10 +52,14 @@ def _palette(seed: bytes) -> list[tuple[int, int, int]]:
     return [(seed[i], seed[i + 1], seed[i + 2]) for i in range(0, 18, 3)]
 
 
-def render_png(*, prompt: str, aspect_ratio: str, index: int) -> bytes:
+def render_png(*, prompt: str, aspect_ratio: str, index: int, references: list[bytes] | None = None) -> bytes:
     """A PNG image drawn from the prompt: a gradient and soft shapes whose
     colours and places come from a hash of the prompt and the output index,
-    with the prompt written on it."""
+    with the prompt written on it. ``references`` (image bytes) are laid on
+    it as framed panels over a tint of their colours
+    (:func:`providers.demo_media.with_references`), so the picture really
+    shows them. Raises :class:`~providers.demo_media.MediaError` for an
+    unreadable reference."""
     seed = hashlib.sha256(f"{prompt}\x00{index}".encode()).digest()
     width, height = _size_for(aspect_ratio)
     colors = _palette(seed)
@@ -69,6 +78,8 @@ def render_png(*, prompt: str, aspect_ratio: str, index: int) -> bytes:
         sd.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(*colors[2 + i % 4], 150))
     shapes = shapes.filter(ImageFilter.GaussianBlur(radius=min(width, height) / 30))
     img.paste(shapes, (0, 0), shapes)
+    if references:
+        img = demo_media.with_references(img, references=references, index=index)
     caption = demo_media.text_layer(prompt, (width, height))
     img.paste(caption, (0, 0), caption)
     out = io.BytesIO()
@@ -80,8 +91,15 @@ def render_png(*, prompt: str, aspect_ratio: str, index: int) -> bytes:
 DEFAULT_DURATION_SECONDS = 5
 
 
+#: The demo tools, by provider model: what their "source" input becomes.
+TOOL_KINDS = {"demo/upscale": "upscale", "demo/remove-background": "remove_background"}
+
+
 def _kind(request: TaskRequest) -> str:
-    """What this request makes: "video", "avatar" or "image"."""
+    """What this request makes: "video", "avatar", "image", or a tool's kind
+    (:data:`TOOL_KINDS`)."""
+    if request.provider_model in TOOL_KINDS:
+        return TOOL_KINDS[request.provider_model]
     if "duration" in request.params or request.params.get("extend_task_id"):
         return "video"
     if any(item.role == "photo" for item in request.inputs):
@@ -91,11 +109,27 @@ def _kind(request: TaskRequest) -> str:
 
 def _input(request: TaskRequest, role: str) -> bytes | None:
     """The bytes of the first input with ``role``, or None."""
+    found = _inputs(request, role, limit=1)
+    return found[0] if found else None
+
+
+def _inputs(request: TaskRequest, role: str, *, limit: int | None = None) -> list[bytes]:
+    """The bytes of the inputs with ``role``, in order (at most ``limit``)."""
+    found: list[bytes] = []
     for item in request.inputs:
-        if item.role == role:
+        if item.role == role and (limit is None or len(found) < limit):
             with item.open() as fh:
-                return fh.read()
-    return None
+                found.append(fh.read())
+    return found
+
+
+def _factor(params: dict[str, Any]) -> int:
+    # The catalogue offers "2" and "4"; anything unreadable is 2, anything else is kept within 1…8.
+    try:
+        factor = int(str(params.get("factor", 2)))
+    except ValueError:
+        factor = 2
+    return min(max(factor, 1), 8)
 
 
 def _duration(params: dict[str, Any]) -> int:
@@ -169,7 +203,7 @@ class DemoAdapter(Adapter):
         Raises :class:`ProviderError`: ``"too_large"`` (permanent) past
         ``max_bytes``; ``"bad_output"`` (permanent) for a URL this adapter did
         not give for this request; ``"render_failed"`` (permanent) when an
-        input picture cannot be read or ffmpeg fails.
+        input picture cannot be read (or a tool has none) or ffmpeg fails.
         """
         task_id, _sep, name = url.removeprefix("demo://").rpartition("/")
         suffix = name.rpartition(".")[2]
@@ -199,6 +233,7 @@ class DemoAdapter(Adapter):
             duration = _duration(params)
             aspect_ratio = str(params.get("aspect_ratio", "16:9"))
             first_frame = _input(request, "first_frame")
+            last_frame = _input(request, "last_frame")
             seed = extends or task_id
             start = float(duration) if extends else 0.0
             if suffix == "mp4":
@@ -208,6 +243,7 @@ class DemoAdapter(Adapter):
                     duration_seconds=duration,
                     out=out,
                     first_frame=first_frame,
+                    last_frame=last_frame,
                     seed=seed,
                     start_seconds=start,
                     audio=str(params.get("sound", "")) == "on",
@@ -223,9 +259,22 @@ class DemoAdapter(Adapter):
             out.write(
                 demo_media.avatar_variant(photo=photo, style=str(params.get("style", "cartoon")), index=request.index)
             )
+        elif kind in ("upscale", "remove_background"):
+            source = _input(request, "source")
+            if source is None:
+                raise demo_media.MediaError("a demo tool needs its source image")
+            if kind == "upscale":
+                out.write(demo_media.upscale(image=source, factor=_factor(params)))
+            else:
+                out.write(demo_media.remove_background(image=source))
         else:
             out.write(
-                render_png(prompt=prompt, aspect_ratio=str(params.get("aspect_ratio", "1:1")), index=request.index)
+                render_png(
+                    prompt=prompt,
+                    aspect_ratio=str(params.get("aspect_ratio", "1:1")),
+                    index=request.index,
+                    references=_inputs(request, "reference", limit=demo_media.MAX_REFERENCES),
+                )
             )
 
     def supports_extend(self, provider_model: str) -> bool:
@@ -239,4 +288,6 @@ _CONTENT_TYPES = {
     ("png", "video"): "image/png",
     ("png", "avatar"): "image/png",
     ("png", "image"): "image/png",
+    ("png", "upscale"): "image/png",
+    ("png", "remove_background"): "image/png",
 }

@@ -1,5 +1,7 @@
-"""Offline media for the ``demo`` provider: real MP4 clips, their posters, and
-avatar variants of an uploaded photo, all made here with Pillow and the ffmpeg
+"""Offline media for the ``demo`` provider: real MP4 clips (also from a first
+and a last frame), their posters, avatar variants of an uploaded photo,
+pictures that show the reference images they were given, and the demo tools
+(an upscale, a background removal), all made here with Pillow and the ffmpeg
 binary that ships with imageio-ffmpeg (no network, no models).
 
 Pure functions: bytes in, bytes out. Errors are :class:`MediaError` (an input
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import imageio_ffmpeg
-from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageMath, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageMath, ImageOps, ImageStat
 
 #: Long side of a video frame, in pixels.
 VIDEO_LONG_SIDE = 640
@@ -34,8 +36,16 @@ AVATAR_LONG_SIDE = 1024
 #: Styles :func:`avatar_variant` knows; anything else falls back to the first.
 AVATAR_STYLES = ("cartoon", "posterise", "duotone", "sketch", "pop")
 
+#: Longest side an upscale makes, in pixels: a ×4 of a large picture stops
+#: there (a 768 px demo picture ×4 is 3072 px, within it).
+UPSCALE_MAX_SIDE = 4096
+#: Most reference images :func:`with_references` lays out (more are ignored).
+MAX_REFERENCES = 4
+
 #: How far a first-frame clip zooms in over its duration (1.2 = 20 %).
 _ZOOM = 1.2
+#: Share of a clip with a last frame spent dissolving into it (the end).
+_DISSOLVE = 0.5
 #: Seconds ffmpeg may take for one clip before we give up.
 _FFMPEG_TIMEOUT_SECONDS = 120
 _RGB = tuple[int, int, int]
@@ -71,6 +81,7 @@ def render_mp4(
     out: IO[bytes],
     fps: int = 12,
     first_frame: bytes | None = None,
+    last_frame: bytes | None = None,
     seed: str = "",
     start_seconds: float = 0.0,
     audio: bool = False,
@@ -83,14 +94,17 @@ def render_mp4(
     drifting over it, colours and paths taken from a hash of ``seed`` (the
     prompt when empty), the prompt written at the bottom. With ``first_frame``
     (the bytes of any image Pillow reads) the clip is a slow zoom into that
-    picture, cropped to fill the frame, with the prompt on it.
+    picture, cropped to fill the frame, with the prompt on it. With
+    ``last_frame`` as well, the second half of the clip dissolves into that
+    picture (cropped to fill the frame), and the last frame is it. (Both
+    frames carry the prompt's caption, as every frame does.)
     ``start_seconds`` shifts the animation clock, so a clip rendered with the
     same ``seed`` and ``start_seconds`` = the earlier clip's length continues
     it. ``audio`` adds a silent AAC stereo track.
 
     Raises ``ValueError`` for a duration outside 1…:data:`MAX_DURATION_SECONDS`
-    or ``fps`` < 1, :class:`MediaError` for an unreadable ``first_frame`` or an
-    ffmpeg failure.
+    or ``fps`` < 1, :class:`MediaError` for an unreadable ``first_frame`` or
+    ``last_frame`` or an ffmpeg failure.
     """
     if not 1 <= duration_seconds <= MAX_DURATION_SECONDS:
         raise ValueError(f"duration_seconds must be 1…{MAX_DURATION_SECONDS}, not {duration_seconds}")
@@ -100,9 +114,11 @@ def render_mp4(
         prompt=prompt,
         aspect_ratio=aspect_ratio,
         first_frame=first_frame,
+        last_frame=last_frame,
         seed=seed,
         start_seconds=start_seconds,
         duration_seconds=duration_seconds,
+        fps=fps,
     )
     width, height = scene.size
     frames = duration_seconds * fps
@@ -221,6 +237,8 @@ class _Scene:
     blobs: tuple[_Blob, ...] = ()
     picture: Image.Image | None = None  # RGB, _ZOOM × frame size, for first-frame clips
     pan: tuple[float, float] = (0.0, 0.0)  # where the zoom heads, −1…1 of the free margin
+    last: Image.Image | None = None  # RGB, frame-sized: what the clip ends on
+    fps: int = 12
 
     @classmethod
     def build(
@@ -232,10 +250,15 @@ class _Scene:
         seed: str,
         start_seconds: float,
         duration_seconds: int,
+        last_frame: bytes | None = None,
+        fps: int = 12,
     ) -> _Scene:
         width, height = video_size(aspect_ratio)
         digest = hashlib.sha256((seed or prompt).encode()).digest()
         overlay = text_layer(prompt, (width, height))
+        last = None
+        if last_frame is not None:
+            last = ImageOps.fit(_open_image(last_frame), (width, height), Image.Resampling.LANCZOS)
         if first_frame is not None:
             picture = ImageOps.fit(
                 _open_image(first_frame),
@@ -243,7 +266,16 @@ class _Scene:
                 Image.Resampling.LANCZOS,
             )
             pan = (digest[0] / 127.5 - 1, digest[1] / 127.5 - 1)
-            return cls((width, height), start_seconds, duration_seconds, overlay, picture=picture, pan=pan)
+            return cls(
+                (width, height),
+                start_seconds,
+                duration_seconds,
+                overlay,
+                picture=picture,
+                pan=pan,
+                last=last,
+                fps=fps,
+            )
         colors = [(digest[i], digest[i + 1], digest[i + 2]) for i in range(0, 18, 3)]
         # A vertical gradient top→bottom→top, so scrolling it loops without a seam.
         ramp = Image.linear_gradient("L").resize((width, height))
@@ -268,7 +300,16 @@ class _Scene:
                     phase=(digest[6 + i] / 255, digest[12 + i] / 255),
                 )
             )
-        return cls((width, height), start_seconds, duration_seconds, overlay, background=background, blobs=tuple(blobs))
+        return cls(
+            (width, height),
+            start_seconds,
+            duration_seconds,
+            overlay,
+            background=background,
+            blobs=tuple(blobs),
+            last=last,
+            fps=fps,
+        )
 
     def frame(self, t: float) -> Image.Image:
         """The RGB frame ``t`` seconds into this clip."""
@@ -286,6 +327,12 @@ class _Scene:
                 cy = height * (0.5 + 0.4 * math.cos(2 * math.pi * (clock * blob.freq[1] + blob.phase[1])))
                 sw, sh = blob.sprite.size
                 img.paste(blob.sprite, (round(cx - sw / 2), round(cy - sh / 2)), blob.sprite)
+        if self.last is not None:
+            # The clip's last frame is at duration − 1/fps: the dissolve ends exactly there.
+            end = max(self.duration - 1 / self.fps, 1e-6)
+            q = min(1.0, max(0.0, (t / end - (1 - _DISSOLVE)) / _DISSOLVE))
+            if q > 0:
+                img = Image.blend(img, self.last, (1 - math.cos(math.pi * q)) / 2)
         img.paste(self.overlay, (0, 0), self.overlay)
         return img
 
@@ -439,6 +486,134 @@ _AVATAR_RENDERERS = {
 }
 
 
+# --- pictures with references ------------------------------------------------------
+
+
+def with_references(picture: Image.Image, *, references: list[bytes], index: int = 0) -> Image.Image:
+    """``picture`` (RGB) with ``references`` (the bytes of images Pillow
+    reads; the first :data:`MAX_REFERENCES`) laid on it as framed panels:
+    one large panel in the middle, two side by side (stacked in a portrait
+    picture), three or four in a 2 × 2 grid, each reference cropped to fill
+    its panel, transparency over white. The picture under them is tinted
+    towards the references' average colour. ``index`` (the output's number)
+    turns the order, so each output of one request differs. Returns a new
+    RGB image of ``picture``'s size; a reference's own pixels show unchanged
+    in the middle of its panel.
+
+    Raises :class:`MediaError` for an unreadable reference."""
+    refs = [_open_image_rgba(data) for data in references[:MAX_REFERENCES]]
+    if not refs:
+        return picture.copy()
+    turn = index % len(refs)
+    refs = refs[turn:] + refs[:turn]
+    width, height = picture.size
+    mean = [sum(ImageStat.Stat(r.convert("RGB")).mean[c] for r in refs) / len(refs) for c in range(3)]
+    tint = Image.new("RGB", picture.size, tuple(round(v) for v in mean))
+    out = Image.blend(picture.convert("RGB"), tint, 0.35)
+    # The panels sit in the upper 80 %: the caption goes along the bottom.
+    left, top, right, bottom = width * 0.08, height * 0.07, width * 0.92, height * 0.78
+    if len(refs) == 1:
+        cols, rows = 1, 1
+    elif len(refs) == 2:
+        cols, rows = (2, 1) if width >= height else (1, 2)
+    else:
+        cols, rows = 2, 2
+    gap = min(width, height) * 0.03
+    cell_w = (right - left - gap * (cols - 1)) / cols
+    cell_h = (bottom - top - gap * (rows - 1)) / rows
+    border = max(2, round(min(width, height) / 160))
+    shadow = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    boxes = []
+    for i, _ref in enumerate(refs):
+        x0 = round(left + (i % cols) * (cell_w + gap))
+        y0 = round(top + (i // cols) * (cell_h + gap))
+        boxes.append((x0, y0, round(x0 + cell_w), round(y0 + cell_h)))
+        ImageDraw.Draw(shadow).rectangle(
+            [x0 + border * 2, y0 + border * 3, round(x0 + cell_w) + border * 2, round(y0 + cell_h) + border * 3],
+            fill=(0, 0, 0, 140),
+        )
+    shadow = shadow.filter(ImageFilter.GaussianBlur(radius=border * 3))
+    out.paste(shadow, (0, 0), shadow)
+    for ref, (x0, y0, x1, y1) in zip(refs, boxes, strict=True):
+        frame = Image.new("RGB", (x1 - x0, y1 - y0), (255, 255, 255))
+        inner = (max(1, x1 - x0 - 2 * border), max(1, y1 - y0 - 2 * border))
+        fitted = ImageOps.fit(ref, inner, Image.Resampling.LANCZOS)
+        frame.paste(fitted, (border, border), fitted)
+        out.paste(frame, (x0, y0))
+    return out
+
+
+# --- tools -----------------------------------------------------------------------
+
+
+def upscale(*, image: bytes, factor: int) -> bytes:
+    """A PNG of ``image`` (the bytes of any image Pillow reads) resampled with
+    Lanczos to ``factor`` × its width and height (2 or 4 for the demo tool;
+    1–8 accepted), but never past :data:`UPSCALE_MAX_SIDE` pixels on the
+    long side (the scale is then what fits, never below 1). Transparency is
+    kept (RGBA in, RGBA out); anything else becomes RGB.
+
+    Raises ``ValueError`` for a factor outside 1–8, :class:`MediaError` for
+    an unreadable image."""
+    if not 1 <= factor <= 8:
+        raise ValueError(f"factor must be 1…8, not {factor}")
+    img = _open_image_rgba(image)
+    if not _has_alpha(img):
+        img = img.convert("RGB")
+    width, height = img.size
+    scale = max(1.0, min(float(factor), UPSCALE_MAX_SIDE / max(width, height)))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return _png(img.resize(size, Image.Resampling.LANCZOS))
+
+
+#: Colour distance (largest channel difference, 0–255) under which a pixel is
+#: background, and over which it is kept whole; between the two it fades.
+_BACKGROUND_NEAR = 28
+_BACKGROUND_FAR = 72
+
+
+def remove_background(*, image: bytes) -> bytes:
+    """A PNG (RGBA) of ``image`` (the bytes of any image Pillow reads) whose
+    background is transparent.
+
+    The background is estimated from the picture's border: each row is
+    modelled as a blend from its left edge colour to its right edge colour,
+    each column from its top to its bottom (so flat backdrops and smooth
+    gradients both count). A pixel close to either model (largest channel
+    difference under 28) becomes transparent, one far from both (over 72)
+    stays opaque, and the alpha fades in between; speckles are smoothed
+    away. The colours are kept as they are. The picture's size is kept.
+
+    Raises :class:`MediaError` for an unreadable image."""
+    img = _open_image_rgba(image).convert("RGB")
+    width, height = img.size
+    band = max(1, min(width, height) // 100)
+
+    def edge(box: tuple[int, int, int, int], size: tuple[int, int]) -> Image.Image:
+        return img.crop(box).resize(size, Image.Resampling.BOX)
+
+    rows = Image.new("RGB", (2, height))
+    rows.paste(edge((0, 0, band, height), (1, height)), (0, 0))
+    rows.paste(edge((width - band, 0, width, height), (1, height)), (1, 0))
+    cols = Image.new("RGB", (width, 2))
+    cols.paste(edge((0, 0, width, band), (width, 1)), (0, 0))
+    cols.paste(edge((0, height - band, width, height), (width, 1)), (0, 1))
+    near = None
+    for model in (rows, cols):
+        diff = ImageChops.difference(img, model.resize((width, height), Image.Resampling.BILINEAR))
+        r, g, b = diff.split()
+        distance = ImageChops.lighter(ImageChops.lighter(r, g), b)
+        near = distance if near is None else ImageChops.darker(near, distance)
+    assert near is not None
+    span = _BACKGROUND_FAR - _BACKGROUND_NEAR
+    ramp = [min(255, max(0, (d - _BACKGROUND_NEAR) * 255 // span)) for d in range(256)]
+    alpha = near.point(ramp)
+    alpha = alpha.filter(ImageFilter.MedianFilter(3))
+    out = img.convert("RGBA")
+    out.putalpha(alpha)
+    return _png(out)
+
+
 # --- shared --------------------------------------------------------------------
 
 
@@ -449,6 +624,21 @@ def _open_image(data: bytes) -> Image.Image:
         return ImageOps.exif_transpose(img).convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise MediaError(f"not a readable image: {exc}") from exc
+
+
+def _open_image_rgba(data: bytes) -> Image.Image:
+    """Like :func:`_open_image`, but RGBA (transparency kept)."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        return ImageOps.exif_transpose(img).convert("RGBA")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"not a readable image: {exc}") from exc
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    """Whether an RGBA image has a pixel that is not fully opaque."""
+    return img.mode == "RGBA" and img.getchannel("A").getextrema()[0] != 255
 
 
 def _png(img: Image.Image) -> bytes:

@@ -3,8 +3,8 @@ their provider tasks, results and uploads (docs/architecture.md, "Generate →
 result"). Import from here; the modules are rooms of one house:
 
 - ``submit``: what can be generated, checking a request, holding its price,
-  creating the job (also with the files the request brings), regenerate,
-  extend;
+  creating the job (also with the files the request brings, or the user's
+  earlier results), regenerate, extend, running a tool on a result;
 - ``pipeline``: submitting to the provider, recording results, polling,
   finishing the job (capture / release);
 - ``callbacks``: verifying and queueing a provider's callback;
@@ -42,7 +42,9 @@ from .submit import (
     job_regenerate,
     job_submit,
     job_submit_with_files,
+    job_tool_apply,
     offers_available,
+    tools_available,
 )
 from .uploads import upload_create, upload_delete, uploads_purge
 
@@ -68,6 +70,7 @@ __all__ = [
     "job_retry",
     "job_submit",
     "job_submit_with_files",
+    "job_tool_apply",
     "job_try_finish",
     "jobs_revive",
     "offers_available",
@@ -76,6 +79,7 @@ __all__ = [
     "sweep_stuck_jobs",
     "task_complete",
     "task_finish_failed",
+    "tools_available",
     "upload_create",
     "upload_delete",
     "uploads_purge",

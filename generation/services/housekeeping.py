@@ -17,7 +17,7 @@ from credits.models import Hold, HoldStatus
 from credits.services import credits_release
 
 from ..errors import GenerationError
-from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, Job, TaskStatus
+from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, Job, JobInput, TaskStatus
 from ..queues import queue_for
 from .pipeline import asset_files_delete, job_fail, job_poll, owner_language, poll_chain_restart
 
@@ -106,9 +106,16 @@ def holds_release_orphaned() -> int:
 
 def job_delete(*, job: Job) -> None:
     """Delete a finished job and its files. Raises :class:`GenerationError`
-    while the job is still running (its hold is still open)."""
+    while the job is still running (its hold is still open), or while an
+    unfinished job still works from one of its results (an upscale of it:
+    the provider needs the file). Jobs made from its results stay, their
+    inputs pointing at no result."""
     if not job.is_final:
         raise GenerationError(_("A job can be deleted once it has finished."), code="running")
+    if JobInput.objects.filter(asset__job=job).exclude(job__status__in=FINAL_JOB_STATUSES).exists():
+        raise GenerationError(
+            _("A running job still uses this result; delete it when that job has finished."), code="in_use"
+        )
     with transaction.atomic():
         assets = list(job.assets.all())
         job.delete()

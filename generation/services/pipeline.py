@@ -26,6 +26,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -73,9 +74,9 @@ def _callback_url(job: Job) -> str | None:
     return base.rstrip("/") + reverse("provider_callback", kwargs={"token": job.callback_token})
 
 
-def _opener(upload: Upload) -> Callable[[], IO[bytes]]:
-    name = upload.file.name or ""
-    return lambda: upload.file.storage.open(name, "rb")
+def _opener(field: FieldFile) -> Callable[[], IO[bytes]]:
+    name, storage = field.name or "", field.storage
+    return lambda: storage.open(name, "rb")
 
 
 def _pipeline_job(job_id: int) -> Job:
@@ -89,22 +90,28 @@ def _pipeline_job(job_id: int) -> Job:
 
 
 def _input_files(job: Job) -> tuple[InputFile, ...]:
-    """The job's user images in order, read once per ``Job`` instance (a task
-    run asks for them per provider call)."""
+    """The job's input files in order, read once per ``Job`` instance (a task
+    run asks for them per provider call): each input's upload, or the earlier
+    result it names (an image, or for a video the video file itself). An
+    input whose file was deleted is left out."""
     cached: tuple[InputFile, ...] | None = job.__dict__.get("_input_files")
     if cached is None and job.__dict__.get("has_inputs") is False:
         cached = job.__dict__["_input_files"] = ()
     if cached is None:
-        cached = job.__dict__["_input_files"] = tuple(
-            InputFile(
-                name=(i.upload.file.name or "").rsplit("/", 1)[-1],
-                content_type=i.upload.content_type,
-                open=_opener(i.upload),
-                role=i.role,
+        files = []
+        for item in job.inputs.select_related("upload", "asset"):
+            source: Upload | Asset | None = item.upload or item.asset
+            if source is None:
+                continue
+            files.append(
+                InputFile(
+                    name=(source.file.name or "").rsplit("/", 1)[-1],
+                    content_type=source.content_type,
+                    open=_opener(source.file),
+                    role=item.role,
+                )
             )
-            for i in job.inputs.select_related("upload")
-            if i.upload is not None
-        )
+        cached = job.__dict__["_input_files"] = tuple(files)
     return cached
 
 

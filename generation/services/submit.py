@@ -5,9 +5,11 @@ price and creating the job; regenerate and extend build on the same door.
 retries and, later, the API): the price comes from the catalogue with the
 chosen options, never from the client, and the hold and the job are written
 in one transaction. :func:`job_submit_with_files` is the door for a request
-that brings files (a video's first frame, avatar photos): it checks
-everything it can before a file is stored, and stores none when the job is
-refused.
+that brings files (a video's first frame, avatar photos, reference images):
+it checks everything it can before a file is stored, and stores none when the
+job is refused. A job's inputs may also be the user's own earlier results
+(``results``: picked references, the source of a tool); :func:`job_tool_apply`
+runs a tool (upscale, remove the background) on one of them.
 """
 
 from __future__ import annotations
@@ -25,10 +27,22 @@ from credits.selectors import has_paid
 from credits.services import credits_hold, wallet_lock
 from providers.models import Offer, Service
 from providers.registry import get_adapter
+from providers.shots import ShotsError, shots_on, split_shots
+from providers.tools import SOURCE_ROLE, is_tool, tool_spec
 
 from .. import consent
 from ..errors import GenerationError
-from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, Job, JobInput, ProviderTask, TaskStatus, Upload
+from ..models import (
+    FINAL_JOB_STATUSES,
+    JOB_HOLD_PREFIX,
+    Asset,
+    Job,
+    JobInput,
+    JobStatus,
+    ProviderTask,
+    TaskStatus,
+    Upload,
+)
 from ..queues import queue_for
 from .uploads import upload_create, upload_delete
 
@@ -44,15 +58,31 @@ PARAM_LABELS = {
     "duration": gettext_lazy("duration"),
     "resolution": gettext_lazy("resolution"),
     "sound": gettext_lazy("sound"),
+    "mode": gettext_lazy("quality"),
+    "quality": gettext_lazy("quality"),
+    "multi_shot": gettext_lazy("shots"),
+    "factor": gettext_lazy("scale"),
 }
 
 
 def offers_available(*, service: str) -> list[Offer]:
-    """Active catalogue models of ``service`` whose adapter is configured here."""
+    """Active catalogue models of ``service`` whose adapter is configured
+    here, tools left out (they work on a result, not in the studio's model
+    pickers: :func:`tools_available`)."""
     return [
         offer
         for offer in Offer.objects.filter(service=service, is_active=True)
-        if get_adapter(offer.adapter).is_configured()
+        if not is_tool(offer) and get_adapter(offer.adapter).is_configured()
+    ]
+
+
+def tools_available() -> list[Offer]:
+    """Active tools (``providers.tools``) whose adapter is configured here, in
+    catalogue order; one query."""
+    return [
+        offer
+        for offer in Offer.objects.filter(is_active=True, options__has_key="tool").order_by("sort_order", "slug")
+        if is_tool(offer) and get_adapter(offer.adapter).is_configured()
     ]
 
 
@@ -64,10 +94,11 @@ def _check_available(offer: Offer) -> None:
 def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
     """Check ``params`` against what ``offer`` accepts and return the clean set:
     ``{"prompt": str, "outputs": int, <each option of the model>: str}``;
-    a missing option takes the model's default. Raises
-    :class:`GenerationError` naming the first problem."""
-    prompt = str(params.get("prompt") or "").strip()
-    if not prompt:
+    a missing option takes the model's default. A tool (``providers.tools``)
+    takes no prompt: its clean set has none. Raises :class:`GenerationError`
+    naming the first problem."""
+    prompt = "" if is_tool(offer) else str(params.get("prompt") or "").strip()
+    if not prompt and not is_tool(offer):
         raise GenerationError(_("Write a prompt first."), code="prompt")
     limit = min(offer.prompt_max_length, settings.MIRSAM_PROMPT_MAX_LENGTH)
     if len(prompt) > limit:
@@ -76,7 +107,7 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
             % {"length": len(prompt), "limit": limit},
             code="prompt",
         )
-    clean: dict[str, Any] = {"prompt": prompt}
+    clean: dict[str, Any] = {"prompt": prompt} if prompt else {}
     for name, spec in offer.param_specs.items():
         value = params.get(name)
         value = spec["default"] if value in (None, "") else str(value)
@@ -93,6 +124,12 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
         clean[name] = value
     if offer.forbidden(clean):
         raise GenerationError(_("This model does not offer that combination of settings."), code="option")
+    shots = offer.options.get("shots")
+    if shots is not None and shots_on(shots, clean):
+        try:
+            split_shots(shots, prompt, int(clean.get(str(shots.get("seconds", "duration"))) or 0))
+        except ShotsError as exc:
+            raise GenerationError(str(exc), code="shots") from exc
     try:
         outputs = int(params.get("outputs") or 1)
     except (TypeError, ValueError):
@@ -104,7 +141,8 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_input_count(offer: Offer, count: int) -> None:
-    """The number of user images fits the model (``offer.input_limits``)."""
+    """The number of input images (uploads and picked results together) fits
+    the model (``offer.input_limits``)."""
     low, high = offer.input_limits
     if count > high:
         if not high:
@@ -115,10 +153,40 @@ def _check_input_count(offer: Offer, count: int) -> None:
             code="inputs",
         )
     if count < low:
-        raise GenerationError(
-            ngettext("Add at least %(min)d photo.", "Add at least %(min)d photos.", low) % {"min": low},
-            code="inputs",
-        )
+        if "reference" in offer.input_roles:
+            message = ngettext(
+                "Add at least %(min)d reference image.", "Add at least %(min)d reference images.", low
+            ) % {"min": low}
+        else:
+            message = ngettext("Add at least %(min)d photo.", "Add at least %(min)d photos.", low) % {"min": low}
+        raise GenerationError(message, code="inputs")
+
+
+def _check_results(offer: Offer, user: User, results: Sequence[Asset], *, first_position: int) -> None:
+    """Earlier results used as inputs are the user's own finished results of
+    the kind their role needs: a video only as a video tool's source, an
+    image anywhere else. Photos of people (Avatar) need the consent given
+    with an upload, so a consent service takes no results. ``first_position``
+    is the position of the first result among the job's inputs (uploads
+    come first). Raises :class:`GenerationError` (``not_found`` for a result
+    that is not the user's, so a view can answer 404)."""
+    if not results:
+        return
+    if any(a.user_id != user.pk for a in results):
+        raise GenerationError(_("That result was not found."), code="not_found")
+    if offer.service in CONSENT_SERVICES:
+        raise GenerationError(_("Upload the photos for a portrait; earlier results cannot be used."), code="inputs")
+    spec = tool_spec(offer)
+    roles = offer.input_roles
+    for i, asset in enumerate(results, start=first_position):
+        if asset.job.status != JobStatus.SUCCEEDED:
+            raise GenerationError(_("That result is not finished."), code="inputs")
+        role = roles[min(i, len(roles) - 1)]
+        wants_video = role == SOURCE_ROLE and spec is not None and spec.source == Service.VIDEO
+        if asset.is_video != wants_video:
+            raise GenerationError(
+                _("A video cannot be used here.") if asset.is_video else _("This needs a video."), code="inputs"
+            )
 
 
 def _check_consent(offer: Offer, consent_version: str | None) -> None:
@@ -139,6 +207,7 @@ def job_submit(
     offer: Offer,
     params: dict[str, Any],
     uploads: Sequence[Upload] = (),
+    results: Sequence[Asset] = (),
     parent: Job | None = None,
     extra: dict[str, Any] | None = None,
     price: int | None = None,
@@ -149,7 +218,10 @@ def job_submit(
     The price comes from the catalogue (``offer.price_for`` with the chosen
     options), never from the client; ``price`` overrides it only for server
     decisions such as an extend. ``uploads`` are the user's checked images in
-    order (their roles follow ``offer.input_roles``); ``extra`` adds
+    order, then ``results``: the user's own finished results used as inputs
+    (picked reference images, a tool's source); their roles follow
+    ``offer.input_roles`` by position, and both count against the model's
+    ``inputs`` limits together; ``extra`` adds
     server-side parameters (an avatar style, the task to extend). Raises
     :class:`GenerationError` for bad input or an unavailable model and
     ``credits.services.InsufficientCredits`` for a short balance; in both
@@ -170,7 +242,8 @@ def job_submit(
     clean = job_params_clean(offer=offer, params=params)
     if any(u.user_id != user.pk for u in uploads):
         raise GenerationError(_("That file was not found."), code="inputs")
-    _check_input_count(offer, len(uploads))
+    _check_input_count(offer, len(uploads) + len(results))
+    _check_results(offer, user, results, first_position=len(uploads))
     clean.update(extra or {})
     total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
     with transaction.atomic():
@@ -180,7 +253,7 @@ def job_submit(
                 job = Job.objects.create(
                     user=user,
                     offer=offer,
-                    service=offer.service,
+                    service=_service_of(offer),
                     params=clean,
                     price_credits=total,
                     parent=parent,
@@ -199,10 +272,12 @@ def job_submit(
         )
         job.save(update_fields=["hold"])
         roles = offer.input_roles
+        sources: list[tuple[Upload | None, Asset | None]] = [(u, None) for u in uploads]
+        sources += [(None, a) for a in results]
         JobInput.objects.bulk_create(
             [
-                JobInput(job=job, upload=upload, role=roles[min(i, len(roles) - 1)], position=i)
-                for i, upload in enumerate(uploads)
+                JobInput(job=job, upload=upload, asset=asset, role=roles[min(i, len(roles) - 1)], position=i)
+                for i, (upload, asset) in enumerate(sources)
             ]
         )
         ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
@@ -213,6 +288,14 @@ def job_submit(
             lambda: submit_job_task.apply_async((job.pk,), {"language": language}, queue=queue_for(job))
         )
     return job
+
+
+def _service_of(offer: Offer) -> str:
+    """The service a job of ``offer`` belongs to: the model's, but for a tool
+    the service of the results it works on (an upscale of an image is in the
+    Image feed, whatever service the tool's row names)."""
+    spec = tool_spec(offer)
+    return spec.source if spec is not None and spec.source in Service.values else offer.service
 
 
 def _check_free_concurrency(user: User) -> None:
@@ -250,12 +333,14 @@ def job_submit_with_files(
     offer: Offer,
     params: dict[str, Any],
     files: Sequence[UploadedFile],
+    results: Sequence[Asset] = (),
     consent_version: str | None = None,
     extra: dict[str, Any] | None = None,
     submission_key: str = "",
 ) -> Job:
     """:func:`job_submit` for a request that brings its images as files, in
-    order (their roles follow ``offer.input_roles``).
+    order (their roles follow ``offer.input_roles``), and perhaps some of the
+    user's earlier ``results`` after them (counted with the files).
 
     ``consent_version`` is the version of the consent wording the user
     confirmed (``generation.consent.CURRENT_VERSION`` when they saw the
@@ -277,13 +362,20 @@ def job_submit_with_files(
     _check_available(offer)
     job_params_clean(offer=offer, params=params)
     _check_consent(offer, consent_version)
-    _check_input_count(offer, len(files))
+    _check_input_count(offer, len(files) + len(results))
+    _check_results(offer, user, results, first_position=len(files))
     uploads: list[Upload] = []
     try:
         for f in files:
             uploads.append(upload_create(user=user, file=f, consent_version=consent_version))
         job = job_submit(
-            user=user, offer=offer, params=params, uploads=uploads, extra=extra, submission_key=submission_key
+            user=user,
+            offer=offer,
+            params=params,
+            uploads=uploads,
+            results=results,
+            extra=extra,
+            submission_key=submission_key,
         )
     except Exception:
         # A refused job must not leave the user's photos behind.
@@ -298,24 +390,86 @@ def job_submit_with_files(
 
 def job_regenerate(*, job: Job, submission_key: str = "") -> Job:
     """A new job with the same model, settings and inputs as ``job`` (held
-    and priced anew). Inputs whose upload was deleted make it refuse.
+    and priced anew). Inputs whose upload or earlier result was deleted make
+    it refuse. A tool's job runs the tool again on the same source
+    (:func:`job_tool_apply`: its parent is the source's job, not ``job``).
     ``submission_key`` as for :func:`job_submit`."""
-    inputs = list(job.inputs.select_related("upload"))
-    if any(i.upload is None for i in inputs):
+    inputs = list(job.inputs.select_related("upload", "asset__job__offer"))
+    params = {k: v for k, v in job.params.items() if k in {"prompt", "outputs", *job.offer.param_specs}}
+    if is_tool(job.offer):
+        source = next((i.asset for i in inputs if i.role == SOURCE_ROLE and i.asset is not None), None)
+        if source is None:
+            raise GenerationError(_("The original of this result was deleted."), code="inputs_deleted")
+        return job_tool_apply(asset=source, tool=job.offer, params=params, submission_key=submission_key)
+    if any(i.upload is None and i.asset is None for i in inputs):
         raise GenerationError(_("The photos of this job were deleted; upload them again."), code="inputs_deleted")
     if job.params.get("extend_task_id"):
         raise GenerationError(_("Extend the original video again instead."), code="extended")
-    params = {k: v for k, v in job.params.items() if k in {"prompt", "outputs", *job.offer.param_specs}}
     extra = {k: v for k, v in job.params.items() if k in {"preset", "style", "details"}}
     return job_submit(
         user=job.user,
         offer=job.offer,
         params=params,
         uploads=[i.upload for i in inputs if i.upload is not None],
+        results=[i.asset for i in inputs if i.upload is None and i.asset is not None],
         parent=job,
         extra=extra,
         submission_key=submission_key,
     )
+
+
+def job_tool_apply(*, asset: Asset, tool: Offer, params: dict[str, Any], submission_key: str = "") -> Job:
+    """Run ``tool`` (a catalogue row with ``options["tool"]``,
+    ``providers.tools``) on ``asset``, one of its owner's finished results:
+    a new job for the asset's owner with the tool as its model, one input
+    (role ``"source"``) = ``asset``, the tool's own options from ``params``
+    (others are ignored; missing ones take the tool's defaults), priced by
+    the tool's ``price_for`` and held like any job; its ``parent`` is the
+    source's job, so the new card says what it was made from.
+
+    Raises :class:`GenerationError` (``not_applicable``) when the tool does
+    not work on this result (another service or model, a video for an image
+    tool, an unfinished job), what :func:`job_submit` raises otherwise.
+    ``submission_key`` as for :func:`job_submit`."""
+    if submission_key:
+        existing = _submitted(asset.user, submission_key)
+        if existing is not None:
+            return existing
+    source_job = asset.job
+    spec = tool_spec(tool)
+    if (
+        spec is None
+        or source_job.status != JobStatus.SUCCEEDED
+        or not spec.applies_to(service=source_job.service, model_slug=source_job.offer.slug)
+        or asset.is_video != (spec.source == Service.VIDEO)
+    ):
+        raise GenerationError(_("This tool does not work on that result."), code="not_applicable")
+    options: dict[str, Any] = {name: params.get(name) for name in tool.param_specs}
+    options["outputs"] = 1
+    return job_submit(
+        user=asset.user,
+        offer=tool,
+        params=options,
+        results=[asset],
+        parent=source_job,
+        extra=_source_facts(asset),
+        submission_key=submission_key,
+    )
+
+
+def _source_facts(asset: Asset) -> dict[str, Any]:
+    """What a tool's job needs to know of its source besides the file: the
+    provider task that made it (``source_task_id``, ``source_index``: Veo's
+    own upscales name the clip at kie.ai, docs/kie.md §2.2) and its length
+    in seconds (``duration``: a video tool is priced per second of it)."""
+    facts: dict[str, Any] = {}
+    task = asset.task
+    if task is not None and task.task_id:
+        facts.update(source_task_id=task.task_id, source_index=0)
+    duration = str(asset.job.params.get("duration") or "")
+    if duration.isdigit():
+        facts["duration"] = duration
+    return facts
 
 
 def job_extend(*, job: Job, prompt: str, submission_key: str = "") -> Job:

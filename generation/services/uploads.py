@@ -69,7 +69,8 @@ def uploads_purge(*, older_than_days: int | None = None) -> int:
     jobs have all finished. Returns how many were deleted."""
     days = settings.MIRSAM_UPLOAD_RETENTION_DAYS if older_than_days is None else older_than_days
     cutoff = timezone.now() - timedelta(days=days)
-    busy = JobInput.objects.exclude(job__status__in=FINAL_JOB_STATUSES).values("upload_id")
+    # Inputs that are earlier results have no upload: a NULL in NOT IN would exclude every row.
+    busy = JobInput.objects.exclude(job__status__in=FINAL_JOB_STATUSES).filter(upload__isnull=False).values("upload_id")
     deleted = 0
     for upload in Upload.objects.filter(created_at__lt=cutoff).exclude(pk__in=busy).iterator():
         upload_delete(upload=upload)

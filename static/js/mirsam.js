@@ -101,12 +101,106 @@
     if (form && event.target.matches("select")) form.submit();
   });
 
+  // --- controls that need JavaScript (htmx) are shown only with it ----------
+  function showJsOnly(root) {
+    root = root || document;
+    if (root.matches && root.matches("[data-js-only]")) root.hidden = false;
+    root.querySelectorAll("[data-js-only][hidden]").forEach(function (el) {
+      el.hidden = false;
+    });
+  }
+
+  // --- reference images (generation/partials/references.html) ---------------
+  // Uploads and picked results count together against the model's limit
+  // (data-reference-limit; the server checks it again): past it, the
+  // unpicked results are disabled. Chosen files get small previews.
+  function updateReferences(box) {
+    var limit = parseInt(box.getAttribute("data-reference-limit"), 10) || 0;
+    var input = box.querySelector("[data-ref-files]");
+    var count = input && input.files ? input.files.length : 0;
+    var checks = box.querySelectorAll("input[name=reference_asset]");
+    checks.forEach(function (check) { if (check.checked) count += 1; });
+    checks.forEach(function (check) { check.disabled = !check.checked && count >= limit; });
+    var counter = box.querySelector("[data-ref-counter]");
+    if (counter) {
+      counter.hidden = false;
+      var number = counter.querySelector("[data-ref-count]");
+      if (number) number.textContent = String(count);
+      counter.classList.toggle("is-over", count > limit);
+    }
+  }
+
+  function initReferences(root) {
+    (root || document).querySelectorAll("[data-reference-limit]").forEach(updateReferences);
+  }
+
+  function showPreviews(input) {
+    var box = input.closest("[data-reference-limit]");
+    var list = box && box.querySelector("[data-ref-previews]");
+    if (!list || !window.URL || !URL.createObjectURL) return;
+    list.querySelectorAll("img").forEach(function (img) { URL.revokeObjectURL(img.src); });
+    list.textContent = "";
+    Array.prototype.forEach.call(input.files || [], function (file) {
+      if (!/^image\//.test(file.type)) return;
+      var item = document.createElement("li");
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(file);
+      img.alt = file.name;
+      item.appendChild(img);
+      list.appendChild(item);
+    });
+    list.hidden = !list.children.length;
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target.closest && event.target.closest("[data-reference-limit]");
+    if (!box) return;
+    if (event.target.matches("[data-ref-files]")) showPreviews(event.target);
+    updateReferences(box);
+  });
+
+  // --- tools on a result (generation/partials/tool_form.html) ---------------
+  // Cancel closes the form in the card and gives focus back to its button;
+  // on the form's own page (no JavaScript needed) the link goes back.
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest("[data-tool-cancel]");
+    var slot = cancel && cancel.closest(".tool-slot");
+    var card = slot && slot.closest(".job-card");
+    if (!card) return;
+    event.preventDefault();
+    slot.textContent = "";
+    var opener = card.querySelector("[data-tool-open]");
+    if (opener) opener.focus();
+  });
+
+  // A re-rendered tool form (new price) keeps the focus on the control that
+  // changed; a newly opened one takes it.
+  function focusToolForm(slot, name) {
+    var target = null;
+    if (name) {
+      target = slot.querySelector("[name='" + name + "']:checked") || slot.querySelector("select[name='" + name + "']");
+    }
+    target = target || slot.querySelector("select, input[type=radio]:checked, button[type=submit]");
+    if (target) target.focus();
+  }
+
   // --- htmx hooks -------------------------------------------------------------
   document.addEventListener("htmx:afterSwap", function (event) {
     initCounters(event.detail.elt && event.detail.elt.parentNode);
     var prompt = document.querySelector("textarea[data-counter]");
     if (prompt) updateCounter(prompt);
     autoDismiss(event.detail.elt);
+    var target = event.detail.target;
+    if (target && target.classList && target.classList.contains("tool-slot") && target.firstElementChild) {
+      var trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
+      focusToolForm(target, trigger && trigger.name && !trigger.hasAttribute("data-tool-open") ? trigger.name : "");
+    }
+  });
+
+  // Every piece of content htmx adds (also out of band: the reference control).
+  document.addEventListener("htmx:load", function (event) {
+    showJsOnly(event.detail.elt);
+    initReferences(document);
   });
 
   // A brief highlight when the header balance changes.
@@ -164,6 +258,8 @@
   function ready() {
     initCounters(document);
     autoDismiss(document);
+    showJsOnly(document);
+    initReferences(document);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);

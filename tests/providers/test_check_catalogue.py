@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from billing.models import Plan
+from providers import pricing
 from providers.models import Offer
 from tests.factories import OfferFactory
 from tests.support.catalogue import SEEDED_MODELS, install_seeded_catalogue
@@ -39,7 +40,8 @@ def test_the_seeded_catalogue_passes_and_every_price_is_listed(seeded_catalogue)
     out, err = check()
     assert err == ""
     assert "Cheapest credit: $0.033333 (pack studio, 1500 credits for 50.00 USD)" in out
-    assert "Catalogue clean: 26 price(s) keep at least 30 % over cost." in out
+    total = sum(len(pricing.price_table(o)) for o in Offer.objects.filter(is_active=True))
+    assert f"Catalogue clean: {total} price(s) keep at least 30 % over cost." in out
     # model, settings (in the options' order, which PostgreSQL's jsonb does not keep), cost USD, price,
     # revenue at the cheapest credit, margin
     rows = [(cells[0], frozenset(cells[1:-5]), *cells[-5:]) for cells in (line.split() for line in out.splitlines())]
@@ -57,9 +59,11 @@ def test_a_seeded_model_priced_below_its_cost_fails_the_check_and_is_named(seede
     assert "BELOW veo3-quality resolution=720p: 40 credits bring $1.3333, below cost $1.2500 × 1.30 = $1.6250" in err
     # The override scales: ceil(40 × 1.275 / 1.25) = 41 for 1080p.
     assert "BELOW veo3-quality resolution=1080p: 41 credits" in err
+    assert "BELOW veo3-quality resolution=4k" in err
     assert "BELOW veo3-quality extend" in err
     assert "veo3-fast" not in err
-    assert message.startswith("3 problem(s) in 26 price(s)")
+    total = sum(len(pricing.price_table(o)) for o in Offer.objects.filter(is_active=True))
+    assert message.startswith(f"4 problem(s) in {total} price(s)")
     assert re.search(r"^veo3-quality +resolution=720p +1\.2500 +40 +1\.3333 +6\.7 %$", out, re.M)  # the table too
 
 

@@ -59,5 +59,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("providers", "0005_cost_rules")]
+    dependencies = [("providers", "0006_demo_stand_ins")]
     operations = [migrations.RunPython(forward, backward)]

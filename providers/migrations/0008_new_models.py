@@ -288,5 +288,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("providers", "0006_market_wire")]
+    dependencies = [("providers", "0007_market_wire")]
     operations = [migrations.RunPython(forward, backward)]
