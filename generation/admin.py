@@ -3,7 +3,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
@@ -36,7 +35,17 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ProviderTaskInline(ReadOnlyInline):
     model = ProviderTask
-    fields = ("index", "task_id", "status", "billed_credits", "error_code", "error_message", "updated_at")
+    fields = (
+        "index",
+        "task_id",
+        "status",
+        "estimate_usd",
+        "billed_credits",
+        "billed_usd",
+        "error_code",
+        "error_message",
+        "updated_at",
+    )
     readonly_fields = fields
 
 
@@ -95,16 +104,18 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description=_("Price and cost"))
     def money(self, obj: Job) -> str:
         # Value: what the credits charged had been bought for (their lots, USD;
-        # free credits count 0), less the share refunded. Cost: what kie.ai
-        # billed (billed_credits × KIE_CREDIT_USD), else the catalogue estimate for
-        # the job's settings (providers.pricing).
+        # free credits count 0), less the share refunded. Cost: what the
+        # provider billed each task (billed_usd), else the estimate recorded
+        # on the task when the job was submitted (estimate_usd; for older
+        # tasks, the catalogue's for the job's settings, providers.pricing).
         tasks = list(obj.tasks.all())
-        billed = sum(t.billed_credits or 0 for t in tasks)
-        unbilled = sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED and t.billed_credits is None)
-        billed_usd = Decimal(settings.KIE_CREDIT_USD) * billed
         per_output = pricing.job_output_cost_usd(obj.offer, obj.params)
-        cost = billed_usd + per_output * unbilled
-        estimate = per_output * sum(1 for t in tasks if t.status == TaskStatus.SUCCEEDED)
+        billed_usd = sum((t.billed_usd for t in tasks if t.billed_usd is not None), Decimal(0))
+        done = [t for t in tasks if t.status == TaskStatus.SUCCEEDED]
+        cost = billed_usd + sum(
+            (per_output if t.estimate_usd is None else t.estimate_usd for t in done if t.billed_usd is None), Decimal(0)
+        )
+        estimate = sum((per_output if t.estimate_usd is None else t.estimate_usd for t in done), Decimal(0))
         cents = (
             LotUse.objects.filter(
                 kind=LotUseKind.SPEND, lot__currency="usd", entry__reference=f"{JOB_HOLD_PREFIX}{obj.pk}"

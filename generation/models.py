@@ -190,6 +190,13 @@ class ProviderTask(Stamped):
     output_urls = models.JSONField(_("provider output URLs"), default=list, blank=True)
     # What the provider says the task cost in its credits (kie.ai creditsConsumed), when it says.
     billed_credits = models.PositiveIntegerField(_("billed (provider credits)"), null=True, blank=True)
+    # USD, 4 decimals: the catalogue's estimate when the job was submitted
+    # (providers.pricing), and what the provider billed (billed_credits ×
+    # KIE_CREDIT_USD, docs/kie.md §2.1 creditsConsumed) once it says.
+    estimate_usd = models.DecimalField(
+        _("estimated cost (USD)"), max_digits=10, decimal_places=4, null=True, blank=True
+    )
+    billed_usd = models.DecimalField(_("billed (USD)"), max_digits=10, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

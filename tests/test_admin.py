@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -325,7 +326,14 @@ def test_the_job_inspector_shows_the_billed_cost_next_to_the_estimate(staff_clie
         params={"resolution": "1080p"},
         price_credits=5,
     )
-    ProviderTask.objects.create(job=job, index=0, status=TaskStatus.SUCCEEDED, billed_credits=12)
+    ProviderTask.objects.create(
+        job=job,
+        index=0,
+        status=TaskStatus.SUCCEEDED,
+        billed_credits=12,
+        billed_usd=Decimal("0.0600"),
+        estimate_usd=Decimal("0.0400"),
+    )
     body = staff_client.get(reverse("admin:generation_job_change", args=[job.pk])).content.decode()
     assert "billed by the provider: $0.0600" in body and "catalogue estimate: $0.0400" in body
     assert "Provider cost: $0.0600" in body

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO
 
 import requests
@@ -128,6 +129,15 @@ def _task_request(job: Job, task: ProviderTask, *, before_create: Callable[[], N
         options=job.offer.options,
         before_create=before_create,
     )
+
+
+def billed_usd(credits: int | None) -> Decimal | None:
+    """USD for what a provider billed in its own credits (kie.ai
+    ``creditsConsumed`` × ``KIE_CREDIT_USD``, docs/kie.md §2.1), 4 decimals;
+    ``None`` when it did not say."""
+    if credits is None:
+        return None
+    return (Decimal(str(settings.KIE_CREDIT_USD)) * credits).quantize(Decimal("0.0001"))
 
 
 def _create_sent(task_pk: int) -> Callable[[], None]:
@@ -293,6 +303,7 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
             "error_message": message or _("The provider could not make this."),
         }
     claim["billed_credits"] = result.billed_credits
+    claim["billed_usd"] = billed_usd(result.billed_credits)
     # The files go to storage before any row is locked (an upload to S3 can
     # take a while). Then one transaction records the result and finishes the
     # job: the job is locked first, as staff actions do (job_refund cancels

@@ -15,6 +15,7 @@ runs a tool (upscale, remove the background) on one of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from credits.selectors import has_paid
 from credits.services import credits_hold, wallet_lock
+from providers import pricing
 from providers.models import Offer, Service
 from providers.registry import get_adapter
 from providers.shots import ShotsError, shots_on, split_shots
@@ -280,7 +282,10 @@ def job_submit(
                 for i, (upload, asset) in enumerate(sources)
             ]
         )
-        ProviderTask.objects.bulk_create([ProviderTask(job=job, index=i) for i in range(clean["outputs"])])
+        estimate = pricing.job_output_cost_usd(offer, clean).quantize(Decimal("0.0001"))
+        ProviderTask.objects.bulk_create(
+            [ProviderTask(job=job, index=i, estimate_usd=estimate) for i in range(clean["outputs"])]
+        )
         from ..tasks import submit_job_task
 
         language = user.preferred_language or settings.LANGUAGE_CODE

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -105,7 +107,9 @@ def test_a_success_callback_delivered_twice_stores_and_charges_once(job, kie, po
     assert LedgerEntry.objects.filter(reference=f"job:{job.pk}", kind=EntryKind.CAPTURE).count() == 1
     assert wallet_of(alice) == (START - PRICE, 0)
     assert len(requests_to(kie, "/cdn/out.png")) == 1  # the duplicate downloaded nothing
-    assert job.tasks.get().billed_credits == 4  # what kie.ai says it billed (creditsConsumed), for the margin
+    task = job.tasks.get()
+    assert task.billed_credits == 4  # what kie.ai says it billed (creditsConsumed), for the margin
+    assert task.billed_usd == Decimal("0.0200")  # at KIE_CREDIT_USD = 0.005
     call_command("check_ledger")
 
 
