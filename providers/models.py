@@ -32,6 +32,15 @@ class ParamSpec(TypedDict):
     default: str
 
 
+#: The order options are shown in: what the creator decides first comes first.
+PARAM_ORDER = ("mode", "quality", "resolution", "duration", "aspect_ratio", "sound", "multi_shot", "factor")
+
+
+def param_rank(name: str) -> tuple[int, str]:
+    """Sort key of an option name: its place in :data:`PARAM_ORDER`, unknown names after, by name."""
+    return (PARAM_ORDER.index(name) if name in PARAM_ORDER else len(PARAM_ORDER), name)
+
+
 class Offer(Stamped):
     """One model a creator can pick, with its options and its price.
 
@@ -96,9 +105,14 @@ class Offer(Stamped):
 
     @property
     def param_specs(self) -> dict[str, ParamSpec]:
-        """``{name: {"choices": [str, ...], "default": str}}`` in display order."""
+        """``{name: {"choices": [str, ...], "default": str}}`` in display order:
+        :data:`PARAM_ORDER` first, then any other option by name. (PostgreSQL's
+        jsonb does not keep the order the row was written in, so the order is
+        ours, the same on every database.)"""
         specs: dict[str, ParamSpec] = {}
-        for name, spec in (self.options.get("params") or {}).items():
+        params = self.options.get("params") or {}
+        for name in sorted(params, key=param_rank):
+            spec = params[name]
             choices = [str(c) for c in spec.get("choices") or []]
             if choices:
                 default = str(spec.get("default", choices[0]))

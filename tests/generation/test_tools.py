@@ -104,7 +104,13 @@ def test_an_upscale_is_a_new_job_priced_held_and_charged_with_its_source_as_pare
     job = Job.objects.get(offer=upscaler)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
-    assert (job.parent, job.service, job.params) == (source, "image", {"factor": "4", "outputs": 1})
+    # The source's provider task travels with the job (Veo's own upscales name it at kie.ai).
+    source_task = asset.task.task_id
+    assert (job.parent, job.service, job.params) == (
+        source,
+        "image",
+        {"factor": "4", "outputs": 1, "source_task_id": source_task, "source_index": 0},
+    )
     assert [(i.role, i.asset, i.upload) for i in job.inputs.all()] == [("source", asset, None)]
     assert (job.price_credits, job.charged_credits) == (price, price)
     assert Wallet.objects.get(user=alice).balance == before - price

@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 
 from providers import pricing
-from providers.models import Offer
+from providers.models import Offer, param_rank
 from tests.factories import OfferFactory
 from tests.support.catalogue import SEEDED_MODELS, seeded_rows
 
@@ -112,7 +112,7 @@ def seeded(slug: str) -> Offer:
 
 def offered(offer: Offer) -> list[dict[str, str]]:
     params = offer.options.get("params") or {}
-    names = list(params)
+    names = sorted(params, key=param_rank)  # display order (providers.models.PARAM_ORDER)
     combos = [
         dict(zip(names, values, strict=True)) for values in itertools.product(*(params[n]["choices"] for n in names))
     ]
