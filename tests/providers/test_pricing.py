@@ -180,9 +180,9 @@ def test_runway_10_seconds_at_1080p_is_not_offered_so_not_priced():
     runway = seeded("runway")
     assert {"duration": "10", "resolution": "1080p"} not in pricing.priced_combinations(runway)
     assert [row.label for row in pricing.price_table(runway)] == [
-        "duration=5 resolution=720p",
-        "duration=5 resolution=1080p",
-        "duration=10 resolution=720p",
+        "resolution=720p duration=5",
+        "resolution=720p duration=10",
+        "resolution=1080p duration=5",
         "extend",
     ]
 
