@@ -148,26 +148,33 @@ class ModelPrice:
     """A model on the Pricing page: ``price`` in credits per output with its
     default settings, ``settings`` those defaults of the options that change
     the price (option → value, display order), ``lowest`` / ``highest`` the
-    cheapest and dearest price of one output over every offered setting."""
+    cheapest and dearest price of one output over every offered setting;
+    ``per_second`` a tool priced per second of the video it works on (the
+    prices are then those of one second). Tools (``providers.tools``) are
+    listed with the models of their service."""
 
     offer: Offer
     price: int
     settings: dict[str, str]
     lowest: int
     highest: int
+    per_second: bool = False
 
 
 def model_prices() -> list[ModelPrice]:
-    """The models a visitor could use on this site now (active, their
-    adapter configured: ``generation.services.offers_available``), by
+    """The models and tools a visitor could use on this site now (active,
+    their adapter configured: ``generation.services.offers_available`` and
+    ``tools_available``), by
     service then catalogue order, with their prices. One query per service."""
-    from generation.services import offers_available
+    from generation.services import offers_available, tools_available
     from providers import pricing
     from providers.models import Service
 
+    tools = tools_available()
     rows = []
     for service in Service:
-        for offer in sorted(offers_available(service=service), key=lambda o: (o.sort_order, o.slug)):
+        offers = [*offers_available(service=service), *(t for t in tools if t.service == service)]
+        for offer in sorted(offers, key=lambda o: (o.sort_order, o.slug)):
             prices = [row.price_credits for row in pricing.price_table(offer) if not row.extend]
             defaults = pricing.settings_of(offer)
             price = offer.unit_price()
@@ -178,6 +185,7 @@ def model_prices() -> list[ModelPrice]:
                     settings={name: defaults[name] for name in pricing.priced_params(offer)},
                     lowest=min(prices, default=price),
                     highest=max(prices, default=price),
+                    per_second=pricing.per_source_second(offer),
                 )
             )
     return rows

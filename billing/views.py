@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -47,15 +46,9 @@ def pricing(request: HttpRequest) -> HttpResponse:
 
 def _settings_text(settings: dict[str, str]) -> str:
     """Option values as the studio's selects name them: "8 seconds · 720p"."""
-    shown = []
-    for name, value in settings.items():
-        if name == "duration" and value.isdigit():
-            shown.append(ngettext("%(n)s second", "%(n)s seconds", int(value)) % {"n": value})
-        elif name == "sound":
-            shown.append({"on": _("With sound"), "off": _("Silent")}.get(value, value))
-        else:
-            shown.append(value)
-    return " · ".join(shown)
+    from generation.forms import choice_label
+
+    return " · ".join(str(choice_label(name, value)) for name, value in settings.items())
 
 
 @login_required

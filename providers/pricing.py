@@ -123,6 +123,14 @@ def _seconds(chosen: Mapping[str, str], params: Mapping[str, Any] | None, name: 
     return int(text) if text.isdigit() else 1
 
 
+def per_source_second(offer: Offer) -> bool:
+    """Whether ``offer`` is priced per second of something that is not one of
+    its options (a video tool: its source's seconds), so that a price table
+    lists the price of one second."""
+    name = _rule(offer).get("per_second")
+    return bool(name) and str(name) not in offer.param_specs
+
+
 def extend_cost_usd(offer: Offer) -> Decimal | None:
     """USD one extend of a result costs us (``cost.extend_usd``); ``None``
     when the model cannot be extended."""

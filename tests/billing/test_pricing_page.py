@@ -74,3 +74,30 @@ def test_the_arabic_pricing_page_names_the_settings_in_arabic(client, models, se
     body = client.get("/ar" + reverse("pricing")).content.decode()
     assert 'dir="rtl"' in body
     assert "حتى 43 رصيدًا بإعدادات أخرى" in body
+
+
+def test_tools_are_listed_with_their_service_and_a_video_tool_per_second(client, db, settings):
+    settings.KIE_API_KEY = "kie-test-key"
+    OfferFactory(
+        slug="t-video-upscale",
+        service="video",
+        adapter="kie",
+        name="Video upscaler for the test",
+        price_credits=None,
+        options=seeded_options("topaz-video-upscale"),
+    )
+    OfferFactory(
+        slug="t-image-upscale",
+        adapter="kie",
+        name="Image upscaler for the test",
+        price_credits=None,
+        options=seeded_options("topaz-image-upscale"),
+    )
+
+    page = client.get(reverse("pricing"))
+
+    rows = {m["price"].offer.slug: m["price"] for m in page.context["models"]}
+    video, image = rows["t-video-upscale"], rows["t-image-upscale"]
+    assert (video.offer.service, video.per_second, video.price) == ("video", True, 2)  # $0.04 a second
+    assert (image.per_second, image.price, image.highest) == (False, 4, 8)  # ×2 $0.10, ×4 $0.20
+    assert "per second" in page.content.decode()
