@@ -29,6 +29,16 @@ NO_INPUTS_MESSAGE = _("This model does not take files.")
 NEEDS_INPUT_MESSAGE = _("This model needs an image to start from.")
 
 
+#: ``successFlag`` of the older APIs (Veo §2.2, Flux Kontext §2.5): 0 generating,
+#: 1 success, 2 failed (to create), 3 generation failed.
+SUCCESS_FLAG_STATES: Mapping[Any, TaskState] = {
+    0: TaskState.RUNNING,
+    1: TaskState.SUCCEEDED,
+    2: TaskState.FAILED,
+    3: TaskState.FAILED,
+}
+
+
 class Malformed(ValueError):
     """A kie.ai answer or callback that lacks a field we need (internal)."""
 

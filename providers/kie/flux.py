@@ -17,12 +17,12 @@ Arabic prompt is translated by kie.ai first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from ..base import TaskRequest, TaskResult, TaskState
 from .client import as_code
 from .family import (
+    SUCCESS_FLAG_STATES,
     Family,
     Malformed,
     callback_code,
@@ -67,12 +67,7 @@ class FluxKontext(Family):
     models = frozenset({"flux-kontext-pro", "flux-kontext-max"})
     record_path = RECORD_PATH
     state_field = "successFlag"
-    states: ClassVar[Mapping[Any, TaskState]] = {
-        0: TaskState.RUNNING,
-        1: TaskState.SUCCEEDED,
-        2: TaskState.FAILED,
-        3: TaskState.FAILED,
-    }
+    states = SUCCESS_FLAG_STATES
     #: One image to edit (``inputImage``).
     max_inputs = 1
 

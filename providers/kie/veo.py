@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from ..base import TaskRequest, TaskResult, TaskState
 from .client import as_code
 from .family import (
+    SUCCESS_FLAG_STATES,
     Family,
     Malformed,
     billed_credits,
@@ -96,12 +96,7 @@ class Veo(Family):
     models = frozenset(EXTEND_MODELS)
     record_path = RECORD_PATH
     state_field = "successFlag"
-    states: ClassVar[Mapping[Any, TaskState]] = {
-        0: TaskState.RUNNING,
-        1: TaskState.SUCCEEDED,
-        2: TaskState.FAILED,
-        3: TaskState.FAILED,
-    }
+    states = SUCCESS_FLAG_STATES
     #: First and last frame (§2.2 ``imageUrls``).
     max_inputs = 2
     extends = True

@@ -13,7 +13,7 @@ from providers.base import TaskRequest, TaskState
 from providers.kie import KieAdapter
 from providers.kie.flux import GENERATE_PATH as FLUX_GENERATE
 from providers.kie.flux import RECORD_PATH as FLUX_RECORD
-from providers.models import Offer
+from tests.support.catalogue import seeded_offer
 from tests.support.kie import CREATE, UPLOAD, created, envelope, requests_to, uploaded
 from tests.support.providers import input_file, raised
 
@@ -30,7 +30,7 @@ def url(n: int) -> str:
 def request_for(slug: str, *, files: int = 0, roles: tuple[str, ...] = (), **params) -> TaskRequest:
     """The task request the pipeline makes for the seeded ``slug`` with
     ``params`` (defaults filled as ``job_params_clean`` does) and ``files``."""
-    offer = Offer.objects.get(slug=slug)
+    offer = seeded_offer(slug)
     values = {name: spec["default"] for name, spec in offer.param_specs.items()}
     values.update(params)
     offer_roles = roles or tuple(offer.input_roles)

@@ -96,3 +96,13 @@ def install_seeded_catalogue() -> None:
             slugs.append(values.pop("slug"))
             model.objects.update_or_create(slug=slugs[-1], defaults=values)
         model.objects.exclude(slug__in=slugs).update(is_active=False)
+
+
+def seeded_offer(slug: str) -> Any:
+    """The seeded catalogue row ``slug`` as an unsaved ``Offer`` (from
+    :func:`seeded_rows`, so whatever the test database holds)."""
+    from providers.models import Offer
+
+    (fields,) = [f for f in seeded_rows()["providers.offer"] if f["slug"] == slug]
+    names = {f.name for f in Offer._meta.concrete_fields} - {"id", "updated_at"}
+    return Offer(**{k: v for k, v in fields.items() if k in names})

@@ -45,12 +45,13 @@ def raised(call: Callable[[], Any]) -> ProviderError:
 def catalogue_options(provider_model: str) -> dict[str, Any]:
     """The seeded catalogue row's ``options`` for ``provider_model`` (its
     ``provider_model`` or ``provider_model_with_inputs``): what the pipeline
-    hands an adapter as ``TaskRequest.options``; ``{}`` for a model no row names."""
-    from django.db.models import Q
+    hands an adapter as ``TaskRequest.options``; ``{}`` for a model no row
+    names. Read from the seeded rows themselves (tests/support/catalogue.py),
+    not from the test database, which a transactional test may have emptied."""
+    from tests.support.catalogue import seeded_rows
 
-    from providers.models import Offer
-
-    offer = Offer.objects.filter(
-        Q(provider_model=provider_model) | Q(options__provider_model_with_inputs=provider_model)
-    ).first()
-    return dict(offer.options) if offer else {}
+    for fields in seeded_rows()["providers.offer"]:
+        options = fields["options"] or {}
+        if provider_model in (fields["provider_model"], options.get("provider_model_with_inputs")):
+            return dict(options)
+    return {}
