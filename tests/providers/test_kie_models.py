@@ -279,3 +279,48 @@ def test_a_flux_kontext_generation_failure_in_the_record(kie):
     result = KieAdapter().fetch("t2", request_for("flux-kontext-pro"))
 
     assert (result.state, result.error_code) == (TaskState.FAILED, "501")
+
+
+# --- every family maps every documented error code the same way (§1) -------------
+
+FAMILY_CREATES = [
+    pytest.param("nano-banana-pro", CREATE, id="market"),
+    pytest.param("veo3-lite", "/api/v1/veo/generate", id="veo"),
+    pytest.param("flux-kontext-pro", FLUX_GENERATE, id="flux-kontext"),
+    pytest.param("runway", "/api/v1/runway/generate", id="runway"),
+]
+CODES = [
+    (400, True),
+    (401, True),
+    (402, True),
+    (422, True),
+    (429, False),
+    (451, True),
+    (455, False),
+    (500, False),
+    (501, True),
+    (505, True),
+]
+
+
+@pytest.mark.parametrize(("slug", "path"), FAMILY_CREATES)
+@pytest.mark.parametrize(("code", "permanent"), CODES)
+def test_each_error_code_on_a_create_of_each_family(kie, slug, path, code, permanent):
+    kie.expect_request(path, method="POST").respond_with_json(envelope(None, code=code, msg="kie-internal-text"))
+
+    error = raised(lambda: KieAdapter().submit(request_for(slug)))
+
+    assert (error.code, error.permanent) == (str(code), permanent)
+    assert str(error.message) and "kie-internal-text" not in str(error.message)  # our words, not kie's
+
+
+@pytest.mark.parametrize(("code", "permanent"), [c for c in CODES if c[0] not in (400, 422)])
+def test_each_error_code_on_a_veo_upscale_ask(kie, code, permanent):
+    kie.expect_request("/api/v1/veo/get-1080p-video").respond_with_json(
+        envelope(None, code=code, msg="kie-internal-text")
+    )
+    request = replace(request_for("veo-upscale"), params={"source_task_id": "veo_task_1", "resolution": "1080p"})
+
+    error = raised(lambda: KieAdapter().fetch("veo_task_1", request))
+
+    assert (error.code, error.permanent) == (str(code), permanent)
