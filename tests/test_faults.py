@@ -176,7 +176,7 @@ def rig(settings, live_server, tmp_path) -> Iterator[Rig]:
         options={
             "params": {},
             "max_outputs": 4,
-            "inputs": {"min": 0, "max": 1, "roles": ["photo"]},
+            "inputs": {"min": 0, "max": 1, "roles": ["photo"], "fields": {"photo": "image_urls[]"}},
             "provider_model_with_inputs": "google/nano-banana-edit",
         },
     )
