@@ -15,6 +15,18 @@ that photo in ``params["style"]``; the demo tools (provider models
 into a PNG ``params["factor"]`` times larger, or one with its background
 transparent; anything else gets a PNG image drawn from the prompt, with its
 ``"reference"`` inputs laid on it.
+
+The sound models (issue 18, :data:`AUDIO_KINDS`) are chosen by provider model
+before any of that: ``demo/speech`` speaks ``params["prompt"]`` as an MP3 in
+``params["voice"]`` (about 14 characters a second, times ``params["speed"]``);
+``demo/dialogue`` speaks each line of the prompt in turn in ``voice`` and
+``voice_2``; ``demo/music`` makes two MP3 tracks of 8–12 s per task (as Suno
+does); ``demo/sound-effect`` one MP3 of ``params["duration"]`` seconds ("auto"
+is 4 s), seamless when ``params["loop"]`` is "on"; ``demo/talking-portrait``
+makes an MP4 (and poster) of its ``"portrait"`` input speaking its ``"speech"``
+input, and ``demo/lip-sync`` one of its ``"video"`` input's frames, a mouth
+moving with the ``"speech"`` input, which replaces the video's sound. They are
+tones, not words; their metadata says "Mirsam demo" (:data:`demo_media.LABEL`).
 """
 
 from __future__ import annotations
@@ -94,12 +106,31 @@ DEFAULT_DURATION_SECONDS = 5
 #: The demo tools, by provider model: what their "source" input becomes.
 TOOL_KINDS = {"demo/upscale": "upscale", "demo/remove-background": "remove_background"}
 
+#: The demo's sound models (issue 18), by provider model: MP3s from text, and
+#: videos that speak a "speech" input.
+AUDIO_KINDS = {
+    "demo/speech": "speech",
+    "demo/dialogue": "dialogue",
+    "demo/music": "music",
+    "demo/sound-effect": "sound_effect",
+    "demo/talking-portrait": "talking_portrait",
+    "demo/lip-sync": "lip_sync",
+}
+
+#: Tracks one demo music task makes (as Suno does: two takes of one prompt).
+MUSIC_TRACKS = 2
+#: Length of a sound effect whose ``duration`` is "auto" or unreadable, in seconds.
+DEFAULT_SOUND_EFFECT_SECONDS = 4.0
+
 
 def _kind(request: TaskRequest) -> str:
-    """What this request makes: "video", "avatar", "image", or a tool's kind
-    (:data:`TOOL_KINDS`)."""
+    """What this request makes: "video", "avatar", "image", a tool's kind
+    (:data:`TOOL_KINDS`) or a sound model's (:data:`AUDIO_KINDS`). The provider
+    model decides first: a sound effect has a ``duration`` but is no video."""
     if request.provider_model in TOOL_KINDS:
         return TOOL_KINDS[request.provider_model]
+    if request.provider_model in AUDIO_KINDS:
+        return AUDIO_KINDS[request.provider_model]
     if "duration" in request.params or request.params.get("extend_task_id"):
         return "video"
     if any(item.role == "photo" for item in request.inputs):
@@ -130,6 +161,20 @@ def _factor(params: dict[str, Any]) -> int:
     except ValueError:
         factor = 2
     return min(max(factor, 1), 8)
+
+
+def _number(params: dict[str, Any], name: str, default: float) -> float:
+    # The catalogue keeps numbers as strings ("0.8", maybe "5s"): take the number, or the default.
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(params.get(name, "")))
+    return float(match.group(1)) if match else default
+
+
+def _turns(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """A dialogue's turns as (voice, text): one a non-empty line of the prompt,
+    the voices alternating ``voice``, ``voice_2``."""
+    voices = (str(params.get("voice", "")), str(params.get("voice_2") or f"{params.get('voice', '')}/2"))
+    lines = [line.strip() for line in str(params.get("prompt", "")).splitlines() if line.strip()]
+    return [(voices[i % 2], line) for i, line in enumerate(lines)]
 
 
 def _duration(params: dict[str, Any]) -> int:
@@ -180,39 +225,56 @@ class DemoAdapter(Adapter):
                 error_code="demo_failure",
                 error_message=str(_("The demo provider failed this task on purpose (DEMO_FAILURE_RATE).")),
             )
-        if _kind(request) == "video":
+        kind = _kind(request)
+        if kind in ("video", "talking_portrait", "lip_sync"):
             return TaskResult(
                 task_id=task_id,
                 state=TaskState.SUCCEEDED,
                 output_urls=[f"demo://{task_id}/0.mp4"],
                 poster_urls=[f"demo://{task_id}/0.png"],
             )
+        if kind == "music":
+            tracks = [f"demo://{task_id}/{track}.mp3" for track in range(MUSIC_TRACKS)]
+            return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=tracks)
+        if kind in ("speech", "dialogue", "sound_effect"):
+            return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=[f"demo://{task_id}/0.mp3"])
         return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=[f"demo://{task_id}/0.png"])
 
     def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:
-        """Render the output ``url`` (``demo://<task id>/0.mp4`` or ``.png``,
-        as :meth:`fetch` gave it) for ``request`` into
-        :func:`~providers.base.spooled_file`.
+        """Render the output ``url`` (``demo://<task id>/0.mp4``, ``.png`` or
+        ``.mp3``; a music task's ``0.mp3`` and ``1.mp3``, as :meth:`fetch` gave
+        it) for ``request`` into :func:`~providers.base.spooled_file`.
 
         Returns :class:`~providers.base.Download` at position 0: ``video/mp4``
-        for a video's ``.mp4``, ``image/png`` for its poster, an avatar variant
-        or an image. A clip's colours and motion come from its task id; an
-        extension (``extend_task_id``) takes the earlier task's colours and
-        carries on its motion, assuming the earlier clip had the same length.
+        for a video's, a talking portrait's or a lip-sync's ``.mp4``,
+        ``image/png`` for their posters, an avatar variant or an image,
+        ``audio/mpeg`` for a sound model's ``.mp3`` (:data:`_CONTENT_TYPES`). A
+        clip's colours and motion come from its task id; an extension
+        (``extend_task_id``) takes the earlier task's colours and carries on its
+        motion, assuming the earlier clip had the same length. Sounds come from
+        their parameters (the same text and voice, the same speech).
 
         Raises :class:`ProviderError`: ``"too_large"`` (permanent) past
         ``max_bytes``; ``"bad_output"`` (permanent) for a URL this adapter did
         not give for this request; ``"render_failed"`` (permanent) when an
-        input picture cannot be read (or a tool has none) or ffmpeg fails.
+        input picture, video or speech cannot be read (or a tool, a talking
+        portrait or a lip-sync lacks one) or ffmpeg fails.
         """
         task_id, _sep, name = url.removeprefix("demo://").rpartition("/")
-        suffix = name.rpartition(".")[2]
+        stem, _dot, suffix = name.rpartition(".")
         kind = _kind(request)
-        if not url.startswith("demo://") or not task_id or (suffix, kind) not in _CONTENT_TYPES:
+        tracks = [str(track) for track in range(MUSIC_TRACKS)] if kind == "music" else None
+        if (
+            not url.startswith("demo://")
+            or not task_id
+            or (suffix, kind) not in _CONTENT_TYPES
+            or (tracks is not None and stem not in tracks)
+        ):
             raise ProviderError(_("The demo provider has no such file."), code="bad_output", permanent=True)
         f = spooled_file()
         try:
-            self._render(f, request=request, task_id=task_id, kind=kind, suffix=suffix)
+            track = int(stem) if tracks is not None else 0
+            self._render(f, request=request, task_id=task_id, kind=kind, suffix=suffix, track=track)
         except demo_media.MediaError as exc:
             f.close()
             raise ProviderError(
@@ -225,10 +287,14 @@ class DemoAdapter(Adapter):
         f.seek(0)
         return Download(file=f, content_type=_CONTENT_TYPES[suffix, kind], size=size)
 
-    def _render(self, out: IO[bytes], *, request: TaskRequest, task_id: str, kind: str, suffix: str) -> None:
+    def _render(
+        self, out: IO[bytes], *, request: TaskRequest, task_id: str, kind: str, suffix: str, track: int = 0
+    ) -> None:
         params = request.params
         prompt = str(params.get("prompt", ""))
-        if kind == "video":
+        if kind in AUDIO_KINDS.values():
+            self._render_sound(out, request=request, kind=kind, suffix=suffix, track=track)
+        elif kind == "video":
             extends = str(params.get("extend_task_id") or "")
             duration = _duration(params)
             aspect_ratio = str(params.get("aspect_ratio", "16:9"))
@@ -277,6 +343,51 @@ class DemoAdapter(Adapter):
                 )
             )
 
+    def _render_sound(self, out: IO[bytes], *, request: TaskRequest, kind: str, suffix: str, track: int) -> None:
+        """Render an output of a sound model (:data:`AUDIO_KINDS`) into ``out``."""
+        params = request.params
+        prompt = str(params.get("prompt", ""))
+        speed = _number(params, "speed", 1.0)
+        if kind == "speech":
+            demo_media.render_speech(
+                text=prompt,
+                voice=str(params.get("voice", "")),
+                speed=speed,
+                stability=_number(params, "stability", 0.5),
+                out=out,
+            )
+        elif kind == "dialogue":
+            demo_media.render_dialogue(turns=_turns(params), speed=speed, out=out)
+        elif kind == "music":
+            demo_media.render_music(
+                prompt=prompt,
+                style=str(params.get("style", "")),
+                title=str(params.get("title", "")),
+                vocals=str(params.get("instrumental", "off")) != "on",
+                # Each output of a job makes its own pair of tracks.
+                index=request.index * MUSIC_TRACKS + track,
+                out=out,
+            )
+        elif kind == "sound_effect":
+            seconds = _number(params, "duration", DEFAULT_SOUND_EFFECT_SECONDS)
+            demo_media.render_sound_effect(
+                prompt=prompt, duration_seconds=seconds, loop=str(params.get("loop", "off")) == "on", out=out
+            )
+        else:
+            speech = _input(request, "speech")
+            picture_role = "portrait" if kind == "talking_portrait" else "video"
+            picture = _input(request, picture_role)
+            if speech is None or picture is None:
+                raise demo_media.MediaError(f"a {kind} needs a {picture_role!r} and a 'speech' input")
+            if kind == "talking_portrait" and suffix == "mp4":
+                demo_media.render_talking_portrait(portrait=picture, speech=speech, out=out)
+            elif kind == "talking_portrait":
+                out.write(demo_media.talking_portrait_poster(portrait=picture, speech=speech))
+            elif suffix == "mp4":
+                demo_media.render_lip_sync(video=picture, speech=speech, out=out)
+            else:
+                out.write(demo_media.lip_sync_poster(video=picture, speech=speech))
+
     def supports_extend(self, provider_model: str) -> bool:
         """The demo's video models ("demo/video") can extend their own clips."""
         return "video" in provider_model
@@ -290,4 +401,12 @@ _CONTENT_TYPES = {
     ("png", "image"): "image/png",
     ("png", "upscale"): "image/png",
     ("png", "remove_background"): "image/png",
+    ("mp3", "speech"): "audio/mpeg",
+    ("mp3", "dialogue"): "audio/mpeg",
+    ("mp3", "music"): "audio/mpeg",
+    ("mp3", "sound_effect"): "audio/mpeg",
+    ("mp4", "talking_portrait"): "video/mp4",
+    ("png", "talking_portrait"): "image/png",
+    ("mp4", "lip_sync"): "video/mp4",
+    ("png", "lip_sync"): "image/png",
 }
