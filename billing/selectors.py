@@ -159,6 +159,8 @@ class ModelPrice:
     lowest: int
     highest: int
     per_second: bool = False
+    #: Characters the price is counted per (1,000 for speech), or None.
+    per_chars: int | None = None
 
 
 def model_prices() -> list[ModelPrice]:
@@ -186,6 +188,7 @@ def model_prices() -> list[ModelPrice]:
                     lowest=min(prices, default=price),
                     highest=max(prices, default=price),
                     per_second=pricing.per_source_second(offer),
+                    per_chars=pricing.per_characters(offer),
                 )
             )
     return rows

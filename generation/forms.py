@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from providers.models import Offer
+from providers.voices import voice_label
 
 from .models import Asset, StylePreset
 
@@ -25,6 +26,19 @@ PARAM_LABELS = {
     "mode": _("Quality"),
     "quality": _("Quality"),
     "multi_shot": _("Shots"),
+    "voice": _("Voice"),
+    "voice_2": _("Second voice"),
+    "speed": _("Speed"),
+    "stability": _("Stability"),
+    "instrumental": _("Vocals"),
+    "vocal_gender": _("Singer"),
+    "loop": _("Loop"),
+}
+#: Labels of the free-text fields a model may take (``Offer.text_specs``).
+TEXT_LABELS = {"title": _("Title"), "style": _("Style")}
+TEXT_PLACEHOLDERS = {
+    "title": _("e.g. Desert Lights"),
+    "style": _("e.g. oud, slow tempo, warm female vocals"),
 }
 #: How some option values read (kie.ai's own spellings are kept as values, docs/catalogue.md).
 VALUE_LABELS: dict[str, dict[str, str | Promise]] = {
@@ -33,14 +47,42 @@ VALUE_LABELS: dict[str, dict[str, str | Promise]] = {
     "quality": {"basic": _("Basic (2K)"), "high": _("High (4K)")},
     "multi_shot": {"off": _("One shot"), "on": _("Several shots, one per line")},
     "aspect_ratio": {"auto": _("Automatic"), "adaptive": _("Automatic")},
+    "instrumental": {"off": _("With vocals"), "on": _("Instrumental")},
+    "vocal_gender": {"any": _("Any singer"), "m": _("Male singer"), "f": _("Female singer")},
+    "loop": {"off": _("Once"), "on": _("Seamless loop")},
+    "stability": {
+        "0": _("Creative"),
+        "0.3": _("Expressive"),
+        "0.5": _("Balanced"),
+        "0.8": _("Steady"),
+        "1": _("Robust"),
+    },
 }
-OUTPUT_LABELS = {"image": _("Number of images"), "video": _("Number of videos"), "avatar": _("Number of variants")}
+OUTPUT_LABELS = {
+    "image": _("Number of images"),
+    "video": _("Number of videos"),
+    "avatar": _("Number of variants"),
+    "audio": _("Number of requests"),
+}
+#: The prompt's label and placeholder on the Audio page, by what the model makes (``Offer.audio_kind``).
+AUDIO_PROMPTS = {
+    "speech": (_("Text to speak"), _("Write what the voice should say, in Arabic or English…")),
+    "dialogue": (_("Dialogue, one line per turn"), _("First voice: a line…\nSecond voice: the answer…")),
+    "music": (_("Description or lyrics"), _("Describe the song, or write its lyrics and give a style and a title…")),
+    "sound_effect": (_("Describe the sound"), _("e.g. waves on a pebble beach at night, gentle wind")),
+}
 
 
 def choice_label(name: str, value: str) -> str | Promise:
     """How an option's value reads in a select and on a job's page."""
     if name == "duration":
+        if not value.isdigit():
+            return _("Automatic")
         return ngettext_lazy("%(n)s second", "%(n)s seconds", int(value)) % {"n": value}
+    if name in ("voice", "voice_2"):
+        return voice_label(value)
+    if name == "speed":
+        return f"{value}×"
     if name in VALUE_LABELS:
         return VALUE_LABELS[name].get(value, value)
     if name == "factor":
@@ -107,6 +149,20 @@ class JobForm(forms.Form):
                 choices=[(c, choice_label(name, c)) for c in spec["choices"]],
                 initial=spec["default"],
             )
+        self.text_names = list(offer.text_specs) if offer else []
+        for name in self.text_names:
+            assert offer is not None
+            self.fields[name] = forms.CharField(
+                label=TEXT_LABELS.get(name, name),
+                required=False,
+                max_length=offer.text_specs[name]["max"],
+                widget=forms.TextInput(attrs={"placeholder": TEXT_PLACEHOLDERS.get(name, ""), "dir": "auto"}),
+            )
+        if offer is not None and offer.audio_kind:
+            label, placeholder = AUDIO_PROMPTS[offer.audio_kind]
+            prompt = _field(self, "prompt", forms.CharField)
+            prompt.label = label
+            prompt.widget.attrs["placeholder"] = placeholder
         if offer and not self.is_bound:
             self.initial.setdefault("offer", offer.pk)
 
@@ -138,15 +194,23 @@ class JobForm(forms.Form):
     def param_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.param_names]
 
+    @property
+    def text_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.text_names]
+
     def selected_params(self) -> dict[str, str]:
-        """The option values as submitted (for the live price)."""
+        """The option values as submitted, and the prompt as the creator
+        typed it (stripped: a model priced by its text's length, such as
+        speech, is priced live from it)."""
         source = self.data if self.is_bound else {}
-        return {name: source.get(name) or self.fields[name].initial for name in self.param_names}
+        values = {name: source.get(name) or self.fields[name].initial for name in self.param_names}
+        values["prompt"] = str(source.get("prompt") or "").strip()
+        return values
 
     def job_params(self) -> dict[str, object]:
         """What ``job_submit`` gets from a valid form."""
         data = {"prompt": self.cleaned_data["prompt"], "outputs": self.cleaned_data["outputs"]}
-        data.update({name: self.cleaned_data[name] for name in self.param_names})
+        data.update({name: self.cleaned_data[name] for name in [*self.param_names, *self.text_names]})
         return data
 
 

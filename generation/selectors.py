@@ -93,3 +93,23 @@ def tool_sources(*, job: Job, tool: Offer) -> list[Asset]:
     spec = tool_spec(tool)
     wants_video = spec is not None and spec.source == Service.VIDEO
     return [a for a in job.assets.all() if a.is_video == wants_video]
+
+
+#: The content type prefix of each kind of result.
+KIND_TYPES = {"image": "image/", "video": "video/", "audio": "audio/"}
+
+
+def results_of_kind(*, user: User, kind: str) -> QuerySet[Asset]:
+    """The user's finished results of ``kind`` ("image", "video", "audio"),
+    newest first, with their jobs: what the "Make it speak" page offers."""
+    return (
+        Asset.objects.filter(user=user, job__status=JobStatus.SUCCEEDED, content_type__startswith=KIND_TYPES[kind])
+        .select_related("job__offer")
+        .order_by("-created_at", "-id")
+    )
+
+
+def speaking_jobs_for_user(*, user: User) -> QuerySet[Job]:
+    """The user's talking portraits and lip-syncs, newest first (the feed of
+    the "Make it speak" page)."""
+    return jobs_for_user(user=user, service=Service.VIDEO).filter(offer__options__has_key="speaks")

@@ -23,7 +23,7 @@ from providers.base import ProviderError, TaskResult
 from providers.ratelimit import RateLimited
 
 from . import services
-from .models import ProviderTask
+from .models import JobStatus, ProviderTask
 from .queues import queue_for, queue_for_job_id
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def submit_job_task(self: Task, job_id: int, language: str = "") -> None:
             message = str(getattr(exc, "message", "")) or _("The provider could not be reached.")
             services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
             return
-    if not job.is_final:
+    if not job.is_final and job.status != JobStatus.QUEUED:  # still queued: waiting for its speech
         poll_job_task.apply_async(
             (job_id, 0),
             {"language": language, "chain": job.poll_chain},

@@ -30,9 +30,11 @@ from config import pagecache
 from config.pagecache import cached_page
 from credits.selectors import credits_expiring_soon
 from credits.services import InsufficientCredits, wallet_for
+from providers import pricing
 from providers.models import Offer, Service
 
 from . import consent, fragments, selectors, services
+from .audio import describe_audio_limits
 from .errors import GenerationError
 from .forms import PARAM_LABELS, AvatarForm, JobForm, ToolForm, choice_label
 from .limits import limit_generate
@@ -61,6 +63,16 @@ def _get_job_for_user(request: AuthedRequest, job_id: int) -> Job:
 
 
 def _studio_copy(service: str) -> dict[str, str]:
+    if service == Service.AUDIO:
+        return {
+            "title": _("Audio"),
+            "heading": _("Create audio"),
+            "feed": _("Your latest audio"),
+            "empty": _("Your voice-overs, music and sounds will appear here"),
+            "no_models": _("No audio model is available right now"),
+            "placeholder": _("Write what the voice should say…"),
+            "charged": _("You are charged only for audio that is delivered."),
+        }
     if service == Service.VIDEO:
         return {
             "title": _("Video"),
@@ -82,6 +94,32 @@ def _studio_copy(service: str) -> dict[str, str]:
     }
 
 
+#: The tabs of the Audio page: what its models make (``Offer.audio_kind``), with their names.
+AUDIO_TABS = (
+    ("speech", gettext_lazy("Voice-over")),
+    ("dialogue", gettext_lazy("Dialogue")),
+    ("music", gettext_lazy("Music")),
+    ("sound_effect", gettext_lazy("Sound effects")),
+)
+
+
+def _audio_kind(request: AuthedRequest) -> str:
+    """The Audio page's tab (``?kind=`` on a page, the form's ``kind`` field
+    on its htmx and POST requests); "speech" for anything else."""
+    kind = request.POST.get("kind") or request.GET.get("kind") or ""
+    return kind if kind in dict(AUDIO_TABS) else "speech"
+
+
+def _offers_for(request: AuthedRequest, service: str) -> list[Offer]:
+    """The models of a studio page: the service's, on the Audio page only
+    those of the chosen tab."""
+    offers = services.offers_available(service=service)
+    if service == Service.AUDIO:
+        kind = _audio_kind(request)
+        offers = [offer for offer in offers if offer.audio_kind == kind]
+    return offers
+
+
 def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], service: str) -> dict[str, Any]:
     offer = form.selected_offer(offers)
     try:
@@ -93,8 +131,14 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
         outputs = max(1, min(outputs, offer.max_outputs))
     price = offer.price_for(outputs=outputs, params=params) if offer else 0
     wallet = wallet_for(request.user)
+    audio = service == Service.AUDIO
     return {
         **(_reference_context(request, offer) if service == Service.IMAGE else {}),
+        **({"audio_kind": _audio_kind(request), "audio_tabs": AUDIO_TABS} if audio else {}),
+        # What a change of the model or an option sends for the live price: on
+        # the Audio page the whole form (a voice-over is priced by its text).
+        "options_include": f"#{service}-form" if audio else f"#{service}-form select",
+        "per_chars": pricing.per_characters(offer) if offer else None,
         "service": service,
         "copy": _studio_copy(service),
         "options_url": reverse("studio_options", kwargs={"service": service}),
@@ -103,6 +147,7 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
         "offer": offer,
         "price": price,
         "unit_price": offer.unit_price(params) if offer else 0,
+        "prompt_length": len(params.get("prompt") or ""),
         "wallet": wallet,
         "can_afford": wallet.available >= price,
         "limits_text": _limits_text(),
@@ -149,7 +194,7 @@ def _limits_text() -> str:
     )
 
 
-STUDIO_SERVICES = (Service.IMAGE, Service.VIDEO)
+STUDIO_SERVICES = (Service.IMAGE, Service.VIDEO, Service.AUDIO)
 
 
 @login_required
@@ -173,8 +218,8 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 @require_GET
 @cached_page(STUDIO)
 def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
-    """The Image and Video pages: the form and the latest jobs of the service."""
-    offers = services.offers_available(service=service)
+    """The Image, Video and Audio pages: the form and the latest jobs of the service."""
+    offers = _offers_for(request, service)
     form = JobForm(offers=offers, service=service)
     context = _studio_context(request, form, offers, service)
     context["jobs"] = selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS]
@@ -187,7 +232,7 @@ def studio_options(request: AuthedRequest, service: str) -> HttpResponse:
     """The model-dependent options and the live price, for htmx."""
     if service not in STUDIO_SERVICES:
         raise Http404
-    offers = services.offers_available(service=service)
+    offers = _offers_for(request, service)
     form = JobForm.for_options(request.GET, offers=offers, service=service)
     return render(request, "generation/partials/options.html", _studio_context(request, form, offers, service))
 
@@ -256,13 +301,13 @@ def _submit(request: AuthedRequest, page: str, submit: Callable[[], Job]) -> Htt
 @require_POST
 @limit_generate
 def job_create(request: AuthedRequest) -> HttpResponse:
-    """Generate (Image and Video): validate, hold and queue through ``job_submit``."""
+    """Generate (Image, Video and Audio): validate, hold and queue through ``job_submit``."""
     service = request.POST.get("service", Service.IMAGE)
     if service not in STUDIO_SERVICES:
         service = Service.IMAGE
     if request.limited:
         return _too_fast(request, page=service)
-    offers = services.offers_available(service=service)
+    offers = _offers_for(request, service)
     form = JobForm(request.POST, offers=offers, service=service)
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
@@ -275,6 +320,8 @@ def job_create(request: AuthedRequest) -> HttpResponse:
             # Roles go by position: a lone last frame would be taken as the first.
             return _form_error(request, _("Add a first frame to end on a last frame."), page=service)
         files = [f for f in (start, end) if f is not None]
+    elif service == Service.AUDIO:
+        files = []  # audio is made from words alone
     else:
         # Reference images: new uploads, then earlier results picked by id,
         # each of which must be the creator's own (anything else is a 404).
@@ -319,7 +366,8 @@ def _avatar_context(request: AuthedRequest, form: AvatarForm, offers: list[Offer
         "consent_text": consent.current_wording(),
         "consent_version": consent.CURRENT_VERSION,
         "jobs": selectors.jobs_for_user(user=request.user, service=Service.AVATAR)[:RECENT_JOBS],
-        "uploads": request.user.uploads.all()[:24],
+        # Photos only: audio uploads (a talking portrait's speech) are not shown as pictures.
+        "uploads": request.user.uploads.filter(content_type__startswith="image/")[:24],
     }
 
 
@@ -561,3 +609,172 @@ def job_tool(request: AuthedRequest, job_id: int, slug: str) -> HttpResponseBase
     }
     template = "generation/partials/tool_form.html" if request.htmx else "generation/tool_page.html"
     return render(request, template, context)
+
+
+# --- Make it speak: talking portraits and lip-sync ----------------------------------
+
+#: Earlier results the "Make it speak" page offers to pick, of each kind.
+SPEAK_PICKS = 12
+
+
+def _speak_context(request: AuthedRequest, data: Any) -> dict[str, Any]:
+    """The "Make it speak" page for the model ``data["offer"]`` names (else
+    the first): its pictures (images, or videos for a lip-sync) and speeches
+    to pick from, each the creator's own, the one ``data`` picks checked,
+    and the price for the picked speech (per second until one is picked)."""
+    offers = services.speaking_offers_available()
+    offer = next((o for o in offers if str(o.pk) == str(data.get("offer"))), None)
+    if offer is None and data.get("picture"):
+        # A card's "Lip-sync" link names a video: start on a model that takes one.
+        video = _picked(request, data.get("picture"), [], "video") is not None
+        offer = next((o for o in offers if (o.speaks == "video") == video), None)
+    if offer is None and offers:
+        offer = offers[0]
+    kind = "video" if offer is not None and offer.speaks == "video" else "image"
+    pictures = list(selectors.results_of_kind(user=request.user, kind=kind)[:SPEAK_PICKS])
+    speeches = list(selectors.results_of_kind(user=request.user, kind="audio")[:SPEAK_PICKS])
+    picked_picture = _picked(request, data.get("picture"), pictures, kind)
+    writes = data.get("speech") == "text"  # "Write the words": a speech made on the spot
+    picked_speech = None if writes else _picked(request, data.get("speech"), speeches, "audio")
+    speech_offer = _speech_offer()
+    if picked_picture is not None and picked_picture not in pictures:
+        pictures.insert(0, picked_picture)
+    if picked_speech is not None and picked_speech not in speeches:
+        speeches.insert(0, picked_speech)
+    params = {name: data.get(name) for name in (offer.param_specs if offer else {})}
+    per_second = offer.unit_price({**params, "duration": "1"}) if offer else 0
+    seconds = None
+    if picked_speech is not None and picked_speech.duration_seconds:
+        seconds = services.speech_seconds(picked_speech)
+    text = str(data.get("speech_text") or "").strip()
+    if writes and text and offer is not None:
+        seconds = min(services.speech_estimate_seconds(text)[1], services.speech_max_seconds(offer))
+    wallet = wallet_for(request.user)
+    price = offer.unit_price({**params, "duration": str(seconds)}) if offer and seconds else None
+    speech_price = speech_offer.unit_price({"prompt": text}) if writes and speech_offer is not None and text else None
+    param_fields = []
+    if offer is not None:
+        for name, spec in offer.param_specs.items():
+            value = data.get(name) if data.get(name) in spec["choices"] else spec["default"]
+            choices = [(c, choice_label(name, c)) for c in spec["choices"]]
+            param_fields.append(
+                {"name": name, "label": PARAM_LABELS.get(name, name), "value": value, "choices": choices}
+            )
+    return {
+        "offers": offers,
+        "offer": offer,
+        "picture_kind": kind,
+        "pictures": pictures,
+        "speeches": speeches,
+        "picked_picture": picked_picture,
+        "picked_speech": picked_speech,
+        "param_fields": param_fields,
+        "writes": writes,
+        # What a change on the page sends to re-render it: the model, its
+        # options, the picked results and the words to speak.
+        "speak_include": "#speak-form select, #speak-form input[type=radio]:checked, #speak-form textarea",
+        "speech_text": text,
+        "speech_offer": speech_offer,
+        "voices": [(v, choice_label("voice", v)) for v in speech_offer.param_specs["voice"]["choices"]]
+        if speech_offer is not None and "voice" in speech_offer.param_specs
+        else [],
+        "voice": data.get("voice") or "",
+        "speech_price": speech_price,
+        "per_second": per_second,
+        "seconds": seconds,
+        "speech_max": services.speech_max_seconds(offer) if offer else 0,
+        "price": price,
+        "wallet": wallet,
+        "can_afford": price is None or wallet.available >= price + (speech_price or 0),
+        "limits_text": _limits_text(),
+        "audio_limits_text": describe_audio_limits(),
+        "consent_text": consent.current_wording(),
+        "consent_version": consent.CURRENT_VERSION,
+    }
+
+
+def _speech_offer() -> Offer | None:
+    """The voice-over model a speech made on the "Make it speak" page uses:
+    the first available one (the Audio page's first)."""
+    return next((o for o in services.offers_available(service=Service.AUDIO) if o.audio_kind == "speech"), None)
+
+
+def _picked(request: AuthedRequest, raw: object, shown: list[Asset], kind: str) -> Asset | None:
+    """The result ``raw`` names (an id from the query or the form) if it is
+    the creator's own finished result of ``kind``; ``None`` for none, 404 for
+    anyone else's (the page is never given someone else's file); ``None``
+    too for the creator's own result of another kind (a model change turned
+    a portrait's image into a lip-sync's video)."""
+    if raw in (None, ""):
+        return None
+    found = selectors.results_by_ids(user=request.user, ids=[str(raw)])
+    if not found:
+        raise Http404
+    return found[0] if services.asset_kind(found[0]) == kind else None
+
+
+@login_required
+@require_GET
+def speak_page(request: AuthedRequest) -> HttpResponse:
+    """Make it speak: a picture (or a video) and a speech become a talking
+    portrait (or a lip-sync). ``?picture=`` and ``?speech=`` pick the
+    creator's own results (a card's "Make it speak" links here)."""
+    context = _speak_context(request, request.GET)
+    context["jobs"] = selectors.speaking_jobs_for_user(user=request.user)[:RECENT_JOBS]
+    template = "generation/partials/speak_form.html" if request.htmx else "generation/speak.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+@limit_generate
+def speak_create(request: AuthedRequest) -> HttpResponse:
+    """Generate on the "Make it speak" page, through ``job_speak``."""
+    if request.limited:
+        return _too_fast(request, page="speak")
+    offers = services.speaking_offers_available()
+    offer = next((o for o in offers if str(o.pk) == request.POST.get("offer")), None)
+    if offer is None:
+        return _form_error(request, _("Choose a model."), page="speak")
+    picture = _picked(request, request.POST.get("picture"), [], "video" if offer.speaks == "video" else "image")
+    picture_file = request.FILES.get("picture_file")
+    speech_file = request.FILES.get("speech_file")
+    params: dict[str, Any] = {name: request.POST.get(name) for name in offer.param_specs}
+    params["prompt"] = request.POST.get("prompt", "")
+    consent_version = request.POST.get("consent_version") if request.POST.get("consent") else None
+    if request.POST.get("speech") == "text" and speech_file is None:
+        speech_offer = _speech_offer()
+        if speech_offer is None:
+            return _form_error(request, _("No voice-over model is available right now."), page="speak")
+        return _submit(
+            request,
+            "speak",
+            lambda: services.job_speak_text(
+                user=request.user,
+                offer=offer,
+                params=params,
+                speech_offer=speech_offer,
+                text=request.POST.get("speech_text", ""),
+                voice=request.POST.get("voice", ""),
+                picture=None if picture_file is not None else picture,
+                picture_file=picture_file,
+                consent_version=consent_version,
+                submission_key=_submission_key(request, "speak"),
+            ),
+        )
+    speech = None if request.POST.get("speech") == "text" else _picked(request, request.POST.get("speech"), [], "audio")
+    return _submit(
+        request,
+        "speak",
+        lambda: services.job_speak(
+            user=request.user,
+            offer=offer,
+            params=params,
+            picture=None if picture_file is not None else picture,
+            picture_file=picture_file,
+            speech=None if speech_file is not None else speech,
+            speech_file=speech_file,
+            consent_version=consent_version,
+            submission_key=_submission_key(request, "speak"),
+        ),
+    )

@@ -17,6 +17,7 @@ class Service(models.TextChoices):
     IMAGE = "image", _("Image")
     VIDEO = "video", _("Video")
     AVATAR = "avatar", _("Avatar")
+    AUDIO = "audio", _("Audio")
 
 
 class AdapterName(models.TextChoices):
@@ -33,7 +34,38 @@ class ParamSpec(TypedDict):
 
 
 #: The order options are shown in: what the creator decides first comes first.
-PARAM_ORDER = ("mode", "quality", "resolution", "duration", "aspect_ratio", "sound", "multi_shot", "factor")
+PARAM_ORDER = (
+    "voice",
+    "voice_2",
+    "mode",
+    "quality",
+    "resolution",
+    "duration",
+    "aspect_ratio",
+    "sound",
+    "multi_shot",
+    "instrumental",
+    "vocal_gender",
+    "speed",
+    "stability",
+    "loop",
+    "factor",
+)
+
+
+class TextSpec(TypedDict):
+    """A free-text field of a catalogue model (a song's style, its title):
+    at most ``max`` characters."""
+
+    max: int
+
+
+#: What an Audio model makes (``Offer.audio_kind``), in the order the Audio page shows them.
+AUDIO_KINDS = ("speech", "dialogue", "music", "sound_effect")
+#: What a speaking model moves to a speech (``Offer.speaks``).
+SPEAKS_KINDS = ("portrait", "video")
+#: The free-text fields a model may take (``Offer.text_specs``), in display order.
+TEXT_ORDER = ("title", "style")
 
 
 def param_rank(name: str) -> tuple[int, str]:
@@ -141,6 +173,29 @@ class Offer(Stamped):
     @property
     def input_roles(self) -> list[str]:
         return list((self.options.get("inputs") or {}).get("roles") or ["photo"])
+
+    @property
+    def audio_kind(self) -> str:
+        """What an Audio model makes (``options["audio"]``): "speech",
+        "dialogue", "music" or "sound_effect"; "" for any other model."""
+        kind = str(self.options.get("audio") or "")
+        return kind if kind in AUDIO_KINDS else ""
+
+    @property
+    def speaks(self) -> str:
+        """What a speaking model moves to a speech (``options["speaks"]``):
+        "portrait" (a talking portrait from a picture) or "video" (a
+        lip-sync of a video); "" for any other model."""
+        kind = str(self.options.get("speaks") or "")
+        return kind if kind in SPEAKS_KINDS else ""
+
+    @property
+    def text_specs(self) -> dict[str, TextSpec]:
+        """Free-text fields the model takes besides the prompt
+        (``options["texts"]``: ``{"style": {"max": 1000}, "title": {"max": 80}}``),
+        in the order :data:`TEXT_ORDER`; each ``max`` is in characters."""
+        texts = self.options.get("texts") or {}
+        return {name: {"max": int((texts[name] or {}).get("max") or 200)} for name in TEXT_ORDER if name in texts}
 
     @property
     def extend_price_credits(self) -> int | None:

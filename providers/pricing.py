@@ -14,6 +14,8 @@ models)::
                                                   # key may join options: "mode|sound": {"4K|on": …})
      "times": {"sound": {"on": "2"}, "duration": {"10": "2"}},   # multipliers
      "per_second": "duration",                    # × int(params["duration"]); "usd" is then per second
+     "per_chars": 1000,                           # × len(params["prompt"]) / 1000; "usd" is then
+                                                  # per 1,000 characters of the text (speech, §2.9)
      "extend_usd": "0.30"}                        # one extend of a result; absent = no extend
 
 The rule::
@@ -21,6 +23,7 @@ The rule::
     cost_usd(params) = (by[p][params[p]] if given else usd) × Π times[q][params[q]]
                        (p may be "a|b", looked up as "<value of a>|<value of b>")
                        × int(params[per_second])  (when per_second is set)
+                       × len(params["prompt"]) / per_chars  (when per_chars is set)
     price(params)    = max(1, ceil(cost_usd(params) × (1 + MIRSAM_PRICE_MARGIN) / MIRSAM_PRICE_CREDIT_USD))
     override         = max(1, ceil(price_credits × cost_usd(params) / cost_usd(defaults)))
 
@@ -108,7 +111,26 @@ def cost_usd(offer: Offer, params: Mapping[str, Any] | None = None) -> Decimal:
             base *= _usd(table[chosen[name]])
     if per_second := rule.get("per_second"):
         base *= _seconds(chosen, params, str(per_second))
+    if per_chars := rule.get("per_chars"):
+        base *= Decimal(_characters(params, int(per_chars))) / Decimal(int(per_chars))
     return base
+
+
+def _characters(params: Mapping[str, Any] | None, unit: int) -> int:
+    """How many characters of text a per-character cost counts: the
+    prompt's, as Python counts them (one per Unicode code point, so an
+    Arabic letter or a diacritic is one, like ElevenLabs counts them); one
+    ``unit`` when no text is given, so that a price table shows the price of
+    ``unit`` characters."""
+    text = "" if params is None else str(params.get("prompt") or "")
+    return len(text) if text else unit
+
+
+def per_characters(offer: Offer) -> int | None:
+    """The number of characters ``offer``'s cost is counted per (1,000 for
+    ElevenLabs speech, §2.9), or ``None`` for a model not priced by its text."""
+    value = _rule(offer).get("per_chars")
+    return int(value) if value else None
 
 
 def _seconds(chosen: Mapping[str, str], params: Mapping[str, Any] | None, name: str) -> int:
@@ -320,9 +342,13 @@ def cost_problems(options: Mapping[str, Any]) -> list[str]:
     if per_second := rule.get("per_second"):
         spec = (options.get("params") or {}).get(per_second) or {}
         choices = [str(c) for c in spec.get("choices") or []]
-        from_source = not spec and "tool" in options  # a tool priced by its source's seconds
+        # A tool priced by its source's seconds, a speaking model by its speech's.
+        from_source = not spec and ("tool" in options or "speaks" in options)
         if not from_source and (not choices or not all(c.isdigit() for c in choices)):
             problems.append(
                 _("cost.per_second names %(name)s, which must be an option of whole seconds.") % {"name": per_second}
             )
+    per_chars = rule.get("per_chars")
+    if per_chars is not None and (isinstance(per_chars, bool) or not isinstance(per_chars, int) or per_chars <= 0):
+        problems.append(_("cost.per_chars must be a whole number of characters such as 1000."))
     return problems

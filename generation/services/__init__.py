@@ -8,7 +8,8 @@ result"). Import from here; the modules are rooms of one house:
 - ``pipeline``: submitting to the provider, recording results, polling,
   finishing the job (capture / release);
 - ``callbacks``: verifying and queueing a provider's callback;
-- ``uploads``: storing, deleting and purging the user's photos;
+- ``speak``: talking portraits and lip-syncs (a picture or video and a speech);
+- ``uploads``: storing, deleting and purging the user's photos and audio;
 - ``housekeeping``: the sweeper, deleting a creation;
 - ``staff``: refund and retry from the admin (audited).
 
@@ -34,9 +35,18 @@ from .pipeline import (
     task_complete,
     task_finish_failed,
 )
+from .speak import (
+    job_speak,
+    job_speak_text,
+    speech_attach,
+    speech_estimate_seconds,
+    speech_max_seconds,
+    speech_seconds,
+)
 from .staff import job_refund, job_retry
 from .submit import (
     PARAM_LABELS,
+    asset_kind,
     job_extend,
     job_params_clean,
     job_regenerate,
@@ -44,9 +54,10 @@ from .submit import (
     job_submit_with_files,
     job_tool_apply,
     offers_available,
+    speaking_offers_available,
     tools_available,
 )
-from .uploads import upload_create, upload_delete, uploads_purge
+from .uploads import audio_upload_create, upload_create, upload_delete, uploads_purge
 
 __all__ = [
     "CANCELED_CODE",
@@ -56,6 +67,8 @@ __all__ = [
     "GenerationError",
     "UploadRejected",
     "asset_files_delete",
+    "asset_kind",
+    "audio_upload_create",
     "callback_receive",
     "holds_release_orphaned",
     "job_delete",
@@ -68,6 +81,8 @@ __all__ = [
     "job_refund",
     "job_regenerate",
     "job_retry",
+    "job_speak",
+    "job_speak_text",
     "job_submit",
     "job_submit_with_files",
     "job_tool_apply",
@@ -76,6 +91,11 @@ __all__ = [
     "offers_available",
     "owner_language",
     "poll_chain_restart",
+    "speaking_offers_available",
+    "speech_attach",
+    "speech_estimate_seconds",
+    "speech_max_seconds",
+    "speech_seconds",
     "sweep_stuck_jobs",
     "task_complete",
     "task_finish_failed",

@@ -169,6 +169,12 @@ def job_dispatch(*, job_id: int) -> Job:
     job = _pipeline_job(job_id)
     if job.is_final:
         return job
+    if job.params.get("after_job"):
+        from .speak import speech_attach
+
+        if not speech_attach(job_id=job.pk):
+            return Job.objects.get(pk=job.pk)  # its speech is not made yet (or failed, and so did it)
+        job = _pipeline_job(job_id)
     adapter = get_adapter(job.offer.adapter)
     submitted = failed = 0
     for task in job.tasks.filter(status=TaskStatus.PENDING, task_id=""):
@@ -396,7 +402,24 @@ def _finish_locked(job: Job) -> Job:
         job.error_code = failed[0].error_code if failed else "failed"
         job.error_message = failed[0].error_message if failed else _("The job failed.")
     job.save(update_fields=["charged_credits", "finished_at", "status", "error_code", "error_message"])
+    _start_waiting(job)
     return job
+
+
+def _start_waiting(job: Job) -> None:
+    """After commit, send the submit message of every job waiting for
+    ``job`` (a talking portrait waiting for its speech, ``params["after_job"]``):
+    it starts with the speech, or fails with it (``speak.speech_attach``)."""
+    waiting = list(Job.objects.filter(params__after_job=job.pk, status=JobStatus.QUEUED).values_list("pk", flat=True))
+    if not waiting:
+        return
+    from ..tasks import submit_job_task
+
+    def send() -> None:
+        for pk in waiting:  # the task reads the owner's language itself
+            submit_job_task.apply_async((pk,), queue=queue_for(job))
+
+    transaction.on_commit(send)
 
 
 def job_fail(*, job_id: int, code: str, message: str) -> Job:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 #: to the current wording (generation.consent) for each photo.
 CONSENT_SERVICES = frozenset({Service.AVATAR})
 
+TEXT_LABELS = {"style": gettext_lazy("style"), "title": gettext_lazy("title")}
 PARAM_LABELS = {
     "aspect_ratio": gettext_lazy("aspect ratio"),
     "duration": gettext_lazy("duration"),
@@ -64,17 +65,35 @@ PARAM_LABELS = {
     "quality": gettext_lazy("quality"),
     "multi_shot": gettext_lazy("shots"),
     "factor": gettext_lazy("scale"),
+    "voice": gettext_lazy("voice"),
+    "voice_2": gettext_lazy("second voice"),
+    "speed": gettext_lazy("speed"),
+    "stability": gettext_lazy("stability"),
+    "instrumental": gettext_lazy("vocals"),
+    "vocal_gender": gettext_lazy("singer"),
+    "loop": gettext_lazy("loop"),
 }
 
 
 def offers_available(*, service: str) -> list[Offer]:
     """Active catalogue models of ``service`` whose adapter is configured
     here, tools left out (they work on a result, not in the studio's model
-    pickers: :func:`tools_available`)."""
+    pickers: :func:`tools_available`), and speaking models too (they have
+    their own page: :func:`speaking_offers_available`)."""
     return [
         offer
         for offer in Offer.objects.filter(service=service, is_active=True)
-        if not is_tool(offer) and get_adapter(offer.adapter).is_configured()
+        if not is_tool(offer) and not offer.speaks and get_adapter(offer.adapter).is_configured()
+    ]
+
+
+def speaking_offers_available() -> list[Offer]:
+    """Active speaking models (``Offer.speaks``: talking portraits and
+    lip-syncs) whose adapter is configured here, in catalogue order."""
+    return [
+        offer
+        for offer in Offer.objects.filter(is_active=True, options__has_key="speaks").order_by("sort_order", "slug")
+        if offer.speaks and get_adapter(offer.adapter).is_configured()
     ]
 
 
@@ -97,10 +116,11 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
     """Check ``params`` against what ``offer`` accepts and return the clean set:
     ``{"prompt": str, "outputs": int, <each option of the model>: str}``;
     a missing option takes the model's default. A tool (``providers.tools``)
-    takes no prompt: its clean set has none. Raises :class:`GenerationError`
+    takes no prompt: its clean set has none; a row with
+    ``options["prompt_optional"]`` (a talking portrait) may have none. Raises :class:`GenerationError`
     naming the first problem."""
     prompt = "" if is_tool(offer) else str(params.get("prompt") or "").strip()
-    if not prompt and not is_tool(offer):
+    if not prompt and not is_tool(offer) and not offer.options.get("prompt_optional"):
         raise GenerationError(_("Write a prompt first."), code="prompt")
     limit = min(offer.prompt_max_length, settings.MIRSAM_PROMPT_MAX_LENGTH)
     if len(prompt) > limit:
@@ -126,6 +146,7 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
         clean[name] = value
     if offer.forbidden(clean):
         raise GenerationError(_("This model does not offer that combination of settings."), code="option")
+    clean.update(_texts_clean(offer, params, prompt))
     shots = offer.options.get("shots")
     if shots is not None and shots_on(shots, clean):
         try:
@@ -140,6 +161,40 @@ def job_params_clean(*, offer: Offer, params: dict[str, Any]) -> dict[str, Any]:
         raise GenerationError(_("Choose between 1 and %(max)d images.") % {"max": offer.max_outputs}, code="outputs")
     clean["outputs"] = outputs
     return clean
+
+
+def _texts_clean(offer: Offer, params: dict[str, Any], prompt: str) -> dict[str, str]:
+    """The model's free-text fields (``offer.text_specs``: a song's title and
+    style) that ``params`` fills, stripped and within their length. A row
+    with ``options["custom"]`` (Suno, docs/kie.md §2.7) takes them all or
+    none, and without them its prompt is a description of at most
+    ``custom["plain_prompt_max"]`` characters. Raises :class:`GenerationError`."""
+    texts: dict[str, str] = {}
+    for name, spec in offer.text_specs.items():
+        value = " ".join(str(params.get(name) or "").split())
+        if len(value) > spec["max"]:
+            raise GenerationError(
+                _("The %(name)s is too long: %(length)d characters, at most %(limit)d.")
+                % {"name": TEXT_LABELS.get(name, name), "length": len(value), "limit": spec["max"]},
+                code="text",
+            )
+        if value:
+            texts[name] = value
+    custom = offer.options.get("custom")
+    if isinstance(custom, dict) and offer.text_specs:
+        if texts and len(texts) < len(offer.text_specs):
+            raise GenerationError(_("For your own lyrics or style, give both a style and a title."), code="text")
+        plain_max = int(custom.get("plain_prompt_max") or 0)
+        if not texts and plain_max and len(prompt) > plain_max:
+            raise GenerationError(
+                _(
+                    "A description is at most %(limit)d characters (yours has %(length)d); "
+                    "for longer lyrics, give a style and a title."
+                )
+                % {"limit": plain_max, "length": len(prompt)},
+                code="prompt",
+            )
+    return texts
 
 
 def _check_input_count(offer: Offer, count: int) -> None:
@@ -164,7 +219,9 @@ def _check_input_count(offer: Offer, count: int) -> None:
         raise GenerationError(message, code="inputs")
 
 
-def _check_results(offer: Offer, user: User, results: Sequence[Asset], *, first_position: int) -> None:
+def _check_results(
+    offer: Offer, user: User, results: Sequence[Asset], *, first_position: int, roles: Sequence[str] | None = None
+) -> None:
     """Earlier results used as inputs are the user's own finished results of
     the kind their role needs: a video only as a video tool's source, an
     image anywhere else. Photos of people (Avatar) need the consent given
@@ -178,17 +235,39 @@ def _check_results(offer: Offer, user: User, results: Sequence[Asset], *, first_
         raise GenerationError(_("That result was not found."), code="not_found")
     if offer.service in CONSENT_SERVICES:
         raise GenerationError(_("Upload the photos for a portrait; earlier results cannot be used."), code="inputs")
-    spec = tool_spec(offer)
-    roles = offer.input_roles
+    roles = list(roles or offer.input_roles)
     for i, asset in enumerate(results, start=first_position):
         if asset.job.status != JobStatus.SUCCEEDED:
             raise GenerationError(_("That result is not finished."), code="inputs")
-        role = roles[min(i, len(roles) - 1)]
-        wants_video = role == SOURCE_ROLE and spec is not None and spec.source == Service.VIDEO
-        if asset.is_video != wants_video:
-            raise GenerationError(
-                _("A video cannot be used here.") if asset.is_video else _("This needs a video."), code="inputs"
-            )
+        wanted = role_kind(offer, roles[min(i, len(roles) - 1)])
+        if asset_kind(asset) != wanted:
+            raise GenerationError(KIND_NEEDED[wanted], code="inputs")
+
+
+#: What a role's file must be when the role is not an image's (``role_kind``).
+ROLE_KINDS = {"speech": "audio", "video": "video"}
+KIND_NEEDED = {
+    "image": gettext_lazy("This needs an image."),
+    "video": gettext_lazy("This needs a video."),
+    "audio": gettext_lazy("This needs a sound: a voice-over, a piece of music or an audio file."),
+}
+
+
+def role_kind(offer: Offer, role: str) -> str:
+    """What kind of file an input of ``role`` must be for ``offer``: "audio"
+    for a speech, "video" for a lip-sync's video or a video tool's source,
+    else "image"."""
+    spec = tool_spec(offer)
+    if role == SOURCE_ROLE and spec is not None and spec.source == Service.VIDEO:
+        return "video"
+    return ROLE_KINDS.get(role, "image")
+
+
+def asset_kind(asset: Asset) -> str:
+    """ "video", "audio" or "image": what a result's file is."""
+    if asset.content_type.startswith("video/"):
+        return "video"
+    return "audio" if asset.content_type.startswith("audio/") else "image"
 
 
 def _check_consent(offer: Offer, consent_version: str | None) -> None:
@@ -214,6 +293,8 @@ def job_submit(
     extra: dict[str, Any] | None = None,
     price: int | None = None,
     submission_key: str = "",
+    input_roles: Sequence[str] | None = None,
+    awaits_input: bool = False,
 ) -> Job:
     """Create a queued job for ``user``, holding its price in credits.
 
@@ -222,8 +303,9 @@ def job_submit(
     decisions such as an extend. ``uploads`` are the user's checked images in
     order, then ``results``: the user's own finished results used as inputs
     (picked reference images, a tool's source); their roles follow
-    ``offer.input_roles`` by position, and both count against the model's
-    ``inputs`` limits together; ``extra`` adds
+    ``offer.input_roles`` by position (or are ``input_roles``, one per
+    upload then result, when the caller names them), and both count against
+    the model's ``inputs`` limits together; ``extra`` adds
     server-side parameters (an avatar style, the task to extend). Raises
     :class:`GenerationError` for bad input or an unavailable model and
     ``credits.services.InsufficientCredits`` for a short balance; in both
@@ -235,6 +317,10 @@ def job_submit(
     same key is returned as it is, so a replayed or double-sent request holds
     and makes nothing more, also when both arrive at once (a unique
     constraint decides).
+
+    ``awaits_input``: one more input will be given to the job later by
+    another job (a talking portrait's speech, ``speak.speech_attach``); it
+    counts against the model's limits now.
     """
     if submission_key:
         existing = _submitted(user, submission_key)
@@ -244,8 +330,12 @@ def job_submit(
     clean = job_params_clean(offer=offer, params=params)
     if any(u.user_id != user.pk for u in uploads):
         raise GenerationError(_("That file was not found."), code="inputs")
-    _check_input_count(offer, len(uploads) + len(results))
-    _check_results(offer, user, results, first_position=len(uploads))
+    # A job that waits for an input another job makes (a speech) counts it now.
+    _check_input_count(offer, len(uploads) + len(results) + int(awaits_input))
+    if input_roles is not None and len(input_roles) != len(uploads) + len(results):
+        raise ValueError("input_roles names one role per upload and result")
+    roles = list(input_roles or offer.input_roles)
+    _check_results(offer, user, results, first_position=len(uploads), roles=roles)
     clean.update(extra or {})
     total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
     with transaction.atomic():
@@ -273,7 +363,6 @@ def job_submit(
             reason=f"{offer.get_service_display()} · {offer.name} × {clean['outputs']}",
         )
         job.save(update_fields=["hold"])
-        roles = offer.input_roles
         sources: list[tuple[Upload | None, Asset | None]] = [(u, None) for u in uploads]
         sources += [(None, a) for a in results]
         JobInput.objects.bulk_create(
@@ -400,7 +489,8 @@ def job_regenerate(*, job: Job, submission_key: str = "") -> Job:
     (:func:`job_tool_apply`: its parent is the source's job, not ``job``).
     ``submission_key`` as for :func:`job_submit`."""
     inputs = list(job.inputs.select_related("upload", "asset__job__offer"))
-    params = {k: v for k, v in job.params.items() if k in {"prompt", "outputs", *job.offer.param_specs}}
+    keep = {"prompt", "outputs", *job.offer.param_specs, *job.offer.text_specs}
+    params = {k: v for k, v in job.params.items() if k in keep}
     if is_tool(job.offer):
         source = next((i.asset for i in inputs if i.role == SOURCE_ROLE and i.asset is not None), None)
         if source is None:
@@ -410,13 +500,19 @@ def job_regenerate(*, job: Job, submission_key: str = "") -> Job:
         raise GenerationError(_("The photos of this job were deleted; upload them again."), code="inputs_deleted")
     if job.params.get("extend_task_id"):
         raise GenerationError(_("Extend the original video again instead."), code="extended")
-    extra = {k: v for k, v in job.params.items() if k in {"preset", "style", "details"}}
+    # A speaking job is priced by its speech's seconds, which it keeps; a job
+    # that waited for its speech now has it as an input.
+    kept = {"preset", "style", "details", *(("duration",) if job.offer.speaks else ())}
+    extra = {k: v for k, v in job.params.items() if k in kept}
+    from_uploads = [i for i in inputs if i.upload is not None]
+    from_results = [i for i in inputs if i.upload is None and i.asset is not None]
     return job_submit(
         user=job.user,
         offer=job.offer,
         params=params,
-        uploads=[i.upload for i in inputs if i.upload is not None],
-        results=[i.asset for i in inputs if i.upload is None and i.asset is not None],
+        uploads=[i.upload for i in from_uploads if i.upload is not None],
+        results=[i.asset for i in from_results if i.asset is not None],
+        input_roles=[i.role for i in (*from_uploads, *from_results)],
         parent=job,
         extra=extra,
         submission_key=submission_key,

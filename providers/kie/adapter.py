@@ -17,6 +17,7 @@ from .family import Family, Malformed, callback_data
 from .flux import FLUX_KONTEXT
 from .market import MARKET
 from .runway import RUNWAY
+from .suno import SUNO
 from .uploads import upload
 from .veo import VEO
 from .veo_upscale import VEO_UPSCALE
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 #: Every family, asked in order which one serves a provider model; the Market
 #: serves any model no other family names, so it comes last. A new kie.ai API
 #: is one new file and one entry here.
-FAMILIES: tuple[Family, ...] = (VEO, VEO_UPSCALE, RUNWAY, FLUX_KONTEXT, MARKET)
+FAMILIES: tuple[Family, ...] = (VEO, VEO_UPSCALE, RUNWAY, FLUX_KONTEXT, SUNO, MARKET)
 
 #: How far a signed callback's timestamp may be from our clock, in seconds.
 SIGNATURE_MAX_SKEW_SECONDS = 300
@@ -42,19 +43,21 @@ def family_for(provider_model: str) -> Family:
 
 def callback_family(envelope: dict[str, object]) -> Family:
     """The family of a callback told by its shape, for when the pipeline gives
-    no provider model: Market ``data`` carries ``state`` (§2.1), Runway's is
+    no provider model: Suno's names its ``callbackType`` (§2.7), Market
+    ``data`` carries ``state`` (§2.1), Runway's is
     snake_case (§2.3), Flux Kontext's ``info.resultImageUrl`` (§2.5), a Veo
     4K's ``resultUrls`` and Veo's ``taskId`` and ``info`` (§2.2). Raises
     :class:`Malformed` for none of these."""
     data = callback_data(envelope)
-    for family in (MARKET, RUNWAY, FLUX_KONTEXT, VEO_UPSCALE, VEO):
+    for family in (SUNO, MARKET, RUNWAY, FLUX_KONTEXT, VEO_UPSCALE, VEO):
         if family.is_callback(data):
             return family
     raise Malformed("unknown callback shape")
 
 
 class KieAdapter(Adapter):
-    """kie.ai's Market models (§2.1, §2.9), Veo 3.1 (§2.2) and Runway (§2.3);
+    """kie.ai's Market models (§2.1, §2.9), Veo 3.1 (§2.2), Runway (§2.3),
+    Flux Kontext (§2.5) and Suno (§2.7);
     user files go through the upload API (§1 File upload).
 
     Settings: ``KIE_API_KEY``, ``KIE_BASE_URL``, ``KIE_UPLOAD_BASE_URL``,

@@ -14,7 +14,8 @@ the catalogue row's data (``Offer.options``, reaching us as
 * ``params``: each option the creator picks, sent as ``input[wire or name]``,
   its value converted by ``as`` (``"str"``, the default; ``"int"``;
   ``"seconds"``, a string of whole seconds; ``"bool"`` from ``"on"``/``"off"``) and left out when ``without_inputs`` is
-  set and the task has files (text-to-X-only fields). Values are spelled in
+  set and the task has files (text-to-X-only fields), or when the value is the
+  param's ``none`` (``"auto"``: the model decides). Values are spelled in
   the row exactly as the model wants them (§2.9: Seedance ``"4k"``, Kling 3.0
   ``"4K"``, Hailuo ``"768P"``).
 * ``constants``: fields sent as they are (``{"output_format": "png"}``).
@@ -26,6 +27,10 @@ the catalogue row's data (``Offer.options``, reaching us as
   choice of ours, not a field of the provider's).
 * ``prompt_field``: where the prompt goes when not ``prompt``; ``prompt_field``
   ``""`` sends no prompt (tools such as an upscaler take none).
+* ``dialogue``: ``{"field": "dialogue", "voices": ["voice", "voice_2"]}``
+  sends the prompt as turns, one per non-empty line, their voices taken in
+  turn from the named params (ElevenLabs dialogue v3, §2.9: ``dialogue``
+  ``[{"text", "voice"}]``); those params then carry ``"send": false``.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from .family import (
 CREATE_PATH = "/api/v1/jobs/createTask"
 RECORD_PATH = "/api/v1/jobs/recordInfo"
 
+NO_DIALOGUE_MESSAGE = _("Write the dialogue, one line per turn, and choose its voices.")
 SHOTS_FIRST_FRAME_MESSAGE = _("A clip of several shots starts from one frame: remove the last frame.")
 
 #: How a param's ``as`` turns the catalogue's text into the JSON the model wants.
@@ -66,6 +72,7 @@ CONVERT: dict[str, Callable[[Any], Any]] = {
     "int": seconds,
     "seconds": lambda value: str(seconds(value)),
     "bool": on_off,
+    "float": lambda value: float(str(value)),
 }
 
 
@@ -117,15 +124,22 @@ def input_body(request: TaskRequest, urls: list[str]) -> dict[str, Any]:
     prompt_field = str(options.get("prompt_field", "prompt"))
     if prompt_field and (prompt := given(request.params, "prompt")) is not None:
         inputs[prompt_field] = str(prompt)
+    elif prompt_field and options.get("prompt_optional"):
+        inputs[prompt_field] = ""  # a field the model requires, empty when the creator wrote none (§2.9)
     for name, spec in (options.get("params") or {}).items():
         value = given(request.params, name)
         if value is None or spec.get("send") is False or (spec.get("without_inputs") and request.inputs):
             continue
+        if "none" in spec and str(value) == str(spec["none"]):
+            continue  # the value that leaves the choice to the model ("auto")
         inputs[str(spec.get("wire") or name)] = CONVERT[str(spec.get("as") or "str")](value)
     inputs.update(options.get("constants") or {})
     shots = options.get("shots")
     if shots is not None and shots_on(shots, request.params):
         inputs.update(shot_fields(request, shots))
+    dialogue = options.get("dialogue")
+    if dialogue is not None:
+        inputs[str(dialogue.get("field") or "dialogue")] = dialogue_turns(request, dialogue)
     fields: Mapping[str, str] = (options.get("inputs") or {}).get("fields") or {}
     for item, url in zip(request.inputs, urls, strict=False):
         field = fields.get(item.role)
@@ -136,6 +150,17 @@ def input_body(request: TaskRequest, urls: list[str]) -> dict[str, Any]:
         elif field not in inputs:
             inputs[field] = url
     return inputs
+
+
+def dialogue_turns(request: TaskRequest, spec: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The prompt as turns of a dialogue, ``[{"text", "voice"}]``: one per
+    non-empty line, voices taken in turn from the params ``spec["voices"]``
+    names. Raises ``ProviderError("bad_input")`` for no line or a missing voice."""
+    lines = [line.strip() for line in str(request.params.get("prompt") or "").splitlines() if line.strip()]
+    voices = [given(request.params, str(name)) for name in spec.get("voices") or ("voice",)]
+    if not lines or any(v is None for v in voices):
+        raise bad_input(NO_DIALOGUE_MESSAGE)
+    return [{"text": line, "voice": str(voices[i % len(voices)])} for i, line in enumerate(lines)]
 
 
 def shot_fields(request: TaskRequest, spec: Mapping[str, Any]) -> dict[str, Any]:
