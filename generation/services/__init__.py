@@ -8,7 +8,7 @@ result"). Import from here; the modules are rooms of one house:
 - ``pipeline``: submitting to the provider, recording results, polling,
   finishing the job (capture / release);
 - ``callbacks``: verifying and queueing a provider's callback;
-- ``uploads``: storing, deleting and purging the user's photos;
+- ``uploads``: storing, deleting and purging the user's photos and recordings;
 - ``housekeeping``: the sweeper, deleting a creation;
 - ``staff``: refund and retry from the admin (audited).
 
@@ -46,7 +46,7 @@ from .submit import (
     offers_available,
     tools_available,
 )
-from .uploads import upload_create, upload_delete, uploads_purge
+from .uploads import audio_upload_create, upload_create, upload_delete, uploads_purge
 
 __all__ = [
     "CANCELED_CODE",
@@ -56,6 +56,7 @@ __all__ = [
     "GenerationError",
     "UploadRejected",
     "asset_files_delete",
+    "audio_upload_create",
     "callback_receive",
     "holds_release_orphaned",
     "job_delete",
