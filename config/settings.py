@@ -454,6 +454,10 @@ MIRSAM_UPLOAD_MAX_BYTES = env.int("MIRSAM_UPLOAD_MAX_BYTES", default=15 * 1024 *
 MIRSAM_UPLOAD_MAX_PIXELS = env.int("MIRSAM_UPLOAD_MAX_PIXELS", default=40_000_000)
 MIRSAM_UPLOAD_MIN_SIDE = env.int("MIRSAM_UPLOAD_MIN_SIDE", default=256)
 MIRSAM_UPLOAD_RETENTION_DAYS = env.int("MIRSAM_UPLOAD_RETENTION_DAYS", default=7)
+# Uploaded recordings (generation.audio): size in MiB, decoded length in seconds.
+MIRSAM_AUDIO_UPLOAD_MAX_MB = env.float("MIRSAM_AUDIO_UPLOAD_MAX_MB", default=20.0)
+MIRSAM_AUDIO_MAX_SECONDS = env.float("MIRSAM_AUDIO_MAX_SECONDS", default=300.0)
+MIRSAM_AUDIO_MIN_SECONDS = env.float("MIRSAM_AUDIO_MIN_SECONDS", default=1.0)
 # Seconds between polls of a provider task, in order; the last repeats.
 MIRSAM_POLL_SCHEDULE = [
     int(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=["3", "3", "5", "5", "10", "10", "20"])

@@ -51,7 +51,7 @@ class ProviderTaskInline(ReadOnlyInline):
 
 class AssetInline(ReadOnlyInline):
     model = Asset
-    fields = ("index", "file", "content_type", "width", "height", "size_bytes")
+    fields = ("index", "file", "content_type", "width", "height", "duration_seconds", "size_bytes")
     readonly_fields = fields
 
 
@@ -242,12 +242,22 @@ class StylePresetAdmin(TranslationAdmin):
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    """Metadata only: staff see that a photo exists, not the photo."""
+    """Metadata only: staff see that a photo or recording exists, not the file."""
 
-    list_display = ("created_at", "user", "content_type", "width", "height", "size_bytes")
+    list_display = ("created_at", "user", "content_type", "width", "height", "duration_seconds", "size_bytes")
     list_filter = ("content_type", "created_at")
     search_fields = ("user__email", "sha256")
-    readonly_fields = ("user", "original_name", "content_type", "width", "height", "size_bytes", "sha256", "created_at")
+    readonly_fields = (
+        "user",
+        "original_name",
+        "content_type",
+        "width",
+        "height",
+        "duration_seconds",
+        "size_bytes",
+        "sha256",
+        "created_at",
+    )
     exclude = ("file",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

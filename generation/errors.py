@@ -28,7 +28,8 @@ class GenerationError(Exception):
 
 
 class UploadRejected(GenerationError):
-    """An upload we refuse (``generation.uploads.image_clean``). ``code``:
+    """An upload we refuse (``generation.uploads.image_clean`` for images,
+    ``generation.audio.audio_clean`` for recordings). ``code`` for images:
 
     - ``too_large``: more bytes than ``UploadLimits.max_bytes``;
     - ``not_an_image``: Pillow does not recognise the bytes as an image
@@ -39,6 +40,14 @@ class UploadRejected(GenerationError):
       or above Pillow's own decompression-bomb limit;
     - ``truncated``: an allowed format whose data is incomplete or damaged;
     - ``too_small``: the shorter side is under ``UploadLimits.min_side``.
+
+    For recordings (``AudioLimits``): ``too_large``; ``empty``;
+    ``not_audio`` (text, an image, a PDF…); ``format`` (a sound format or
+    codec we do not take: FLAC, AIFF, WMA, MP2, ADPCM…); ``video`` (a file
+    with a picture track); ``no_audio`` (an allowed container with no sound
+    in it); ``truncated`` (cut or damaged); ``unreadable`` (ffmpeg did not
+    finish in time); ``too_long`` / ``too_short`` (decoded length outside
+    ``min_seconds``..``max_seconds``).
     """
 
     def __init__(self, message: str | Promise, *, code: str) -> None:

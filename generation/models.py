@@ -237,6 +237,8 @@ class Asset(models.Model):
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
     width = models.PositiveIntegerField(_("width"), null=True, blank=True)
     height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    # Sound and video: the length the container's header gives (generation.media.output_check).
+    duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -252,6 +254,10 @@ class Asset(models.Model):
         return self.content_type.startswith("video/")
 
     @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
+
+    @property
     def download_name(self) -> str:
         return f"mirsam-{self.job_id}-{self.index + 1}{PurePosixPath(self.file.name or '').suffix}"
 
@@ -262,10 +268,13 @@ def upload_to(upload: Upload, filename: str) -> str:
 
 
 class Upload(Stamped):
-    """A photo or reference image a user gave us, checked and re-encoded by
-    ``generation.uploads.image_clean`` (metadata stripped). Private: served
-    only to its owner; deleted by its owner or after
-    ``MIRSAM_UPLOAD_RETENTION_DAYS`` (the results made from it stay)."""
+    """A photo, reference image or recording a user gave us, checked and
+    re-encoded with its metadata stripped: images by
+    ``generation.uploads.image_clean`` (``width``/``height`` in pixels),
+    recordings by ``generation.audio.audio_clean`` (an MP3; no width or
+    height, ``duration_seconds`` instead). Private: served only to its owner;
+    deleted by its owner or after ``MIRSAM_UPLOAD_RETENTION_DAYS`` (the
+    results made from it stay)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads", verbose_name=_("user")
@@ -273,8 +282,9 @@ class Upload(Stamped):
     file = models.FileField(_("file"), upload_to=upload_to, max_length=255)
     original_name = models.CharField(_("original name"), max_length=255, blank=True)
     content_type = models.CharField(_("content type"), max_length=100)
-    width = models.PositiveIntegerField(_("width"))
-    height = models.PositiveIntegerField(_("height"))
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True, db_index=True)
@@ -289,6 +299,10 @@ class Upload(Stamped):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.original_name or self.file.name}"
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
 
 
 class Consent(models.Model):

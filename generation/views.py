@@ -521,7 +521,7 @@ def job_extend(request: AuthedRequest, job_id: int) -> HttpResponseBase:
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload_delete(request: AuthedRequest, upload_id: int) -> HttpResponseBase:
-    """GET asks for confirmation; POST deletes the photo (results stay)."""
+    """GET asks for confirmation; POST deletes the photo or recording (results stay)."""
     upload = get_object_or_404(Upload, pk=upload_id, user=request.user)
     if request.method == "GET":
         return render(request, "generation/upload_confirm_delete.html", {"upload": upload})
@@ -530,7 +530,7 @@ def upload_delete(request: AuthedRequest, upload_id: int) -> HttpResponseBase:
     except GenerationError as exc:
         messages.error(request, str(exc.message))
     else:
-        messages.success(request, _("The photo was deleted."))
+        messages.success(request, _("The recording was deleted.") if upload.is_audio else _("The photo was deleted."))
     return redirect("avatar")
 
 

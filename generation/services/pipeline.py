@@ -234,7 +234,8 @@ class _Fetched:
 
 def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fetched]:
     """Download and check every output of a succeeded task (and, for a video,
-    its poster: the provider's, else its first frame). Raises ProviderError."""
+    its poster: the provider's, else its first frame; sound has none).
+    Raises ProviderError."""
     adapter = get_adapter(job.offer.adapter)
     request = _task_request(job, task)
     if not result.output_urls:
@@ -348,6 +349,7 @@ def _stored_asset(job: Job, task: ProviderTask, offset: int, item: _Fetched) -> 
         size_bytes=item.download.size,
         width=item.checked.width,
         height=item.checked.height,
+        duration_seconds=item.checked.duration_seconds,
     )
     asset.file.save(f"output.{item.checked.extension}", File(item.download.file), save=False)
     if item.poster:

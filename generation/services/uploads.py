@@ -1,8 +1,12 @@
-"""Uploads: the photos and reference images people give us, stored privately.
+"""Uploads: the photos, reference images and recordings people give us,
+stored privately.
 
-Every file goes through ``generation.uploads.image_clean`` first (a real
+Every image goes through ``generation.uploads.image_clean`` first (a real
 JPEG/PNG/WebP within the limits, EXIF orientation applied, metadata
-stripped, re-encoded); what is stored is that clean copy.
+stripped, re-encoded), every recording through
+``generation.audio.audio_clean`` (real MP3/WAV/M4A/OGG sound within the
+size and length limits, decoded whole, re-encoded as a bare MP3); what is
+stored is that clean copy.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..audio import audio_clean
 from ..errors import GenerationError
 from ..models import FINAL_JOB_STATUSES, Consent, JobInput, Upload
 from ..uploads import image_clean
@@ -46,6 +51,29 @@ def upload_create(*, user: User, file: IO[bytes] | UploadedFile, consent_version
         upload.save()
         if consent_version:
             Consent.objects.create(user=user, upload=upload, version=consent_version)
+    return upload
+
+
+def audio_upload_create(*, user: User, file: IO[bytes] | UploadedFile) -> Upload:
+    """Check and clean an uploaded recording (``generation.audio.audio_clean``:
+    real sound in MP3, WAV, M4A or OGG, within ``MIRSAM_AUDIO_UPLOAD_MAX_MB``
+    and ``MIRSAM_AUDIO_MIN_SECONDS``..``MIRSAM_AUDIO_MAX_SECONDS``, decoded
+    whole, re-encoded as an MP3 with no tags or cover art) and store the clean
+    copy privately. The upload has no width or height; its
+    ``duration_seconds`` is the decoded length. Raises
+    ``generation.errors.UploadRejected``; a refused file stores nothing."""
+    clean = audio_clean(file=file)
+    with transaction.atomic():
+        upload = Upload(
+            user=user,
+            original_name=str(getattr(file, "name", "") or "")[:255],
+            content_type=clean.content_type,
+            duration_seconds=clean.duration_seconds,
+            size_bytes=clean.size,
+            sha256=clean.sha256,
+        )
+        upload.file.save(f"upload.{clean.extension}", ContentFile(clean.data), save=False)
+        upload.save()
     return upload
 
 
