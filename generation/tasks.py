@@ -61,7 +61,8 @@ def submit_job_task(self: Task, job_id: int, language: str = "") -> None:
             message = str(getattr(exc, "message", "")) or _("The provider could not be reached.")
             services.job_fail(job_id=job_id, code=getattr(exc, "code", "unreachable"), message=message)
             return
-    if not job.is_final and job.status != JobStatus.QUEUED:  # still queued: waiting for its speech
+    waiting = job.status == JobStatus.QUEUED and bool(job.params.get("after_job"))  # for its speech
+    if not job.is_final and not waiting:
         poll_job_task.apply_async(
             (job_id, 0),
             {"language": language, "chain": job.poll_chain},

@@ -246,8 +246,8 @@ def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fe
             download = adapter.download(url, request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
             item = _Fetched(download, output_check(download.file))
             fetched.append(item)
-            if item.checked.is_video:
-                item.poster = _poster(adapter, request, result, i, download)
+            if item.checked.is_video or item.checked.is_audio:
+                item.poster = _poster(adapter, request, result, i, download, first_frame=item.checked.is_video)
     except Exception:
         for item in fetched:
             item.download.file.close()
@@ -255,8 +255,14 @@ def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fe
     return fetched
 
 
-def _poster(adapter: Adapter, request: TaskRequest, result: TaskResult, index: int, video: Download) -> bytes | None:
-    if index < len(result.poster_urls):
+def _poster(
+    adapter: Adapter, request: TaskRequest, result: TaskResult, index: int, output: Download, *, first_frame: bool
+) -> bytes | None:
+    """The still of output ``index``: the provider's (a video's poster, a
+    song's cover: Suno's ``image_url``), checked as an image; else, with
+    ``first_frame`` (a video), its first frame; else none (a sound without
+    a cover)."""
+    if index < len(result.poster_urls) and result.poster_urls[index]:
         try:
             poster = adapter.download(result.poster_urls[index], request, max_bytes=settings.MIRSAM_OUTPUT_MAX_BYTES)
             with poster.file:
@@ -264,7 +270,9 @@ def _poster(adapter: Adapter, request: TaskRequest, result: TaskResult, index: i
                 return poster.file.read()
         except (ProviderError, requests.RequestException) as exc:
             log.info("provider poster unusable (%s); using the first frame", exc)
-    frame = video_poster(video.file)
+    if not first_frame:
+        return None
+    frame = video_poster(output.file)
     return frame[0] if frame else None
 
 
@@ -415,6 +423,7 @@ def _start_waiting(job: Job) -> None:
     waiting = list(Job.objects.filter(params__after_job=job.pk, status=JobStatus.QUEUED).values_list("pk", flat=True))
     if not waiting:
         return
+    from ..queues import queue_for
     from ..tasks import submit_job_task
 
     def send() -> None:

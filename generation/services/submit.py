@@ -239,9 +239,10 @@ def _check_results(
     for i, asset in enumerate(results, start=first_position):
         if asset.job.status != JobStatus.SUCCEEDED:
             raise GenerationError(_("That result is not finished."), code="inputs")
-        wanted = role_kind(offer, roles[min(i, len(roles) - 1)])
-        if asset_kind(asset) != wanted:
-            raise GenerationError(KIND_NEEDED[wanted], code="inputs")
+        wanted, kind = role_kind(offer, roles[min(i, len(roles) - 1)]), asset_kind(asset)
+        if kind != wanted:
+            video_for_image = kind == "video" and wanted == "image"
+            raise GenerationError(_("A video cannot be used here.") if video_for_image else KIND_NEEDED[wanted], code="inputs")
 
 
 #: What a role's file must be when the role is not an image's (``role_kind``).

@@ -48,7 +48,7 @@ DOWNLOAD_CHUNK_BYTES = 64 * 1024
 #: MIME type prefixes an output may have (images, videos). Object stores often
 #: label files as octet-stream; the pipeline checks the bytes themselves
 #: (generation.media.output_check), so those pass here too.
-DOWNLOAD_TYPES = ("image/", "video/", "application/octet-stream", "binary/octet-stream")
+DOWNLOAD_TYPES = ("image/", "video/", "audio/", "application/octet-stream", "binary/octet-stream")
 
 #: kie body ``code`` (or HTTP status) → (user message, permanent). §1 "Body code
 #: values": 429 is not queued and 455 is maintenance, so both pass; 501 is a
@@ -75,7 +75,7 @@ TIMEOUT_MESSAGE = _("The provider did not answer in time.")
 UNREACHABLE_MESSAGE = _("The provider could not be reached.")
 DOWNLOAD_FAILED_MESSAGE = _("We could not fetch the result from the provider.")
 TOO_LARGE_MESSAGE = _("The result file is too large.")
-BAD_OUTPUT_MESSAGE = _("The provider returned a file that is neither an image nor a video.")
+BAD_OUTPUT_MESSAGE = _("The provider returned a file that is not an image, a video or a sound.")
 
 
 def as_code(value: Any) -> int | None:
@@ -235,7 +235,7 @@ class Client:
         Raises :class:`ProviderError`: ``"too_large"`` (permanent) when
         ``Content-Length`` or the bytes read exceed ``max_bytes``;
         ``"bad_output"`` (permanent) for a non-HTTP(S) URL or a
-        ``Content-Type`` that is neither ``image/*`` nor ``video/*``; the HTTP
+        ``Content-Type`` that is not ``image/*``, ``video/*`` or ``audio/*``; the HTTP
         status (permanent for 4xx, transient for 429/5xx), ``"timeout"`` or
         ``"download_failed"``.
         """

@@ -518,4 +518,4 @@ def test_a_download_that_is_a_web_page_is_refused(adapter, kie):
     error = raised(lambda: adapter.download(kie.url_for(MP4_PATH), task("runway"), max_bytes=1_000_000))
 
     assert (error.code, error.permanent) == ("bad_output", True)
-    assert str(error.message) == "The provider returned a file that is neither an image nor a video."
+    assert str(error.message) == "The provider returned a file that is not an image, a video or a sound."

@@ -89,7 +89,29 @@ NEW_LIST_PRICES = {
     # per second of the source: a table lists one second
     "topaz-video-upscale": lambda c: {"2": D("0.04"), "4": D("0.07")}[c["factor"]],
     "veo-upscale": lambda c: {"1080p": D("0.025"), "4k": D("0.60")}[c["resolution"]],
+    # audio (§2.9): speech per 1,000 characters (a table lists 1,000), music per request (two tracks),
+    # sound effects $0.0012 a second ("auto" at the 22 s maximum)
+    "elevenlabs-v2": lambda c: D("0.06"),
+    "elevenlabs-dialogue-v3": lambda c: D("0.07"),
+    "suno-v5": lambda c: D("0.06"),
+    "elevenlabs-sfx-v2": lambda c: D("0.0012") * (22 if c["duration"] == "auto" else int(c["duration"])),
+    # speaking models per second of speech (a table lists one second)
+    "kling-avatar-standard": lambda c: D("0.04"),
+    "kling-avatar-pro": lambda c: D("0.08"),
+    "infinitalk": lambda c: {"480p": D("0.015"), "720p": D("0.06")}[c["resolution"]],
+    "omnihuman-1-5": lambda c: D("0.135"),
+    "lip-sync": lambda c: D("0.04"),
 }
+# The demo stand-ins cost what the model they stand in for costs.
+for _demo, _real in {
+    "demo-speech": "elevenlabs-v2",
+    "demo-dialogue": "elevenlabs-dialogue-v3",
+    "demo-music": "suno-v5",
+    "demo-sound-effect": "elevenlabs-sfx-v2",
+    "demo-talking-portrait": "kling-avatar-standard",
+    "demo-lip-sync": "lip-sync",
+}.items():
+    NEW_LIST_PRICES[_demo] = NEW_LIST_PRICES[_real]
 
 
 EXTEND_USD = {

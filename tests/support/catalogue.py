@@ -50,6 +50,21 @@ SEEDED_MODELS = (
     "recraft-remove-background",
     "topaz-video-upscale",
     "veo-upscale",
+    "elevenlabs-v2",
+    "elevenlabs-dialogue-v3",
+    "suno-v5",
+    "elevenlabs-sfx-v2",
+    "kling-avatar-standard",
+    "kling-avatar-pro",
+    "infinitalk",
+    "omnihuman-1-5",
+    "lip-sync",
+    "demo-speech",
+    "demo-dialogue",
+    "demo-music",
+    "demo-sound-effect",
+    "demo-talking-portrait",
+    "demo-lip-sync",
 )
 
 
