@@ -242,7 +242,9 @@ def _check_results(
         wanted, kind = role_kind(offer, roles[min(i, len(roles) - 1)]), asset_kind(asset)
         if kind != wanted:
             video_for_image = kind == "video" and wanted == "image"
-            raise GenerationError(_("A video cannot be used here.") if video_for_image else KIND_NEEDED[wanted], code="inputs")
+            raise GenerationError(
+                _("A video cannot be used here.") if video_for_image else KIND_NEEDED[wanted], code="inputs"
+            )
 
 
 #: What a role's file must be when the role is not an image's (``role_kind``).
