@@ -101,24 +101,11 @@ def job_speak(
     _check_available(offer)
     if not offer.speaks:
         raise GenerationError(_("This model does not make a picture speak."), code="unavailable")
-    if (picture is None) == (picture_file is None):
-        raise GenerationError(
-            _("Choose the video to lip-sync.") if offer.speaks == "video" else _("Choose a picture or upload a photo."),
-            code="inputs",
-        )
+    _check_picture(user, offer, picture, picture_file, consent_version)
     if (speech is None) == (speech_file is None):
         raise GenerationError(_("Choose a speech or upload an audio file."), code="inputs")
-    for result in (picture, speech):
-        if result is not None and result.user_id != user.pk:
-            raise GenerationError(_("That result was not found."), code="not_found")
-    if picture_file is not None:
-        if offer.speaks == "video":
-            raise GenerationError(_("Choose one of your videos to lip-sync."), code="inputs")
-        _check_consent_given(offer, consent_version)
-    if picture is not None and asset_kind(picture) != ("video" if offer.speaks == "video" else "image"):
-        raise GenerationError(
-            _("This needs a video.") if offer.speaks == "video" else _("This needs an image."), code="inputs"
-        )
+    if speech is not None and speech.user_id != user.pk:
+        raise GenerationError(_("That result was not found."), code="not_found")
     if speech is not None:
         _check_speech_length(offer, speech_seconds(speech))
     stored: list[Upload] = []
@@ -157,6 +144,29 @@ def job_speak(
         for upload in stored:  # a twin sent at the same moment made the job with its own copies
             upload_delete(upload=upload)
     return job
+
+
+def _check_picture(
+    user: User, offer: Offer, picture: Asset | None, picture_file: UploadedFile | None, consent_version: str | None
+) -> None:
+    """Exactly one picture: the user's own result of the kind the model
+    moves (an image, or a video for a lip-sync), or an uploaded photo with
+    consent (a portrait only). Raises :class:`GenerationError`
+    (``not_found`` for someone else's result)."""
+    lip_sync = offer.speaks == "video"
+    if (picture is None) == (picture_file is None):
+        raise GenerationError(
+            _("Choose the video to lip-sync.") if lip_sync else _("Choose a picture or upload a photo."), code="inputs"
+        )
+    if picture is not None:
+        if picture.user_id != user.pk:
+            raise GenerationError(_("That result was not found."), code="not_found")
+        if asset_kind(picture) != ("video" if lip_sync else "image"):
+            raise GenerationError(_("This needs a video.") if lip_sync else _("This needs an image."), code="inputs")
+    elif lip_sync:
+        raise GenerationError(_("Choose one of your videos to lip-sync."), code="inputs")
+    else:
+        _check_consent_given(offer, consent_version)
 
 
 def _check_consent_given(offer: Offer, consent_version: str | None) -> None:
@@ -265,18 +275,9 @@ def _job_speak_after(
 ) -> Job:
     """The video job of :func:`job_speak_text`, waiting for ``speech_job``."""
     _check_available(offer)
-    if not offer.speaks or (picture is None) == (picture_file is None):
-        raise GenerationError(_("Choose a picture or upload a photo."), code="inputs")
-    if picture is not None and picture.user_id != user.pk:
-        raise GenerationError(_("That result was not found."), code="not_found")
-    if picture is not None and asset_kind(picture) != ("video" if offer.speaks == "video" else "image"):
-        raise GenerationError(
-            _("This needs a video.") if offer.speaks == "video" else _("This needs an image."), code="inputs"
-        )
-    if picture_file is not None:
-        if offer.speaks == "video":
-            raise GenerationError(_("Choose one of your videos to lip-sync."), code="inputs")
-        _check_consent_given(offer, consent_version)
+    if not offer.speaks:
+        raise GenerationError(_("This model does not make a picture speak."), code="unavailable")
+    _check_picture(user, offer, picture, picture_file, consent_version)
     first_role = "video" if offer.speaks == "video" else "portrait"
     upload = None
     try:
