@@ -309,13 +309,21 @@ CSP_STORAGE_ORIGINS = env.list("CSP_STORAGE_ORIGINS", default=_storage_origins)
 CSP_FORM_ACTION_ORIGINS = env.list(
     "CSP_FORM_ACTION_ORIGINS", default=["https://checkout.stripe.com", "https://billing.stripe.com"]
 )
+# kie.ai's preview of each ElevenLabs voice (docs/kie.md §2.9: the voice
+# field's description names this address); "{id}" is the voice id. Played on
+# the Audio page for a kie.ai model; empty = no samples for them.
+KIE_VOICE_PREVIEW_URL = env.str(
+    "KIE_VOICE_PREVIEW_URL", default="https://static.aiquickdraw.com/elevenlabs/voice/{id}.mp3"
+)
+_preview = urlsplit(KIE_VOICE_PREVIEW_URL)
+_PREVIEW_ORIGINS = [f"{_preview.scheme}://{_preview.netloc}"] if _preview.netloc else []
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:", "blob:", *CSP_STORAGE_ORIGINS],
-        "media-src": [SELF, *CSP_STORAGE_ORIGINS],
+        "media-src": [SELF, *CSP_STORAGE_ORIGINS, *_PREVIEW_ORIGINS],
         "connect-src": [SELF],
         "object-src": [NONE],
         "frame-ancestors": [NONE],

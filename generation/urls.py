@@ -8,6 +8,7 @@ urlpatterns = [
     path("video/", views.studio_page, {"service": "video"}, name="video"),
     path("audio/", views.studio_page, {"service": "audio"}, name="audio"),
     path("studio/<str:service>/options/", views.studio_options, name="studio_options"),
+    path("audio/voices/<str:voice>/sample/", views.voice_sample, name="voice_sample"),
     path("studio/references/", views.reference_results, name="reference_results"),
     path("avatar/", views.avatar_page, name="avatar"),
     path("speak/", views.speak_page, name="speak"),

@@ -7,6 +7,8 @@ render a page or, for htmx, a partial. Files are served by
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -30,8 +32,9 @@ from config import pagecache
 from config.pagecache import cached_page
 from credits.selectors import credits_expiring_soon
 from credits.services import InsufficientCredits, wallet_for
-from providers import pricing
+from providers import demo_media, pricing
 from providers.models import Offer, Service
+from providers.voices import VOICE_IDS
 
 from . import consent, fragments, selectors, services
 from .audio import describe_audio_limits
@@ -110,6 +113,50 @@ def _audio_kind(request: AuthedRequest) -> str:
     return kind if kind in dict(AUDIO_TABS) else "speech"
 
 
+def _voice_samples(offer: Offer, form: JobForm) -> list[tuple[str, str]]:
+    """``[(label, URL)]``: a sample of each voice the form picks (the first
+    and, for a dialogue, the second), from kie.ai's previews for a kie.ai
+    model (``KIE_VOICE_PREVIEW_URL``) or rendered by the demo provider for a
+    demo model (:func:`voice_sample`)."""
+    chosen = form.selected_params()
+    samples = []
+    for name in ("voice", "voice_2"):
+        if name not in offer.param_specs:
+            continue
+        voice = str(chosen.get(name) or offer.param_specs[name]["default"])
+        if offer.adapter == "demo":
+            url = reverse("voice_sample", kwargs={"voice": voice})
+        elif settings.KIE_VOICE_PREVIEW_URL:
+            url = settings.KIE_VOICE_PREVIEW_URL.replace("{id}", voice)
+        else:
+            continue
+        samples.append((str(PARAM_LABELS.get(name, name)), url))
+    return samples
+
+
+#: What a demo voice sample says (both languages, so it shows how each sounds).
+SAMPLE_TEXT = "Welcome to Mirsam. أهلًا بكم في مرسم."
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def voice_sample(request: HttpRequest, voice: str) -> HttpResponse:
+    """A few seconds of ``voice`` (one of ``providers.voices``) as the demo
+    provider renders it: an MP3 for the Audio page's "Listen". 404 for a
+    voice Mirsam does not offer."""
+    if voice not in VOICE_IDS:
+        raise Http404
+    return HttpResponse(_rendered_sample(voice), content_type="audio/mpeg")
+
+
+@functools.lru_cache(maxsize=len(VOICE_IDS))
+def _rendered_sample(voice: str) -> bytes:
+    """The demo sample of ``voice``, rendered once per process (a few dozen KB)."""
+    out = io.BytesIO()
+    demo_media.render_speech(text=SAMPLE_TEXT, voice=voice, out=out)
+    return out.getvalue()
+
+
 def _offers_for(request: AuthedRequest, service: str) -> list[Offer]:
     """The models of a studio page: the service's, on the Audio page only
     those of the chosen tab."""
@@ -139,6 +186,7 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
         # the Audio page the whole form (a voice-over is priced by its text).
         "options_include": f"#{service}-form" if audio else f"#{service}-form select",
         "per_chars": pricing.per_characters(offer) if offer else None,
+        "voice_samples": _voice_samples(offer, form) if audio and offer else [],
         "service": service,
         "copy": _studio_copy(service),
         "options_url": reverse("studio_options", kwargs={"service": service}),

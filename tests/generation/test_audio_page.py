@@ -118,3 +118,26 @@ def test_music_makes_two_tracks_for_one_price(alice, django_capture_on_commit_ca
     assert job.status == JobStatus.SUCCEEDED
     assert job.assets.count() == 2 and job.charged_credits == offer.unit_price()
     assert (job.params["style"], job.params["title"]) == ("oud", "Ya Layl")
+
+
+def test_a_voice_can_be_heard_before_generating(alice_client, client, settings):
+    offer = Offer.objects.get(slug="demo-dialogue")
+    url = reverse("studio_options", kwargs={"service": "audio"})
+    body = alice_client.get(
+        url, {"kind": "dialogue", "offer": offer.pk, "voice_2": "hpp4J3VqNfWAUOO0d1Us"}
+    ).content.decode()
+
+    first = reverse("voice_sample", kwargs={"voice": "EkK5I93UQWFDigLMpZcX"})
+    second = reverse("voice_sample", kwargs={"voice": "hpp4J3VqNfWAUOO0d1Us"})
+    assert f'src="{first}"' in body and f'src="{second}"' in body
+    sample = client.get(first)
+    assert sample.status_code == 200 and sample["Content-Type"] == "audio/mpeg" and sample.content[:3] == b"ID3"
+    assert client.get(reverse("voice_sample", kwargs={"voice": "not-a-voice"})).status_code == 404
+
+
+def test_a_kie_speech_model_plays_kies_own_preview(alice_client, settings):
+    settings.KIE_API_KEY = "key"
+    offer = Offer.objects.get(slug="elevenlabs-v2")
+    url = reverse("studio_options", kwargs={"service": "audio"})
+    body = alice_client.get(url, {"kind": "speech", "offer": offer.pk}).content.decode()
+    assert 'src="https://static.aiquickdraw.com/elevenlabs/voice/EkK5I93UQWFDigLMpZcX.mp3"' in body
