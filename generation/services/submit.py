@@ -75,15 +75,28 @@ PARAM_LABELS = {
 }
 
 
+def usable(offer: Offer) -> bool:
+    """Whether ``offer`` can run here: its adapter is configured and, for a
+    row with ``options["needs_callback"]`` (Suno, docs/kie.md §2.7), this
+    site has a callback address the provider can reach
+    (``KIE_CALLBACK_BASE_URL``)."""
+    adapter = get_adapter(offer.adapter)
+    if not adapter.is_configured():
+        return False
+    return not offer.options.get("needs_callback") or (
+        adapter.supports_callbacks and bool(settings.KIE_CALLBACK_BASE_URL)
+    )
+
+
 def offers_available(*, service: str) -> list[Offer]:
     """Active catalogue models of ``service`` whose adapter is configured
     here, tools left out (they work on a result, not in the studio's model
     pickers: :func:`tools_available`), and speaking models too (they have
-    their own page: :func:`speaking_offers_available`)."""
+    their own page: :func:`speaking_offers_available`); only :func:`usable` ones."""
     return [
         offer
         for offer in Offer.objects.filter(service=service, is_active=True)
-        if not is_tool(offer) and not offer.speaks and get_adapter(offer.adapter).is_configured()
+        if not is_tool(offer) and not offer.speaks and usable(offer)
     ]
 
 
@@ -93,7 +106,7 @@ def speaking_offers_available() -> list[Offer]:
     return [
         offer
         for offer in Offer.objects.filter(is_active=True, options__has_key="speaks").order_by("sort_order", "slug")
-        if offer.speaks and get_adapter(offer.adapter).is_configured()
+        if offer.speaks and usable(offer)
     ]
 
 
@@ -108,7 +121,7 @@ def tools_available() -> list[Offer]:
 
 
 def _check_available(offer: Offer) -> None:
-    if not offer.is_active or not get_adapter(offer.adapter).is_configured():
+    if not offer.is_active or not usable(offer):
         raise GenerationError(_("This model is not available right now."), code="unavailable")
 
 

@@ -98,7 +98,7 @@ OFFERS = [
     row("suno-v5", "audio", "kie", "suno/V5", "Suno V5", "Suno V5",
         "Songs with vocals or instrumentals up to 8 minutes; each request makes two tracks.",
         "أغانٍ بغناء أو موسيقى فقط حتى 8 دقائق؛ كل طلب يصنع مقطعين.",
-        MUSIC, 23),
+        {**MUSIC, "needs_callback": True}, 23),  # Suno's API requires a callBackUrl (§2.7)
     row("elevenlabs-sfx-v2", "audio", "kie", "elevenlabs/sound-effect-v2",
         "ElevenLabs Sound Effects v2", "ElevenLabs مؤثرات صوتية v2",
         "Sound effects from a description, up to 22 seconds, optionally looping.",

@@ -123,14 +123,19 @@ def test_suno_error_callback_returns_the_credits(kie, alice, client, django_capt
     assert (wallet.balance, wallet.held) == (START, 0)
 
 
-def test_suno_without_a_callback_address_fails_before_sending_and_charges_nothing(
-    kie, alice, settings, django_capture_on_commit_callbacks
+def test_without_a_callback_address_suno_is_not_offered_and_a_forged_request_holds_nothing(
+    kie, alice, alice_client, settings
 ):
     settings.KIE_CALLBACK_BASE_URL = ""
-    job = submit_music(alice, django_capture_on_commit_callbacks)
+    suno = Offer.objects.get(slug="suno-v5")
 
-    assert job.status == JobStatus.FAILED and "KIE_CALLBACK_BASE_URL" in job.error_message
-    assert not [r for r, _ in kie.log if r.path == GENERATE_PATH]
+    page = alice_client.get(reverse("audio"), {"kind": "music"}).content.decode()
+    with pytest.raises(services.GenerationError) as refused:
+        services.job_submit(user=alice, offer=suno, params={"prompt": "a song"})
+
+    assert f'value="{suno.pk}"' not in page and "Demo composer" in page
+    assert refused.value.code == "unavailable"
+    assert not Job.objects.filter(user=alice).exists() and not kie.log
     assert Wallet.objects.get(user=alice).balance == START
 
 
