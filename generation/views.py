@@ -39,7 +39,7 @@ from providers.voices import VOICE_IDS
 from . import consent, fragments, selectors, services
 from .audio import describe_audio_limits
 from .errors import GenerationError
-from .forms import PARAM_LABELS, AvatarForm, JobForm, ToolForm, choice_label
+from .forms import OUTPUT_LABELS, PARAM_LABELS, TEXT_LABELS, AvatarForm, JobForm, ToolForm, choice_label
 from .limits import limit_generate
 from .models import Asset, Job, JobStatus, Upload
 from .uploads import describe_limits, limits_from_settings
@@ -450,17 +450,31 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
 @login_required
 def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = _get_job_for_user(request, job_id)
-    context: dict[str, Any] = {"job": job}
+    context: dict[str, Any] = {"job": job, "job_settings": _job_settings(job)}
     if job.tool_action:
-        # A tool's job shows what it was made from, and its own options (the factor).
+        # A tool's job shows what it was made from.
         source = job.inputs.select_related("asset").filter(asset__isnull=False).first()
         context["source"] = source.asset if source else None
-        context["tool_params"] = [
-            (PARAM_LABELS.get(name, name), choice_label(name, str(job.params[name])))
-            for name in job.offer.param_specs
-            if name in job.params
-        ]
     return render(request, "generation/job_detail.html", context)
+
+
+def _job_settings(job: Job) -> list[tuple[Any, Any]]:
+    """``[(label, value)]`` of what the job was made with, as the creator
+    reads it: each option of its model, its free texts (a song's title and
+    style), a speaking job's speech length and the number of outputs asked
+    for (when the model makes more than one)."""
+    offer = job.offer
+    rows: list[tuple[Any, Any]] = [
+        (PARAM_LABELS.get(name, name), choice_label(name, str(job.params[name])))
+        for name in offer.param_specs
+        if name in job.params
+    ]
+    rows += [(TEXT_LABELS.get(name, name), job.params[name]) for name in offer.text_specs if job.params.get(name)]
+    if offer.speaks and str(job.params.get("duration", "")).isdigit():
+        rows.append((_("Speech length"), choice_label("duration", str(job.params["duration"]))))
+    if offer.max_outputs > 1:
+        rows.append((OUTPUT_LABELS.get(job.service, OUTPUT_LABELS["image"]), job.outputs))
+    return rows
 
 
 @login_required

@@ -141,3 +141,16 @@ def test_a_kie_speech_model_plays_kies_own_preview(alice_client, settings):
     url = reverse("studio_options", kwargs={"service": "audio"})
     body = alice_client.get(url, {"kind": "speech", "offer": offer.pk}).content.decode()
     assert 'src="https://static.aiquickdraw.com/elevenlabs/voice/EkK5I93UQWFDigLMpZcX.mp3"' in body
+
+
+def test_a_jobs_page_lists_its_own_settings(alice_client, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(
+            user=alice,
+            offer=Offer.objects.get(slug="demo-music"),
+            params={"prompt": "[Verse] a night song", "style": "oud", "title": "Layl", "instrumental": "off"},
+        )
+    body = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+
+    assert "With vocals" in body and "Layl" in body and "oud" in body
+    assert "Number of images" not in body and "Aspect ratio" not in body
