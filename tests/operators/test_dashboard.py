@@ -255,7 +255,7 @@ def test_the_figures_equal_a_count_by_hand(world):
         if count
     }
     assert jobs == world["jobs"]
-    assert [row.service for row in figures.jobs] == ["image", "video", "avatar"]
+    assert [row.service for row in figures.jobs] == ["image", "video", "avatar", "audio"]
     assert (figures.jobs_total, figures.jobs_succeeded, figures.jobs_failed) == (5, 3, 1)
 
     top = [
