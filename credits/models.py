@@ -102,6 +102,8 @@ class LedgerEntry(models.Model):
     )
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    #: How the entry reads on its owner's history, set by ``credits.describe`` (not stored).
+    description: str
 
     class Meta:
         verbose_name = _("ledger entry")

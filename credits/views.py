@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from accounts.http import AuthedRequest
 
+from .describe import entries_describe
 from .selectors import entries_for_user
 from .services import wallet_for
 
@@ -17,6 +18,7 @@ ENTRIES_PER_PAGE = 25
 def history(request: AuthedRequest) -> HttpResponse:
     """Every ledger entry of the user, newest first, paginated."""
     page = Paginator(entries_for_user(user=request.user), ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = entries_describe(page.object_list)  # written in the page's language
     return render(request, "credits/history.html", {"page": page, "wallet": wallet_for(request.user)})
 
 

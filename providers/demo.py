@@ -223,7 +223,7 @@ class DemoAdapter(Adapter):
                 task_id=task_id,
                 state=TaskState.FAILED,
                 error_code="demo_failure",
-                error_message=str(_("The demo provider failed this task on purpose (DEMO_FAILURE_RATE).")),
+                error_message=str(_("The demo provider failed this on purpose, to show what a failure looks like.")),
             )
         kind = _kind(request)
         if kind in ("video", "talking_portrait", "lip_sync"):

@@ -235,19 +235,25 @@
     box.appendChild(alert);
   }
 
+  // Every Generate form (Image, Video, Audio, Avatar, Make it speak) posts its
+  // new job card into the feed, #jobs.
+  function isGenerateForm(elt) {
+    return !!elt && elt.tagName === "FORM" && elt.getAttribute("hx-target") === "#jobs";
+  }
+
   document.addEventListener("htmx:sendError", function (event) {
-    if (event.detail.elt && event.detail.elt.id === "image-form") showFormError(event.detail.elt, "data-error-network");
+    if (isGenerateForm(event.detail.elt)) showFormError(event.detail.elt, "data-error-network");
   });
 
   document.addEventListener("htmx:responseError", function (event) {
-    if (event.detail.elt && event.detail.elt.id === "image-form") showFormError(event.detail.elt, "data-error-generic");
+    if (isGenerateForm(event.detail.elt)) showFormError(event.detail.elt, "data-error-generic");
   });
 
   // A new job card: bring it into view on small screens, where the feed sits
   // below the form.
   document.addEventListener("htmx:afterRequest", function (event) {
     var elt = event.detail.elt;
-    if (!elt || elt.id !== "image-form" || !event.detail.successful) return;
+    if (!isGenerateForm(elt) || !event.detail.successful) return;
     var target = event.detail.target;
     if (target && target.id === "jobs" && window.matchMedia("(max-width: 960px)").matches) {
       var card = target.querySelector(".job-card");
