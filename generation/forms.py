@@ -230,8 +230,9 @@ class AvatarForm(forms.Form):
         max_length=500,
         widget=forms.TextInput(attrs={"placeholder": _("e.g. wearing a red scarf, night city behind")}),
     )
+    #: A gallery to choose from by default (the brief: "several character variants").
     outputs = forms.TypedChoiceField(
-        label=_("Number of variants"), coerce=int, choices=[(n, str(n)) for n in range(1, 5)]
+        label=_("Number of variants"), coerce=int, choices=[(n, str(n)) for n in range(1, 5)], initial=4
     )
     consent = forms.BooleanField(
         required=True, error_messages={"required": _("Please confirm the consent statement to continue.")}

@@ -28,7 +28,7 @@ def _count(job: Job, n: int) -> str:
 
 
 def job_line(job: Job) -> str:
-    """"Image · Nano Banana · 4 images": the service, the model and what was asked."""
+    """ "Image · Nano Banana · 4 images": the service, the model and what was asked."""
     return " · ".join([str(Service(job.service).label), job.offer.name, _count(job, job.outputs)])
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("speak/", views.speak_page, name="speak"),
     path("speak/generate/", views.speak_create, name="speak_create"),
     path("avatar/generate/", views.avatar_create, name="avatar_create"),
+    path("avatar/price/", views.avatar_price, name="avatar_price"),
     path("jobs/", views.job_create, name="job_create"),
     path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<int:job_id>/card/", views.job_card, name="job_card"),

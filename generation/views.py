@@ -400,16 +400,41 @@ def avatar_page(request: AuthedRequest) -> HttpResponse:
     return render(request, "generation/avatar.html", _avatar_context(request, form, offers))
 
 
-def _avatar_context(request: AuthedRequest, form: AvatarForm, offers: list[Offer]) -> dict[str, Any]:
+def _avatar_price(request: AuthedRequest, form: AvatarForm, offers: list[Offer]) -> dict[str, Any]:
+    """The model the form picks and its total for the number of variants picked."""
     offer = offers[0] if offers else None
     if form.is_bound:
         offer = next((o for o in offers if str(o.pk) == str(form.data.get("offer"))), offer)
+    try:
+        outputs = int((form.data.get("outputs") if form.is_bound else None) or form.fields["outputs"].initial)
+    except ValueError:
+        outputs = 1
+    outputs = max(1, min(outputs, 4))
+    wallet = wallet_for(request.user)
+    price = offer.price_for(outputs=outputs) if offer else 0
     return {
-        "form": form,
-        "offers": offers,
         "offer": offer,
         "unit_price": offer.unit_price() if offer else 0,
-        "wallet": wallet_for(request.user),
+        "price": price,
+        "wallet": wallet,
+        "can_afford": wallet.available >= price,
+    }
+
+
+@login_required
+@require_GET
+def avatar_price(request: AuthedRequest) -> HttpResponse:
+    """The Avatar page's total for the picked model and number of variants, for htmx."""
+    offers = services.offers_available(service=Service.AVATAR)
+    form = AvatarForm(request.GET, offers=offers)
+    return render(request, "generation/partials/avatar_price.html", _avatar_price(request, form, offers))
+
+
+def _avatar_context(request: AuthedRequest, form: AvatarForm, offers: list[Offer]) -> dict[str, Any]:
+    return {
+        **_avatar_price(request, form, offers),
+        "form": form,
+        "offers": offers,
         "limits_text": _limits_text(),
         "consent_text": consent.current_wording(),
         "consent_version": consent.CURRENT_VERSION,
@@ -499,6 +524,16 @@ def job_card(request: AuthedRequest, job_id: int) -> HttpResponse:
 @limit_generate
 def job_regenerate(request: AuthedRequest, job_id: int) -> HttpResponseBase:
     job = _get_job_for_user(request, job_id)
+    if request.htmx and request.POST.get("in_feed"):
+        # From a card in a studio feed: the new card goes to the top of the
+        # feed, in place; an error shows above the page's form.
+        if request.limited:
+            return _too_fast(request, page=job.service)
+        return _submit(
+            request,
+            job.service,
+            lambda: services.job_regenerate(job=job, submission_key=_submission_key(request, f"regenerate:{job.pk}")),
+        )
     if request.limited:
         return _too_fast_on_job(request, job)
     try:

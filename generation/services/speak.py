@@ -291,6 +291,7 @@ def _job_speak_after(
             results=[picture] if picture is not None else [],
             input_roles=[first_role],
             extra={"duration": str(seconds), "after_job": speech_job.pk},
+            parent=speech_job,
             submission_key=submission_key,
             awaits_input=True,
         )

@@ -235,6 +235,28 @@
     box.appendChild(alert);
   }
 
+  // The Video form's frame inputs follow the chosen model: none, a first
+  // frame, or a first and a last frame (the options say how many it takes).
+  // A hidden input's file is dropped, so it is never sent to a model that
+  // would refuse it.
+  function syncFrames(root) {
+    var marker = root.querySelector ? root.querySelector("[data-frames]") : null;
+    var field = document.querySelector("[data-frames-field]");
+    if (!marker || !field) return;
+    var frames = parseInt(marker.getAttribute("data-frames"), 10) || 0;
+    field.hidden = frames < 1;
+    var last = field.querySelector("[data-last-frame]");
+    if (last) last.hidden = frames < 2;
+    field.querySelectorAll("label[hidden] input[type=file], fieldset[hidden] input[type=file]").forEach(function (input) {
+      input.value = "";
+    });
+    if (field.hidden) field.querySelectorAll("input[type=file]").forEach(function (input) { input.value = ""; });
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "options") syncFrames(event.detail.target);
+  });
+
   // Every Generate form (Image, Video, Audio, Avatar, Make it speak) posts its
   // new job card into the feed, #jobs.
   function isGenerateForm(elt) {

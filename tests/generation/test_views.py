@@ -234,3 +234,37 @@ def test_switching_to_a_model_with_fewer_images_keeps_a_valid_selection(alice_cl
     body = response.content.decode()
     assert 'value="2" selected' in body
     assert 'value="1:1" selected' in body
+
+
+def test_regenerate_from_a_feed_card_puts_the_new_card_on_top_in_place(
+    alice_client, alice, demo_offer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "a red fox", "outputs": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(reverse("job_regenerate", args=[job.pk]), {"in_feed": "1"}, HTTP_HX_REQUEST="true")
+
+    new = Job.objects.exclude(pk=job.pk).get(user=alice)
+    assert response.status_code == 200 and "HX-Redirect" not in response
+    assert f'id="job-{new.pk}"' in response.content.decode()
+    assert new.parent == job and new.prompt == "a red fox"
+
+
+def test_regenerate_in_the_feed_with_too_few_credits_says_so_above_the_form(
+    alice_client, alice, demo_offer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "a red fox", "outputs": 1})
+    Wallet.objects.filter(user=alice).update(balance=0)
+    response = alice_client.post(reverse("job_regenerate", args=[job.pk]), {"in_feed": "1"}, HTTP_HX_REQUEST="true")
+    assert response["HX-Retarget"] == "#form-errors"
+    assert Job.objects.filter(user=alice).count() == 1
+
+
+def test_the_avatar_page_asks_for_four_variants_and_shows_their_total(alice_client, db):
+    offer = OfferFactory(slug="test-stylist", service="avatar", adapter="demo", price_credits=2)
+    body = alice_client.get(reverse("avatar")).content.decode()
+    assert '<option value="4" selected>' in body and "8 credits" in body
+
+    partial = alice_client.get(reverse("avatar_price"), {"offer": offer.pk, "outputs": "2"}).content.decode()
+    assert "4 credits" in partial and "2 credits per variant" in partial
