@@ -723,16 +723,16 @@ def _speak_context(request: AuthedRequest, data: Any) -> dict[str, Any]:
     offer = next((o for o in offers if str(o.pk) == str(data.get("offer"))), None)
     if offer is None and data.get("picture"):
         # A card's "Lip-sync" link names a video: start on a model that takes one.
-        video = _picked(request, data.get("picture"), [], "video") is not None
+        video = _picked(request, data.get("picture"), "video") is not None
         offer = next((o for o in offers if (o.speaks == "video") == video), None)
     if offer is None and offers:
         offer = offers[0]
     kind = "video" if offer is not None and offer.speaks == "video" else "image"
     pictures = list(selectors.results_of_kind(user=request.user, kind=kind)[:SPEAK_PICKS])
     speeches = list(selectors.results_of_kind(user=request.user, kind="audio")[:SPEAK_PICKS])
-    picked_picture = _picked(request, data.get("picture"), pictures, kind)
+    picked_picture = _picked(request, data.get("picture"), kind)
     writes = data.get("speech") == "text"  # "Write the words": a speech made on the spot
-    picked_speech = None if writes else _picked(request, data.get("speech"), speeches, "audio")
+    picked_speech = None if writes else _picked(request, data.get("speech"), "audio")
     speech_offer = _speech_offer()
     if picked_picture is not None and picked_picture not in pictures:
         pictures.insert(0, picked_picture)
@@ -796,7 +796,7 @@ def _speech_offer() -> Offer | None:
     return next((o for o in services.offers_available(service=Service.AUDIO) if o.audio_kind == "speech"), None)
 
 
-def _picked(request: AuthedRequest, raw: object, shown: list[Asset], kind: str) -> Asset | None:
+def _picked(request: AuthedRequest, raw: object, kind: str) -> Asset | None:
     """The result ``raw`` names (an id from the query or the form) if it is
     the creator's own finished result of ``kind``; ``None`` for none, 404 for
     anyone else's (the page is never given someone else's file); ``None``
@@ -833,7 +833,7 @@ def speak_create(request: AuthedRequest) -> HttpResponse:
     offer = next((o for o in offers if str(o.pk) == request.POST.get("offer")), None)
     if offer is None:
         return _form_error(request, _("Choose a model."), page="speak")
-    picture = _picked(request, request.POST.get("picture"), [], "video" if offer.speaks == "video" else "image")
+    picture = _picked(request, request.POST.get("picture"), "video" if offer.speaks == "video" else "image")
     picture_file = request.FILES.get("picture_file")
     speech_file = request.FILES.get("speech_file")
     params: dict[str, Any] = {name: request.POST.get(name) for name in offer.param_specs}
@@ -859,7 +859,7 @@ def speak_create(request: AuthedRequest) -> HttpResponse:
                 submission_key=_submission_key(request, "speak"),
             ),
         )
-    speech = None if request.POST.get("speech") == "text" else _picked(request, request.POST.get("speech"), [], "audio")
+    speech = None if request.POST.get("speech") == "text" else _picked(request, request.POST.get("speech"), "audio")
     return _submit(
         request,
         "speak",

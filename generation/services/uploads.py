@@ -38,20 +38,27 @@ def upload_create(*, user: User, file: IO[bytes] | UploadedFile, consent_version
     ``generation.errors.UploadRejected``; a refused file stores nothing."""
     clean = image_clean(file=file)
     with transaction.atomic():
-        upload = Upload(
-            user=user,
-            original_name=str(getattr(file, "name", "") or "")[:255],
-            content_type=clean.content_type,
-            width=clean.width,
-            height=clean.height,
-            size_bytes=clean.size,
-            sha256=clean.sha256,
-        )
-        upload.file.save(f"upload.{clean.extension}", ContentFile(clean.data), save=False)
-        upload.save()
+        upload = Upload(user=user, width=clean.width, height=clean.height)
+        _store(upload, file, clean.content_type, clean.extension, clean.data, clean.size, clean.sha256)
         if consent_version:
             Consent.objects.create(user=user, upload=upload, version=consent_version)
     return upload
+
+
+def _store(
+    upload: Upload,
+    file: IO[bytes] | UploadedFile,
+    content_type: str,
+    extension: str,
+    data: bytes,
+    size: int,
+    sha256: str,
+) -> None:
+    """Save ``upload`` with its clean copy ``data`` (the checked file, not the one sent)."""
+    upload.original_name = str(getattr(file, "name", "") or "")[:255]
+    upload.content_type, upload.size_bytes, upload.sha256 = content_type, size, sha256
+    upload.file.save(f"upload.{extension}", ContentFile(data), save=False)
+    upload.save()
 
 
 def audio_upload_create(*, user: User, file: IO[bytes] | UploadedFile) -> Upload:
@@ -64,16 +71,8 @@ def audio_upload_create(*, user: User, file: IO[bytes] | UploadedFile) -> Upload
     ``generation.errors.UploadRejected``; a refused file stores nothing."""
     clean = audio_clean(file=file)
     with transaction.atomic():
-        upload = Upload(
-            user=user,
-            original_name=str(getattr(file, "name", "") or "")[:255],
-            content_type=clean.content_type,
-            duration_seconds=clean.duration_seconds,
-            size_bytes=clean.size,
-            sha256=clean.sha256,
-        )
-        upload.file.save(f"upload.{clean.extension}", ContentFile(clean.data), save=False)
-        upload.save()
+        upload = Upload(user=user, duration_seconds=clean.duration_seconds)
+        _store(upload, file, clean.content_type, clean.extension, clean.data, clean.size, clean.sha256)
     return upload
 
 
