@@ -5,7 +5,7 @@ Video feeds, the dashboard, My creations) and rendering those templates was
 most of each page's cost. A job's card only changes when its row does
 (every write sets ``updated_at``) or when what it shows from elsewhere
 changes (the model's name and extend price, a style's name, the language,
-the time zone, the tools its results offer), so the rendered HTML is kept
+the time zone, the actions its card shows), so the rendered HTML is kept
 under a key made of exactly those, in the ``fragments`` cache (settings.CACHES; per process by default:
 nothing to invalidate, a changed job simply has a new key, and unused
 entries age out). Two parts of a card differ per request and are never
@@ -30,24 +30,23 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
 from config import pagecache
-from providers.models import Offer
-from providers.tools import ACTIONS, tool_spec
 
-from .models import Job, JobStatus
+from . import actions
+from .models import Job
 from .versions import CATALOGUE
 
 CARD = "generation/partials/job_card.html"
 TILE = "generation/partials/creation_tile.html"
 
 
-def _key(template_name: str, job: Job, variant: dict[str, object], tools: list[dict[str, str]]) -> str:
+def _key(template_name: str, job: Job, variant: dict[str, object], shown: list[actions.Shown]) -> str:
     offer = job.offer
     parts = (
         template_name,
         job.pk,
         job.parent_id,
         job.tool_action,
-        tools,
+        shown,
         job.updated_at.isoformat(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
@@ -69,8 +68,8 @@ def job_fragment(request: HttpRequest, template_name: str, job: Job, **variant: 
     ``assets`` loaded (generation.selectors.jobs_for_user does both), else
     each costs a query."""
     cache = caches["fragments"]
-    tools = _card_tools(request, job) if template_name == CARD else []
-    key = _key(template_name, job, variant, tools)
+    shown = _card_actions(request, job) if template_name == CARD else []
+    key = _key(template_name, job, variant, shown)
     html = cache.get(key)
     if html is None:
         when = pagecache.when_marker(job.created_at)  # a job's created_at never changes
@@ -79,7 +78,8 @@ def job_fragment(request: HttpRequest, template_name: str, job: Job, **variant: 
             "when": when,
             "csrf_token": pagecache.csrf_marker(),
             "form_token": pagecache.form_token_marker(),
-            "tools": tools,
+            "actions": [a for a in shown if a.primary],
+            "more_actions": [a for a in shown if not a.primary],
             **variant,
         }
         html = str(get_template(template_name).render(context))
@@ -89,32 +89,9 @@ def job_fragment(request: HttpRequest, template_name: str, job: Job, **variant: 
     return mark_safe(html)  # noqa: S308 - our own template's output; what fill() puts in is escaped / a token
 
 
-def _available_tools(request: HttpRequest) -> list[Offer]:
-    """The tools available here, looked up once per request (a page shows
-    several cards)."""
-    from .services import tools_available
-
-    cached: list[Offer] | None = getattr(request, "_mirsam_tools", None)
-    if cached is None:
-        cached = tools_available()
-        setattr(request, "_mirsam_tools", cached)  # noqa: B010 - a private per-request memo
-    return cached
-
-
-def _card_tools(request: HttpRequest, job: Job) -> list[dict[str, str]]:
-    """The tool actions ``job``'s card offers, as the template shows them:
-    ``slug``, ``action`` (one of ``providers.tools.ACTIONS``, else "") and
-    ``name``; none (and no query) for a job that did not succeed."""
-    if job.status != JobStatus.SUCCEEDED:
-        return []
-    from .selectors import tools_for_job
-
-    shown = []
-    for tool in tools_for_job(job=job, tools=_available_tools(request)):
-        spec = tool_spec(tool)
-        action = spec.action if spec and spec.action in ACTIONS else ""
-        shown.append({"slug": tool.slug, "action": action, "name": tool.name})
-    return shown
+def _card_actions(request: HttpRequest, job: Job) -> list[actions.Shown]:
+    """The actions ``job``'s card shows (``generation.actions``)."""
+    return actions.actions_for(job, actions.available(request))
 
 
 @functools.cache

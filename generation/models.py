@@ -250,6 +250,10 @@ class Asset(models.Model):
         return self.file.name or ""
 
     @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
     def is_video(self) -> bool:
         return self.content_type.startswith("video/")
 

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -36,7 +36,7 @@ from providers import demo_media, pricing
 from providers.models import Offer, Service
 from providers.voices import VOICE_IDS
 
-from . import consent, fragments, selectors, services
+from . import actions, consent, fragments, selectors, services
 from .audio import describe_audio_limits
 from .errors import GenerationError
 from .forms import OUTPUT_LABELS, PARAM_LABELS, TEXT_LABELS, AvatarForm, JobForm, ToolForm, choice_label
@@ -167,7 +167,9 @@ def _offers_for(request: AuthedRequest, service: str) -> list[Offer]:
     return offers
 
 
-def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], service: str) -> dict[str, Any]:
+def _studio_context(
+    request: AuthedRequest, form: JobForm, offers: list[Offer], service: str, *, picked: list[Asset] | None = None
+) -> dict[str, Any]:
     offer = form.selected_offer(offers)
     try:
         outputs = int((form.data.get("outputs") if form.is_bound else None) or 1)
@@ -180,7 +182,7 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
     wallet = wallet_for(request.user)
     audio = service == Service.AUDIO
     return {
-        **(_reference_context(request, offer) if service == Service.IMAGE else {}),
+        **(_reference_context(request, offer, picked or []) if service == Service.IMAGE else {}),
         **({"audio_kind": _audio_kind(request), "audio_tabs": AUDIO_TABS} if audio else {}),
         # What a change of the model or an option sends for the live price: on
         # the Audio page the whole form (a voice-over is priced by its text).
@@ -202,24 +204,24 @@ def _studio_context(request: AuthedRequest, form: JobForm, offers: list[Offer], 
     }
 
 
-def _takes_references(offer: Offer | None) -> bool:
-    return offer is not None and offer.input_limits[1] > 0 and "reference" in offer.input_roles
-
-
-def _reference_context(request: AuthedRequest, offer: Offer | None) -> dict[str, Any]:
+def _reference_context(request: AuthedRequest, offer: Offer | None, picked: list[Asset]) -> dict[str, Any]:
     """The Image page's reference-image control for ``offer``: shown only for
     a model whose ``options.inputs`` has the role "reference" and a maximum
     above 0, with its limits and the first page of the creator's finished
-    images to pick from."""
-    if not _takes_references(offer):
+    images to pick from, ``picked`` checked (and listed first when they are
+    not on that page)."""
+    if not actions.takes_references(offer):
         return {"takes_references": False}
     assert offer is not None
     low, high = offer.input_limits
+    page = _picker_page(request, offset=0)
+    page["results"] = [*(a for a in picked if a not in page["results"]), *page["results"]]
     return {
         "takes_references": True,
         "reference_min": low,
         "reference_max": high,
-        **_picker_page(request, offset=0),
+        "picked_references": [a.pk for a in picked[:high]],
+        **page,
     }
 
 
@@ -268,10 +270,52 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
     """The Image, Video and Audio pages: the form and the latest jobs of the service."""
     offers = _offers_for(request, service)
-    form = JobForm(offers=offers, service=service)
-    context = _studio_context(request, form, offers, service)
+    data, picked = _prefill(request, service, offers)
+    form = (
+        JobForm.for_options(data, offers=offers, service=service) if data else JobForm(offers=offers, service=service)
+    )
+    context = _studio_context(request, form, offers, service, picked=picked)
     context["jobs"] = selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS]
     return render(request, "generation/studio.html", context)
+
+
+def _prefill(request: AuthedRequest, service: str, offers: list[Offer]) -> tuple[QueryDict | None, list[Asset]]:
+    """The form a card's action opens on this page (``generation.actions``):
+    ``?reuse=<job id>`` fills in that job's model, prompt and options (and
+    picks its earlier results again as references), ``?reference=<result
+    id>`` picks a result as a reference on a model that takes one. ``(None,
+    [])`` for a plain visit; 404 for a job or result that is not the
+    creator's or an action its card does not offer."""
+    data = QueryDict(mutable=True)
+    if "reuse" in request.GET:
+        job = _get_job_for_user(request, _id_or_404(request.GET["reuse"]))
+        actions.require(request, job, "reuse")
+        if job.service != service:
+            raise Http404
+        data["offer"] = str(job.offer_id)
+        for name in ("prompt", "outputs", *job.offer.param_specs, *job.offer.text_specs):
+            if name in job.params:
+                data[name] = str(job.params[name])
+        picked = [i.asset for i in job.inputs.select_related("asset") if i.asset is not None and i.role == "reference"]
+        return data, picked
+    if "reference" in request.GET and service == Service.IMAGE:
+        found = selectors.results_by_ids(user=request.user, ids=[request.GET["reference"]])
+        if not found:
+            raise Http404
+        actions.require(request, found[0].job, "reference")
+        offer = next((o for o in offers if actions.takes_references(o)), None)
+        if offer is None:
+            raise Http404
+        data["offer"] = str(offer.pk)
+        return data, found
+    return None, []
+
+
+def _id_or_404(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise Http404 from None
 
 
 @login_required
@@ -523,7 +567,9 @@ def job_card(request: AuthedRequest, job_id: int) -> HttpResponse:
 @require_POST
 @limit_generate
 def job_regenerate(request: AuthedRequest, job_id: int) -> HttpResponseBase:
+    """The "Regenerate" action: a new job with the same settings (``job_regenerate``)."""
     job = _get_job_for_user(request, job_id)
+    actions.require(request, job, "vary")
     if request.htmx and request.POST.get("in_feed"):
         # From a card in a studio feed: the new card goes to the top of the
         # feed, in place; an error shows above the page's form.
@@ -553,17 +599,30 @@ def job_regenerate(request: AuthedRequest, job_id: int) -> HttpResponseBase:
 @login_required
 @require_http_methods(["GET", "POST"])
 def job_delete(request: AuthedRequest, job_id: int) -> HttpResponseBase:
-    """GET asks for confirmation; POST deletes the job and its files."""
+    """GET asks for confirmation; POST deletes the job and its files. From a
+    card in a feed (htmx, ``in_feed``) the card goes in place (an empty
+    answer replaces it) or says in its slot why it stays; elsewhere the
+    answer is My creations, or the job's page with the reason."""
     job = _get_job_for_user(request, job_id)
+    actions.require(request, job, "delete")
     if request.method == "GET":
         return render(request, "generation/job_confirm_delete.html", {"job": job})
+    in_feed = bool(request.htmx and request.POST.get("in_feed"))
     try:
         services.job_delete(job=job)
     except GenerationError as exc:
+        if in_feed:
+            response = render(request, "generation/partials/form_error.html", {"message": exc.message})
+            response["HX-Retarget"] = f"#tool-slot-{job.pk}"
+            response["HX-Reswap"] = "innerHTML"
+            return response
         messages.error(request, str(exc.message))
-        return redirect("job_detail", job_id=job.pk)
+        target = reverse("job_detail", args=[job.pk])
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    if in_feed:
+        return HttpResponse("")
     messages.success(request, _("The creation was deleted."))
-    return redirect("creations")
+    return HttpResponseClientRedirect(reverse("creations")) if request.htmx else redirect("creations")
 
 
 @login_required
@@ -598,6 +657,7 @@ def creations(request: AuthedRequest) -> HttpResponse:
 def job_extend(request: AuthedRequest, job_id: int) -> HttpResponseBase:
     """Continue a finished video with a new prompt: a new job, held and priced."""
     job = _get_job_for_user(request, job_id)
+    actions.require(request, job, "extend")
     if request.limited:
         return _too_fast_on_job(request, job)
     prompt = request.POST.get("prompt", "")
@@ -631,13 +691,11 @@ def upload_delete(request: AuthedRequest, upload_id: int) -> HttpResponseBase:
     return redirect("avatar")
 
 
-def _tool_for_job(job: Job, slug: str) -> Offer:
+def _tool_for_job(request: AuthedRequest, job: Job, slug: str) -> Offer:
     """The tool ``slug`` if ``job``'s card offers it (a finished result it
     works on, the tool available here); 404 otherwise."""
-    tool = next((t for t in selectors.tools_for_job(job=job, tools=services.tools_available()) if t.slug == slug), None)
-    if tool is None:
-        raise Http404
-    return tool
+    actions.require(request, job, f"tool:{slug}")
+    return next(t for t in actions.available(request).tools if t.slug == slug)
 
 
 @login_required
@@ -652,7 +710,7 @@ def job_tool(request: AuthedRequest, job_id: int, slug: str) -> HttpResponseBase
     job's own page a move to the new job's page; without htmx the form is a
     page and the answer a redirect to the new job."""
     job = _get_job_for_user(request, job_id)
-    tool = _tool_for_job(job, slug)
+    tool = _tool_for_job(request, job, slug)
     sources = selectors.tool_sources(job=job, tool=tool)
     if not sources:
         raise Http404

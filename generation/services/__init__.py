@@ -47,6 +47,7 @@ from .staff import job_refund, job_retry
 from .submit import (
     PARAM_LABELS,
     asset_kind,
+    catalogue_available,
     job_extend,
     job_params_clean,
     job_regenerate,
@@ -60,6 +61,7 @@ from .submit import (
 from .uploads import audio_upload_create, upload_create, upload_delete, uploads_purge
 
 __all__ = [
+    "catalogue_available",
     "CANCELED_CODE",
     "PARAM_LABELS",
     "TIMEOUT_MESSAGE",

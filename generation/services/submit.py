@@ -120,6 +120,23 @@ def tools_available() -> list[Offer]:
     ]
 
 
+def catalogue_available() -> tuple[dict[str, list[Offer]], list[Offer], list[Offer]]:
+    """What :func:`offers_available` (per service, all four),
+    :func:`tools_available` and :func:`speaking_offers_available` return,
+    from one query: ``({service: [Offer]}, tools, speaking)``, each in
+    catalogue order."""
+    by_service: dict[str, list[Offer]] = {service: [] for service in Service.values}
+    tools: list[Offer] = []
+    speaking: list[Offer] = []
+    for offer in Offer.objects.filter(is_active=True).order_by("sort_order", "slug"):
+        if is_tool(offer):
+            if get_adapter(offer.adapter).is_configured():
+                tools.append(offer)
+        elif usable(offer):
+            (speaking if offer.speaks else by_service.setdefault(offer.service, [])).append(offer)
+    return by_service, tools, speaking
+
+
 def _check_available(offer: Offer) -> None:
     if not offer.is_active or not usable(offer):
         raise GenerationError(_("This model is not available right now."), code="unavailable")

@@ -271,8 +271,8 @@
     if (isGenerateForm(event.detail.elt)) showFormError(event.detail.elt, "data-error-generic");
   });
 
-  // A new job card: bring it into view on small screens, where the feed sits
-  // below the form.
+  // A new job card: bring it into view on small screens, where it can be
+  // above the screen (the feed scrolled down, the form docked below).
   document.addEventListener("htmx:afterRequest", function (event) {
     var elt = event.detail.elt;
     if (!isGenerateForm(elt) || !event.detail.successful) return;
@@ -283,7 +283,72 @@
     }
   });
 
+  // --- the studio's dock on a phone (generation/studio.html) -----------------
+  // Below 960 px the form is a dock at the bottom of the screen: its settings
+  // fold away (the prompt, the price and Generate stay) until asked for.
+  var dockQuery = window.matchMedia("(max-width: 960px)");
+
+  function setDock(panel, open) {
+    var toggle = panel.querySelector("[data-dock-toggle]");
+    panel.classList.toggle("is-folded", !open);
+    if (toggle) toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function initDock(root) {
+    (root || document).querySelectorAll("[data-dock]").forEach(function (panel) {
+      var toggle = panel.querySelector("[data-dock-toggle]");
+      if (!toggle) return;
+      toggle.hidden = !dockQuery.matches;
+      setDock(panel, !dockQuery.matches);
+    });
+  }
+
+  dockQuery.addEventListener("change", function () { initDock(document); });
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-dock-toggle]");
+    var panel = toggle && toggle.closest("[data-dock]");
+    if (panel) setDock(panel, panel.classList.contains("is-folded"));
+  });
+
+  // --- actions that fill the studio form (generation/actions.py) --------------
+  // "Reuse settings", "Use as reference", "Animate": on the page whose form
+  // they fill, the filled form replaces the form in place and the address
+  // follows (Back goes to the page as it was); elsewhere the link is followed.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-action-form]");
+    if (!link || !window.htmx || event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
+    var form = document.getElementById(link.getAttribute("data-action-form") + "-form");
+    var panel = form && form.closest("#studio-panel");
+    if (!panel) return;
+    event.preventDefault();
+    var menu = link.closest("details");
+    if (menu) menu.removeAttribute("open");
+    window.htmx.ajax("GET", link.href, { target: "#studio-panel", select: "#studio-panel", swap: "outerHTML" }).then(function () {
+      window.history.pushState({ mirsamForm: true }, "", link.href);
+      var fresh = document.getElementById("studio-panel");
+      if (!fresh) return;
+      initDock(fresh.parentNode);
+      setDock(fresh, true);
+      var prompt = fresh.querySelector("textarea");
+      if (prompt) prompt.focus();
+    });
+  });
+
+  // Back (or Forward) across a filled form: show that page as it is.
+  window.addEventListener("popstate", function () {
+    if (document.getElementById("studio-panel")) window.location.reload();
+  });
+
+  // A menu item that acts closes its menu ("More" on a card).
+  document.addEventListener("click", function (event) {
+    var item = event.target.closest(".job-card__more .menu__item");
+    var menu = item && item.closest("details");
+    if (menu && item.tagName !== "SUMMARY") window.setTimeout(function () { menu.removeAttribute("open"); }, 0);
+  });
+
   function ready() {
+    initDock(document);
     initCounters(document);
     autoDismiss(document);
     showJsOnly(document);
