@@ -306,7 +306,7 @@ class ShowcaseItemForm(forms.ModelForm):
 
     class Meta:
         model = ShowcaseItem
-        fields = ("asset", "position", "caption_en", "caption_ar", "is_active")
+        fields = ("asset", "position", "caption", "is_active")
 
     staff_user: Any = None  # set by ShowcaseItemAdmin.get_form: the staff member saving
 
@@ -387,6 +387,23 @@ class ShowcaseItemAdmin(TranslationAdmin):
     list_select_related = ("asset__job", "asset__user", "picked_by")
     raw_id_fields = ("asset",)
     actions = ["feature_selected", "stop_featuring"]
+    fieldsets = (
+        (None, {"fields": ("asset", "preview", "featured", "position", "caption", "is_active")}),
+        (
+            _("Permission and pick"),
+            {
+                "fields": (
+                    "owner",
+                    "permission_by",
+                    "permission_at",
+                    "permission_version",
+                    "withdrawn_at",
+                    "picked_by",
+                    "picked_at",
+                )
+            },
+        ),
+    )
     readonly_fields = (
         "preview",
         "owner",
