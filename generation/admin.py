@@ -462,7 +462,7 @@ class ShowcaseItemAdmin(TranslationAdmin):
     def shown(self, obj: ShowcaseItem) -> bool:
         return obj.is_public
 
-    @admin.action(description=_("Feature the selected results"))
+    @admin.action(description=_("Feature the selected results"), permissions=["change"])
     def feature_selected(self, request: AuthedRequest, queryset: QuerySet[ShowcaseItem]) -> None:
         done = 0
         for item in queryset:
@@ -475,7 +475,7 @@ class ShowcaseItemAdmin(TranslationAdmin):
         if done:
             messages.success(request, _("Featured: %(count)s.") % {"count": done})
 
-    @admin.action(description=_("Stop featuring the selected results"))
+    @admin.action(description=_("Stop featuring the selected results"), permissions=["change"])
     def stop_featuring(self, request: HttpRequest, queryset: QuerySet[ShowcaseItem]) -> None:
         for shown in queryset:
             services.showcase_unpick(item=shown)
