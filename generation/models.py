@@ -12,6 +12,7 @@ import secrets
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -465,7 +466,7 @@ class ShowcaseItem(Stamped):
             and self.asset.job.status == JobStatus.SUCCEEDED
         )
 
-    def pick_refusal(self, staff: models.Model) -> str | None:
+    def pick_refusal(self, staff: object) -> str | None:
         """Why ``staff`` may not pick this result for the showcase (a message
         safe to show), or None: only staff pick, only a finished result, and
         only their own result or one whose owner's permission is in force."""
@@ -473,7 +474,7 @@ class ShowcaseItem(Stamped):
             return str(_("Only staff pick results for the showcase."))
         if self.asset.job.status != JobStatus.SUCCEEDED:
             return str(_("Only a finished result can be featured."))
-        if self.asset.user_id == staff.pk or self.owner_allows:
+        if self.asset.user_id == getattr(staff, "pk", None) or self.owner_allows:
             return None
         if self.withdrawn_at is not None:
             return str(_("Its owner withdrew their permission to feature this result."))
@@ -482,8 +483,6 @@ class ShowcaseItem(Stamped):
     def clean(self) -> None:
         """A picked, active item must satisfy :meth:`pick_refusal` for the
         staff member who picked it (their own result counts as permitted)."""
-        from django.core.exceptions import ValidationError
-
         if self.picked_at is None or not self.is_active or not self.asset_id:
             return
         if self.picked_by is None:
