@@ -167,6 +167,13 @@ def tracked() -> dict[str, Tracked]:
     return parts
 
 
+def _part(name: str) -> Tracked:
+    try:
+        return tracked()[name]
+    except KeyError:
+        raise ImproperlyConfigured(f"no app declares the page-cache part {name!r}") from None
+
+
 # Raw SQL: building these statements through the ORM cost more than running them.
 @functools.cache
 def version_sql(names: tuple[str, ...]) -> str:
@@ -180,11 +187,18 @@ def version_sql(names: tuple[str, ...]) -> str:
 
 def page_version(user: User | AnonymousUser, names: Sequence[str]) -> tuple[object, ...]:
     """What a page shows of ``user`` and of the parts ``names``, as one
-    comparable value, in one SQL statement. The pages a visitor who is not
-    signed in sees (the landing page) show none of it: no query, the same
-    version."""
+    comparable value, in one SQL statement. A visitor who is not signed in
+    (the landing page) sees nothing that belongs to a user: only the parts
+    everyone sees (no ``owner``: the showcase, the catalogue) are read, in
+    one statement; none such, no query."""
     if not user.is_authenticated:
-        return ("anonymous",)
+        public = tuple(name for name in names if not _part(name).owner)
+        if not public:
+            return ("anonymous",)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {version_sql(public)}")
+            row = cursor.fetchone()
+        return ("anonymous", *map(str, row))
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {version_sql(tuple(names))}", {"user": user.pk})
         row = cursor.fetchone()

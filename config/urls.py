@@ -10,7 +10,8 @@ from billing.webhooks import stripe_webhook
 from config import health
 from config.pagecache import cached_page
 from generation.callbacks import provider_callback
-from generation.versions import STUDIO
+from generation.versions import LANDING
+from generation.views import landing
 from operators.exports import export_csv
 
 # Staff log in through allauth (and its second factor), not the admin's own form.
@@ -34,7 +35,7 @@ urlpatterns = [
 ]
 
 urlpatterns += i18n_patterns(
-    path("", cached_page(STUDIO)(TemplateView.as_view(template_name="pages/landing.html")), name="landing"),
+    path("", cached_page(LANDING)(landing), name="landing"),
     path("terms/", TemplateView.as_view(template_name="pages/terms.html"), name="terms"),
     path("privacy/", TemplateView.as_view(template_name="pages/privacy.html"), name="privacy"),
     path("accounts/", include("allauth.urls")),

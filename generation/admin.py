@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import QuerySet, Sum
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -22,7 +23,19 @@ from providers.models import ProviderCall
 
 from . import services
 from .errors import GenerationError
-from .models import JOB_HOLD_PREFIX, Asset, Consent, Job, JobInput, ProviderTask, StylePreset, TaskStatus, Upload
+from .files import serve
+from .models import (
+    JOB_HOLD_PREFIX,
+    Asset,
+    Consent,
+    Job,
+    JobInput,
+    ProviderTask,
+    ShowcaseItem,
+    StylePreset,
+    TaskStatus,
+    Upload,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -276,3 +289,220 @@ class ConsentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Consent | None = None) -> bool:
         return False
+
+
+class ShowcaseItemForm(forms.ModelForm):
+    """A showcase item as staff edit it: ``featured`` picks it (or stops
+    showing it), checked against the pick rule for the staff member saving
+    (``ShowcaseItem.pick_refusal``): their own result, or one whose owner's
+    permission is in force."""
+
+    featured = forms.BooleanField(
+        label=_("Featured"),
+        required=False,
+        initial=True,
+        help_text=_("Show it on the landing page. Only your own results, or ones whose owner allowed it."),
+    )
+
+    class Meta:
+        model = ShowcaseItem
+        fields = ("asset", "position", "caption", "is_active")
+
+    staff_user: Any = None  # set by ShowcaseItemAdmin.get_form: the staff member saving
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.instance.pk:
+            self.fields["featured"].initial = self.instance.picked_at is not None
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        asset = cleaned.get("asset") or (self.instance.asset if self.instance.asset_id else None)
+        item = self.instance
+        if not cleaned.get("featured"):
+            item.picked_by, item.picked_at = None, None  # saved as not picked (the owner's record stays)
+            return cleaned
+        if asset is None:
+            return cleaned
+        if not item.pk:
+            existing = ShowcaseItem.objects.filter(asset=asset).first()
+            if existing is not None:
+                raise forms.ValidationError(
+                    _("This result is already in the showcase list (item %(id)s): open it there to feature it.")
+                    % {"id": existing.pk}
+                )
+        probe = ShowcaseItem(asset=asset, permission_at=item.permission_at, withdrawn_at=item.withdrawn_at)
+        refusal = probe.pick_refusal(self.staff_user)
+        if refusal:
+            self.add_error("featured", refusal)
+            item.picked_at = None  # said once, here: the model's own clean() need not say it again
+        return cleaned
+
+
+class ShowcaseState(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            ("shown", str(_("Shown on the landing page"))),
+            ("waiting", str(_("Allowed by its owner, not picked"))),
+            ("withdrawn", str(_("Withdrawn by its owner"))),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ShowcaseItem]) -> QuerySet[ShowcaseItem]:
+        if self.value() == "shown":
+            return ShowcaseItem.public().filter(pk__in=queryset.values("pk"))
+        if self.value() == "waiting":
+            return queryset.filter(picked_at__isnull=True, permission_at__isnull=False, withdrawn_at__isnull=True)
+        if self.value() == "withdrawn":
+            return queryset.filter(withdrawn_at__isnull=False)
+        return queryset
+
+
+@admin.register(ShowcaseItem)
+class ShowcaseItemAdmin(TranslationAdmin):
+    """The public showcase: results their owners allowed Mirsam to feature
+    (from the job's page), and staff picks. A pick is refused unless the
+    result is the picker's own or its owner's permission is in force
+    (``ShowcaseItem.pick_refusal``, also in ``services.showcase_pick``)."""
+
+    form = ShowcaseItemForm
+    list_display = (
+        "id",
+        "preview",
+        "service",
+        "caption",
+        "owner",
+        "shown",
+        "permission_at",
+        "withdrawn_at",
+        "picked_by",
+        "position",
+        "is_active",
+    )
+    list_display_links = ("id", "preview")
+    list_filter = (ShowcaseState, "is_active", "asset__job__service")
+    search_fields = ("asset__user__email", "caption_en", "caption_ar")
+    list_select_related = ("asset__job", "asset__user", "picked_by")
+    raw_id_fields = ("asset",)
+    actions = ["feature_selected", "stop_featuring"]
+    fieldsets = (
+        (None, {"fields": ("asset", "preview", "featured", "position", "caption", "is_active")}),
+        (
+            _("Permission and pick"),
+            {
+                "fields": (
+                    "owner",
+                    "permission_by",
+                    "permission_at",
+                    "permission_version",
+                    "withdrawn_at",
+                    "picked_by",
+                    "picked_at",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "preview",
+        "owner",
+        "permission_by",
+        "permission_at",
+        "permission_version",
+        "withdrawn_at",
+        "picked_by",
+        "picked_at",
+    )
+
+    def get_form(
+        self, request: HttpRequest, obj: ShowcaseItem | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.staff_user = request.user  # type: ignore[attr-defined]  # a class made for this request by modelform_factory
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ShowcaseItem | None = None) -> tuple[str, ...]:
+        return (*self.readonly_fields, "asset") if obj is not None else self.readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ShowcaseItem]:
+        return super().get_queryset(request).select_related("asset__job", "asset__user", "picked_by")
+
+    def save_model(self, request: HttpRequest, obj: ShowcaseItem, form: forms.ModelForm, change: bool) -> None:
+        if not form.cleaned_data.get("featured"):
+            obj.save()  # the form cleared the pick
+            return
+        try:
+            services.showcase_pick(staff=request.user, item=obj)  # type: ignore[arg-type]
+        except GenerationError as exc:  # the owner withdrew between the form and the save
+            obj.picked_by, obj.picked_at = None, None
+            obj.save()
+            messages.error(request, str(exc.message))
+
+    @admin.display(description=_("Result"))
+    def preview(self, obj: ShowcaseItem) -> str:
+        if not obj.pk or not obj.owner_allows:
+            return "—"
+        asset = obj.asset
+        url = reverse("admin:generation_showcaseitem_preview", args=[obj.pk])
+        if asset.is_audio or (asset.is_video and not asset.poster):
+            return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("Open"))
+        src = f"{url}?poster=1" if asset.is_video else url
+        return format_html('<img src="{}" alt="" width="72" height="72" class="showcase-thumb">', src)
+
+    @admin.display(description=_("Service"))
+    def service(self, obj: ShowcaseItem) -> str:
+        return obj.asset.job.get_service_display()
+
+    @admin.display(description=_("Owner"))
+    def owner(self, obj: ShowcaseItem) -> str:
+        return obj.asset.user.email if obj.pk else "—"
+
+    @admin.display(description=_("Shown"), boolean=True)
+    def shown(self, obj: ShowcaseItem) -> bool:
+        return obj.is_public
+
+    @admin.action(description=_("Feature the selected results"), permissions=["change"])
+    def feature_selected(self, request: AuthedRequest, queryset: QuerySet[ShowcaseItem]) -> None:
+        done = 0
+        for item in queryset:
+            try:
+                services.showcase_pick(staff=request.user, item=item)
+            except GenerationError as exc:
+                messages.error(request, f"#{item.pk}: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, _("Featured: %(count)s.") % {"count": done})
+
+    @admin.action(description=_("Stop featuring the selected results"), permissions=["change"])
+    def stop_featuring(self, request: HttpRequest, queryset: QuerySet[ShowcaseItem]) -> None:
+        for shown in queryset:
+            services.showcase_unpick(item=shown)
+        messages.success(request, _("No longer featured: %(count)s.") % {"count": queryset.count()})
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="generation_showcaseitem_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """The result (``?poster=1``: its poster) to staff who may view items,
+        only while its owner allows it (or it is the reader's own): staff
+        see other people's results nowhere else."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        item = get_object_or_404(ShowcaseItem.objects.select_related("asset"), pk=object_id)
+        if not (item.owner_allows or item.asset.user_id == request.user.pk):
+            raise Http404
+        asset = item.asset
+        if request.GET.get("poster"):
+            if not asset.poster:
+                raise Http404
+            return serve(request, asset.poster, "image/png", f"showcase-{item.pk}-poster.png", downloadable=False)
+        return serve(request, asset.file, asset.content_type, f"showcase-{item.pk}", downloadable=False)

@@ -1,4 +1,6 @@
-"""Serving stored files (results, posters, uploads) to their owner only.
+"""Serving stored files (results, posters, uploads) to their owner only,
+and the results staff picked for the showcase to everyone while they are
+public (``ShowcaseItem.public()``).
 
 On S3 a file is a redirect to a short-lived signed URL (django-storages);
 on the local file system it is streamed here, honouring a single HTTP
@@ -19,6 +21,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import (
     FileResponse,
     Http404,
+    HttpRequest,
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
@@ -29,17 +32,26 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthedRequest
 
-from .models import Asset, Upload
+from .models import Asset, ShowcaseItem, Upload
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CHUNK = 64 * 1024
 
 
-def serve(request: AuthedRequest, field: FieldFile, content_type: str, filename: str) -> HttpResponseBase:
+def serve(
+    request: HttpRequest,
+    field: FieldFile,
+    content_type: str,
+    filename: str,
+    *,
+    downloadable: bool = True,
+    cache_control: str = "private, max-age=3600",
+) -> HttpResponseBase:
     """``field``'s file as ``content_type``; ``?download=1`` makes it an
-    attachment named ``filename``. A satisfiable ``Range`` gets 206 with that
-    span, an unsatisfiable one 416; the whole file otherwise (200)."""
-    download = bool(request.GET.get("download"))
+    attachment named ``filename`` (when ``downloadable``). A satisfiable
+    ``Range`` gets 206 with that span, an unsatisfiable one 416; the whole
+    file otherwise (200). ``cache_control`` is sent on local files."""
+    download = downloadable and bool(request.GET.get("download"))
     if not isinstance(field.storage, FileSystemStorage):
         # S3: a short-lived signed URL; a download asks S3 to send it as an attachment.
         params = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if download else None
@@ -65,7 +77,7 @@ def serve(request: AuthedRequest, field: FieldFile, content_type: str, filename:
     else:
         response = FileResponse(field.open("rb"), content_type=content_type, as_attachment=download, filename=filename)
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = cache_control
     return response
 
 
@@ -107,3 +119,48 @@ def upload_file(request: AuthedRequest, upload_id: int) -> HttpResponseBase:
     upload = get_object_or_404(Upload, pk=upload_id, user=request.user)
     extension = upload.file.name.rsplit(".", 1)[-1] if upload.file.name else "bin"
     return serve(request, upload.file, upload.content_type, f"upload-{upload.pk}.{extension}")
+
+
+#: Public showcase files: kept by the visitor's browser only (never a shared
+#: cache), and briefly, so a withdrawn result is gone for them within minutes
+#: and for everyone else at once.
+SHOWCASE_CACHE_CONTROL = "private, max-age=300"
+
+
+def _public_item(item_id: int) -> ShowcaseItem:
+    return get_object_or_404(ShowcaseItem.public().select_related("asset"), pk=item_id)
+
+
+@require_GET
+def showcase_file(request: HttpRequest, item_id: int) -> HttpResponseBase:
+    """A showcase item's result, to anyone, while the item is public (picked,
+    active, its owner's permission in force); 404 otherwise, and for any id
+    that is not a showcase item's (a result's own id reaches nothing here)."""
+    item = _public_item(item_id)
+    asset = item.asset
+    suffix = asset.download_name.rsplit(".", 1)[-1] if "." in asset.download_name else "bin"
+    return serve(
+        request,
+        asset.file,
+        asset.content_type,
+        f"mirsam-showcase-{item.pk}.{suffix}",
+        downloadable=False,
+        cache_control=SHOWCASE_CACHE_CONTROL,
+    )
+
+
+@require_GET
+def showcase_poster(request: HttpRequest, item_id: int) -> HttpResponseBase:
+    """A public showcase video's poster (or a track's cover); 404 as
+    :func:`showcase_file`, and when the result has none."""
+    asset = _public_item(item_id).asset
+    if not asset.poster:
+        raise Http404
+    return serve(
+        request,
+        asset.poster,
+        "image/png",
+        f"mirsam-showcase-{item_id}-poster.png",
+        downloadable=False,
+        cache_control=SHOWCASE_CACHE_CONTROL,
+    )

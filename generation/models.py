@@ -12,6 +12,7 @@ import secrets
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -393,3 +394,103 @@ class StylePreset(Stamped):
         """The provider prompt: the template with ``{details}`` filled."""
         text = self.prompt_template.replace("{details}", details.strip())
         return " ".join(text.split())
+
+
+class ShowcaseItem(Stamped):
+    """One finished result Mirsam may show publicly (the landing page,
+    ``/showcase/<id>/``), and the record of who allowed it and who picked it.
+
+    Its owner allows it from the job's page (``permission_by``/``_at`` and
+    the ``permission_version`` of the wording in ``generation.showcase`` they
+    were shown) and may withdraw at any time (``withdrawn_at``; allowing again
+    clears it). Staff pick it (``picked_by``/``_at``) only if it is their own
+    result (picking it records their own permission) or its owner's
+    permission is in force: :meth:`pick_refusal`, checked by :meth:`clean`
+    and by ``generation.services.showcase_pick``. It is public while
+    :meth:`public` says so; deleting the result deletes it."""
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, related_name="showcase", verbose_name=_("result"))
+    permission_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("allowed by"),
+    )
+    permission_at = models.DateTimeField(_("allowed"), null=True, blank=True)
+    permission_version = models.CharField(_("permission wording version"), max_length=32, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+    picked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("picked by"),
+    )
+    picked_at = models.DateTimeField(_("picked"), null=True, blank=True)
+    position = models.PositiveIntegerField(_("order"), default=0)
+    caption = models.CharField(_("caption"), max_length=160, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("showcase item")
+        verbose_name_plural = _("showcase items")
+        ordering = ["position", "-picked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} · {self.asset_id}"
+
+    @classmethod
+    def public(cls) -> models.QuerySet[ShowcaseItem]:
+        """Items the public may see: picked by staff, active, their owner's
+        permission recorded and not withdrawn, and the result's job finished."""
+        return cls.objects.filter(
+            is_active=True,
+            picked_at__isnull=False,
+            permission_at__isnull=False,
+            withdrawn_at__isnull=True,
+            asset__job__status=JobStatus.SUCCEEDED,
+        )
+
+    @property
+    def owner_allows(self) -> bool:
+        """The owner's permission is recorded and not withdrawn."""
+        return self.permission_at is not None and self.withdrawn_at is None
+
+    @property
+    def is_public(self) -> bool:
+        return (
+            self.is_active
+            and self.picked_at is not None
+            and self.owner_allows
+            and self.asset.job.status == JobStatus.SUCCEEDED
+        )
+
+    def pick_refusal(self, staff: object) -> str | None:
+        """Why ``staff`` may not pick this result for the showcase (a message
+        safe to show), or None: only staff pick, only a finished result, and
+        only their own result or one whose owner's permission is in force."""
+        if not getattr(staff, "is_staff", False):
+            return str(_("Only staff pick results for the showcase."))
+        if self.asset.job.status != JobStatus.SUCCEEDED:
+            return str(_("Only a finished result can be featured."))
+        if self.asset.user_id == getattr(staff, "pk", None) or self.owner_allows:
+            return None
+        if self.withdrawn_at is not None:
+            return str(_("Its owner withdrew their permission to feature this result."))
+        return str(_("Its owner has not allowed Mirsam to feature this result."))
+
+    def clean(self) -> None:
+        """A picked, active item must satisfy :meth:`pick_refusal` for the
+        staff member who picked it (their own result counts as permitted)."""
+        if self.picked_at is None or not self.is_active or not self.asset_id:
+            return
+        if self.picked_by is None:
+            raise ValidationError(_("A picked result needs the staff member who picked it."))
+        refusal = self.pick_refusal(self.picked_by)
+        if refusal:
+            raise ValidationError(refusal)

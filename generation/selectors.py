@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -13,7 +14,7 @@ from django.utils import translation
 from providers.models import Offer, Service
 from providers.tools import tool_spec, tools_for
 
-from .models import Asset, Job, JobStatus, StylePreset
+from .models import Asset, Job, JobStatus, ShowcaseItem, StylePreset
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -113,3 +114,39 @@ def speaking_jobs_for_user(*, user: User) -> QuerySet[Job]:
     """The user's talking portraits and lip-syncs, newest first (the feed of
     the "Make it speak" page)."""
     return jobs_for_user(user=user, service=Service.VIDEO).filter(offer__options__has_key="speaks")
+
+
+#: Most showcase items the landing page shows.
+SHOWCASE_LIMIT = 12
+#: Most pictures in the landing page's hero.
+SHOWCASE_HERO = 4
+
+
+@dataclass(frozen=True)
+class Showcase:
+    """What the landing page shows of the showcase: ``items`` (public, in
+    their order), ``by_service`` (the first item of each service: "image",
+    "video", "avatar", "audio"), ``hero`` (up to :data:`SHOWCASE_HERO`
+    items that have a picture: images, and videos with a poster) and
+    ``version`` (changes with any of them, for the page's fragment cache)."""
+
+    items: list[ShowcaseItem]
+    by_service: dict[str, ShowcaseItem]
+    hero: list[ShowcaseItem]
+    version: str
+
+
+def showcase_public(*, limit: int = SHOWCASE_LIMIT) -> Showcase:
+    """The public showcase (``ShowcaseItem.public()``), in one query."""
+    items = list(ShowcaseItem.public().select_related("asset__job")[:limit])
+    by_service: dict[str, ShowcaseItem] = {}
+    for item in items:
+        by_service.setdefault(item.asset.job.service, item)
+    hero = [i for i in items if not i.asset.is_audio and (not i.asset.is_video or i.asset.poster)][:SHOWCASE_HERO]
+    version = ",".join(f"{i.pk}:{i.updated_at.timestamp()}" for i in items)
+    return Showcase(items=items, by_service=by_service, hero=hero, version=version)
+
+
+def showcase_for_job(*, job: Job) -> dict[int, ShowcaseItem]:
+    """The showcase items of ``job``'s results, by asset id (its owner's page)."""
+    return {item.asset_id: item for item in ShowcaseItem.objects.filter(asset__job=job)}

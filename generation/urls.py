@@ -21,10 +21,13 @@ urlpatterns = [
     path("jobs/<int:job_id>/regenerate/", views.job_regenerate, name="job_regenerate"),
     path("jobs/<int:job_id>/extend/", views.job_extend, name="job_extend"),
     path("jobs/<int:job_id>/delete/", views.job_delete, name="job_delete"),
+    path("jobs/<int:job_id>/showcase/<int:asset_id>/", views.job_showcase, name="job_showcase"),
     path("jobs/<int:job_id>/tools/<slug:slug>/", views.job_tool, name="job_tool"),
     path("creations/", views.creations, name="creations"),
     path("files/<int:asset_id>/", files.asset_file, name="asset_file"),
     path("files/<int:asset_id>/poster/", files.asset_poster, name="asset_poster"),
     path("uploads/<int:upload_id>/", files.upload_file, name="upload_file"),
+    path("showcase/<int:item_id>/", files.showcase_file, name="showcase_file"),
+    path("showcase/<int:item_id>/poster/", files.showcase_poster, name="showcase_poster"),
     path("uploads/<int:upload_id>/delete/", views.upload_delete, name="upload_delete"),
 ]

@@ -1,18 +1,20 @@
 """What kept pages show of generation (config.pagecache): the reader's jobs
-and uploaded photos, and the avatar styles (a style's name shows on portrait
-cards). :data:`STUDIO` and :data:`CATALOGUE` are the sets the studio's pages
+and uploaded photos, the avatar styles (a style's name shows on portrait
+cards), and the showcase items (the landing page's examples: a pick, an
+edit or an owner's withdrawal makes a new version). :data:`STUDIO` and :data:`CATALOGUE` are the sets the studio's pages
 and job cards name."""
 
 from __future__ import annotations
 
 from config.pagecache import Tracked
 
-from .models import Job, StylePreset, Upload
+from .models import Job, ShowcaseItem, StylePreset, Upload
 
 TRACKED = [
     Tracked("jobs", Job, owner="user"),
     Tracked("uploads", Upload, owner="user"),
     Tracked("style_presets", StylePreset),
+    Tracked("showcase", ShowcaseItem),
 ]
 
 #: What a job card shows besides its job: model names and prices, style names.
@@ -21,3 +23,5 @@ CATALOGUE = ("offers", "style_presets")
 STUDIO = ("wallet", "jobs", *CATALOGUE)
 #: The Avatar page also lists the reader's photos.
 AVATAR = (*STUDIO, "uploads")
+#: The landing page: the studio's header for a signed-in reader, and the showcase.
+LANDING = (*STUDIO, "showcase")

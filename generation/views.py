@@ -36,7 +36,7 @@ from providers import demo_media, pricing
 from providers.models import Offer, Service
 from providers.voices import VOICE_IDS
 
-from . import actions, consent, fragments, selectors, services
+from . import actions, consent, fragments, selectors, services, showcase
 from .audio import describe_audio_limits
 from .errors import GenerationError
 from .forms import OUTPUT_LABELS, PARAM_LABELS, TEXT_LABELS, AvatarForm, JobForm, ToolForm, choice_label
@@ -524,7 +524,39 @@ def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
         # A tool's job shows what it was made from.
         source = job.inputs.select_related("asset").filter(asset__isnull=False).first()
         context["source"] = source.asset if source else None
+    if job.status == JobStatus.SUCCEEDED:
+        shown = selectors.showcase_for_job(job=job)
+        context["showcase_rows"] = [(asset, shown.get(asset.pk)) for asset in job.assets.order_by("index")]
+        context["showcase_wording"] = showcase.current_wording()
+        context["showcase_version"] = showcase.CURRENT_VERSION
     return render(request, "generation/job_detail.html", context)
+
+
+@login_required
+@require_POST
+def job_showcase(request: AuthedRequest, job_id: int, asset_id: int) -> HttpResponseBase:
+    """The owner allows (``allow=1``, with the wording ``version`` shown) or
+    withdraws (``allow=0``) featuring one result of their job in the public
+    showcase; back to the job's page with a message. Another user's job or
+    result: 404."""
+    job = _get_job_for_user(request, job_id)
+    asset = get_object_or_404(Asset.objects.select_related("job"), pk=asset_id, job=job)
+    try:
+        if request.POST.get("allow") == "1":
+            services.showcase_permit(user=request.user, asset=asset, version=request.POST.get("version", ""))
+            messages.success(request, _("Thank you: Mirsam may feature this result. You can withdraw at any time."))
+        else:
+            services.showcase_withdraw(user=request.user, asset=asset)
+            messages.success(request, _("Withdrawn: this result is no longer shown publicly."))
+    except GenerationError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("job_detail", job_id=job.pk)
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    """The landing page, with the public showcase (``selectors.showcase_public``).
+    Kept per version of what it shows (``config.urls``: ``versions.LANDING``)."""
+    return render(request, "pages/landing.html", {"showcase": selectors.showcase_public()})
 
 
 def _job_settings(job: Job) -> list[tuple[Any, Any]]:

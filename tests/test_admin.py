@@ -35,6 +35,7 @@ def data(alice, demo_offer, django_capture_on_commit_callbacks):
         "generation.upload",
         "generation.consent",
         "generation.stylepreset",
+        "generation.showcaseitem",
         "billing.creditpack",
         "billing.plan",
         "billing.purchase",

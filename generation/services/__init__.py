@@ -11,7 +11,8 @@ result"). Import from here; the modules are rooms of one house:
 - ``speak``: talking portraits and lip-syncs (a picture or video and a speech);
 - ``uploads``: storing, deleting and purging the user's photos and audio;
 - ``housekeeping``: the sweeper, deleting a creation;
-- ``staff``: refund and retry from the admin (audited).
+- ``staff``: refund and retry from the admin (audited);
+- ``showcase``: a creator allows (or withdraws) featuring a result, staff pick it.
 
 Errors: everything refused is a ``generation.errors.GenerationError``;
 ``credits.services.InsufficientCredits`` passes through from the ledger.
@@ -35,6 +36,7 @@ from .pipeline import (
     task_complete,
     task_finish_failed,
 )
+from .showcase import showcase_permit, showcase_pick, showcase_unpick, showcase_withdraw
 from .speak import (
     job_speak,
     job_speak_text,
@@ -93,6 +95,10 @@ __all__ = [
     "offers_available",
     "owner_language",
     "poll_chain_restart",
+    "showcase_permit",
+    "showcase_pick",
+    "showcase_unpick",
+    "showcase_withdraw",
     "speaking_offers_available",
     "speech_attach",
     "speech_estimate_seconds",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import User
@@ -14,7 +15,10 @@ DEMO_CREDITS = 200
 
 
 class Command(BaseCommand):
-    help = "Create the staff user and the demo user of the embedded setup (idempotent) and print their credentials."
+    help = (
+        "Create the staff user and the demo user of the embedded setup and the showcase examples "
+        "(idempotent) and print the users' credentials."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--admin-email", default="admin@mirsam.local")
@@ -32,6 +36,9 @@ class Command(BaseCommand):
             reason="Demo credits",
             reference="seed",
         )
+        # Real demo renders owned by the staff user, on the landing page (generation's command:
+        # called by name, so accounts imports nothing of generation).
+        call_command("seed_showcase", owner=admin.email, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Seeded users:"))
         self.stdout.write(f"  staff: {admin.email} / {o['admin_password']}  (admin at /admin/)")
         self.stdout.write(
