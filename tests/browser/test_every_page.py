@@ -230,7 +230,8 @@ INSPECT = r"""() => {
     if (r.right > vw + 1 || r.left < -1) wide.push([Math.round(Math.max(r.right - vw, -r.left)), path(el)]);
   }
   wide.sort((a, b) => b[0] - a[0]);
-  const foreign = (el) => { const l = el.closest('[lang]'); return l && !l.lang.startsWith('ar'); };
+  const pageLang = document.documentElement.lang;  // text marked as another language is meant to be so
+  const foreign = (el) => { const l = el.closest('[lang]'); return !!l && l.lang !== pageLang; };
   const shown = (el) => el.checkVisibility ? el.checkVisibility({visibilityProperty: true}) : !!el.offsetParent;
   const texts = new Set();
   const add = (t) => { t = (t || '').replace(/\s+/g, ' ').trim(); if (t) texts.add(t); };
@@ -374,9 +375,9 @@ def _check(page: Any, what: str, *, arabic: bool, leftovers: set[str], world: Wo
     videos = [src for src in found["images"] if any(src.split("?")[0].endswith(v) for v in world.video_files)]
     if videos:
         seen.problems.append(f"{what}: <img> of a video: {videos}")
-    if os.environ.get("MIRSAM_PAGES_LATIN") and arabic:  # while fixing pages: Latin words not in the catalogue
-        latin = sorted(t for t in found["texts"] if re.search(r"[A-Za-z]{3,}", t) and t not in leftovers)
-        print(f"LATIN {what}: {latin}")
+    if os.environ.get("MIRSAM_PAGES_LATIN"):  # while fixing pages: the other script's words, in the catalogue or not
+        other = r"[A-Za-z]{3,}" if arabic else r"[\u0600-\u06ff]{2,}"
+        print(f"OTHER SCRIPT {what}: {sorted(t for t in found['texts'] if re.search(other, t))}")
     if os.environ.get("MIRSAM_PAGES_SHOTS"):
         shot = Path(os.environ["MIRSAM_PAGES_SHOTS"]) / (re.sub(r"[^\w]+", "_", what) + ".png")
         page.screenshot(path=str(shot), full_page=True)
