@@ -1,8 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingConfig(AppConfig):
     name = "billing"
+    # The admin shows it as the app's heading, in the page's language.
+    verbose_name = _("Billing")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

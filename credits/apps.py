@@ -1,6 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CreditsConfig(AppConfig):
     name = "credits"
+    # The admin shows it as the app's heading, in the page's language.
+    verbose_name = _("Credits")
     default_auto_field = "django.db.models.BigAutoField"

@@ -1,8 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationConfig(AppConfig):
     name = "generation"
+    # The admin shows it as the app's heading, in the page's language.
+    verbose_name = _("Generation")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

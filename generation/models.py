@@ -20,6 +20,8 @@ from config.pagecache import Stamped
 from providers.models import Offer, Service
 from providers.tools import tool_spec
 
+from .stored_text import in_active_language
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -113,6 +115,12 @@ class Job(Stamped):
                 name="job_one_per_submission",
             )
         ]
+
+    @property
+    def error_text(self) -> str:
+        """``error_message`` (written in the owner's language when the job
+        failed) in the active language, where the catalogue has it."""
+        return in_active_language(self.error_message)
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.service} {self.status}"

@@ -8,12 +8,13 @@ from typing import Any
 from django.apps import AppConfig
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 
 class OperatorsConfig(AppConfig):
     name = "operators"
     default_auto_field = "django.db.models.BigAutoField"
-    verbose_name = "Operators"
+    verbose_name = _("Operators")
 
     def ready(self) -> None:
         # Wrapping the site's index keeps the stock AdminSite (and whatever

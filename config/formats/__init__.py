@@ -1,0 +1,1 @@
+"""Date and number formats where Django's own leave a gap (FORMAT_MODULE_PATH)."""
