@@ -53,6 +53,7 @@ SKIPPED = {
     "job_create": "POST only",
     "avatar_create": "POST only",
     "speak_create": "POST only",
+    "job_showcase": "POST only (the job page's showcase switch)",
     "job_regenerate": "POST only",
     "job_extend": "POST only",
     "checkout_start": "POST only, answers with a redirect to Stripe Checkout",
@@ -60,6 +61,8 @@ SKIPPED = {
     # Files: images, videos, sounds and CSV, not HTML.
     "asset_file": "a result's file",
     "asset_poster": "a video result's poster image",
+    "showcase_file": "a showcased result's public file (the landing page shows it)",
+    "showcase_poster": "a showcased video's public poster",
     "upload_file": "an upload's file",
     "voice_sample": "an MP3 sample of a voice",
     "staff_export": "a CSV download",
