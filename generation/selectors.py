@@ -147,6 +147,12 @@ def showcase_public(*, limit: int = SHOWCASE_LIMIT) -> Showcase:
     return Showcase(items=items, by_service=by_service, hero=hero, version=version)
 
 
+def showcase_examples(*, service: str, limit: int = 3) -> list[ShowcaseItem]:
+    """Up to ``limit`` public showcase items of ``service``: the examples an
+    empty studio feed shows."""
+    return list(ShowcaseItem.public().filter(asset__job__service=service).select_related("asset__job")[:limit])
+
+
 def showcase_for_job(*, job: Job) -> dict[int, ShowcaseItem]:
     """The showcase items of ``job``'s results, by asset id (its owner's page)."""
     return {item.asset_id: item for item in ShowcaseItem.objects.filter(asset__job=job)}

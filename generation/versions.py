@@ -19,9 +19,10 @@ TRACKED = [
 
 #: What a job card shows besides its job: model names and prices, style names.
 CATALOGUE = ("offers", "style_presets")
-#: What every studio page shows: the balance, the reader's jobs and the catalogue.
-STUDIO = ("wallet", "jobs", *CATALOGUE)
+#: What every studio page shows: the balance, the reader's jobs, the catalogue
+#: and, while the feed is empty, examples from the showcase.
+STUDIO = ("wallet", "jobs", *CATALOGUE, "showcase")
 #: The Avatar page also lists the reader's photos.
 AVATAR = (*STUDIO, "uploads")
 #: The landing page: the studio's header for a signed-in reader, and the showcase.
-LANDING = (*STUDIO, "showcase")
+LANDING = STUDIO

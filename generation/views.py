@@ -275,7 +275,8 @@ def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
         JobForm.for_options(data, offers=offers, service=service) if data else JobForm(offers=offers, service=service)
     )
     context = _studio_context(request, form, offers, service, picked=picked)
-    context["jobs"] = selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS]
+    context["jobs"] = jobs = list(selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS])
+    context["examples"] = [] if jobs else selectors.showcase_examples(service=service)
     return render(request, "generation/studio.html", context)
 
 

@@ -426,3 +426,24 @@ def test_seeding_needs_a_staff_owner(alice):
 
     with pytest.raises(CommandError):
         call_command("seed_showcase", owner=alice.email)
+
+
+# --- the studio's empty feed ------------------------------------------------------
+
+
+def test_an_empty_studio_feed_shows_showcase_examples_of_its_service_until_the_first_job(
+    alice_client, alice, charlie, staff
+):
+    image = _shown(_result(charlie), staff)
+    video = _shown(_result(charlie, service="video", content_type="video/mp4", poster=True), staff)
+    page = alice_client.get(reverse("image")).content.decode()
+    assert reverse("showcase_file", args=[image.pk]) in page
+    assert reverse("showcase_file", args=[video.pk]) not in page  # another service's example
+    assert (
+        f'poster="{reverse("showcase_poster", args=[video.pk])}"' in alice_client.get(reverse("video")).content.decode()
+    )
+    services.showcase_withdraw(user=charlie, asset=image.asset)  # the kept page follows at once
+    assert reverse("showcase_file", args=[image.pk]) not in alice_client.get(reverse("image")).content.decode()
+    _shown(_result(charlie), staff)
+    _result(alice)  # alice's own work now fills her feed
+    assert "showcase-grid" not in alice_client.get(reverse("image")).content.decode()
