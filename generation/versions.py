@@ -21,3 +21,5 @@ CATALOGUE = ("offers", "style_presets")
 STUDIO = ("wallet", "jobs", *CATALOGUE)
 #: The Avatar page also lists the reader's photos.
 AVATAR = (*STUDIO, "uploads")
+#: The Image, Video and Audio pages: the Video page offers the reader's uploaded images as frames.
+STUDIO_PAGE = (*STUDIO, "uploads")

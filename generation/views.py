@@ -43,7 +43,7 @@ from .forms import OUTPUT_LABELS, PARAM_LABELS, TEXT_LABELS, AvatarForm, JobForm
 from .limits import limit_generate
 from .models import Asset, Job, JobStatus, Upload
 from .uploads import describe_limits, limits_from_settings
-from .versions import AVATAR, STUDIO
+from .versions import AVATAR, STUDIO, STUDIO_PAGE
 
 RECENT_JOBS = 6
 #: Earlier images the reference picker shows at once ("Show more" adds as many).
@@ -264,7 +264,7 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@cached_page(STUDIO)
+@cached_page(STUDIO_PAGE)
 def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
     """The Image, Video and Audio pages: the form and the latest jobs of the service."""
     offers = _offers_for(request, service)

@@ -178,6 +178,10 @@
     return String(mb >= 0.1 ? Math.round(mb * 10) / 10 : Math.round(mb * 100) / 100);
   }
 
+  function fileSize(bytes) {
+    return bytes < 1048576 ? Math.max(1, Math.round(bytes / 1024)) + " KB" : megabytes(bytes) + " MB";
+  }
+
   function clock(seconds) {
     var whole = Math.round(seconds);
     var s = whole % 60;
@@ -277,7 +281,7 @@
       var meta = document.createElement("span");
       meta.className = "dropzone__meta";
       meta.setAttribute("dir", "ltr");
-      meta.textContent = megabytes(file.size) + " MB";
+      meta.textContent = fileSize(file.size);
       about.appendChild(name);
       about.appendChild(meta);
       if (kind === "audio" || /^audio\//.test(file.type)) {
@@ -289,7 +293,7 @@
         audio.preload = "metadata";
         audio.setAttribute("aria-label", file.name);
         audio.addEventListener("loadedmetadata", function () {
-          if (isFinite(audio.duration)) meta.textContent = clock(audio.duration) + " · " + megabytes(file.size) + " MB";
+          if (isFinite(audio.duration)) meta.textContent = clock(audio.duration) + " · " + fileSize(file.size);
         });
         if (url) {
           audio.src = url;

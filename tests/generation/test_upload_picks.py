@@ -227,3 +227,11 @@ def test_the_avatar_page_lists_photos_of_people_not_video_frames(
     assert reverse("upload_file", args=[given.pk]) in body  # given with consent, no job yet
     assert reverse("upload_file", args=[frame.pk]) not in body
     assert f'name="photo_upload" value="{portrait.pk}"' in body
+
+
+def test_a_deleted_upload_is_no_longer_offered_as_a_frame(alice_client, alice, video_offer):
+    frame = services.upload_create(user=alice, file=photo())
+    offered = f'name="first_frame_upload" value="{frame.pk}"'
+    assert offered in alice_client.get(reverse("video")).content.decode()
+    services.upload_delete(upload=frame)
+    assert offered not in alice_client.get(reverse("video")).content.decode()  # the kept page follows uploads
