@@ -1,7 +1,8 @@
 """File inputs as drop zones in Debian's Chromium: on the Arabic Video page
 at phone size the zone speaks Arabic, a chosen or dropped file is previewed
 and can be removed, an earlier result picked as the first frame makes a
-demo clip; the Avatar page's zone of several photos removes one of them."""
+demo clip; the Avatar page's zone of several photos removes one of them;
+a chosen recording on "Make it speak" shows its name and length."""
 
 from __future__ import annotations
 
@@ -155,3 +156,28 @@ def test_the_avatar_zone_shows_each_photo_and_removes_one(page, live_server, tmp
     names = page.evaluate("Array.from(document.querySelector('input[name=photos]').files, (f) => f.name)")
     assert names == ["two.png"]
     assert _fits(page)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_chosen_recording_shows_its_name_and_length(page, live_server, tmp_path):
+    import math
+    import struct
+    import wave
+
+    UserFactory(email="voice@example.com")
+    path = tmp_path / "hello.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 8))) for i in range(8000 * 3)))
+    sign_in(page, live_server.url, "voice@example.com", PASSWORD)
+    page.goto(f"{live_server.url}/speak/")
+    zone = page.locator("[data-dropzone][data-kind=audio]")
+    page.set_input_files("input[name=speech_file]", str(path))
+    expect(zone.locator(".dropzone__name")).to_have_text("hello.wav")
+    expect(zone.locator(".dropzone__meta")).to_contain_text("0:03")
+    assert zone.locator("audio").count() == 1
+    zone.locator("[data-dropzone-remove]").click()
+    assert page.evaluate("document.querySelector('input[name=speech_file]').files.length") == 0
