@@ -526,7 +526,9 @@ def job_submit_with_files(
     if stored and not job.inputs.filter(upload__in=stored).exists():
         for upload in stored:  # a twin sent at the same moment made the job with its own copies
             upload_delete(upload=upload)
-    elif consent_version and uploads and job.inputs.filter(upload__in=uploads).exists():
+        return job
+    if consent_version and uploads:
+        # A photo picked again is used with the consent given for this job.
         Consent.objects.bulk_create([Consent(user=user, upload=u, version=consent_version) for u in uploads])
     return job
 

@@ -235,3 +235,12 @@ def test_a_deleted_upload_is_no_longer_offered_as_a_frame(alice_client, alice, v
     assert offered in alice_client.get(reverse("video")).content.decode()
     services.upload_delete(upload=frame)
     assert offered not in alice_client.get(reverse("video")).content.decode()  # the kept page follows uploads
+
+
+def test_a_new_photo_and_an_earlier_one_make_one_job_each_with_its_consent(alice_client, alice, avatar_offer, preset):
+    earlier = services.upload_create(user=alice, file=photo("a.jpg"), consent_version=CURRENT_VERSION)
+    _avatar(alice_client, avatar_offer, preset, files=[photo("b.jpg")], again=[earlier.pk])
+    job = Job.objects.get()
+    new = Upload.objects.get(original_name="b.jpg")
+    assert [i.upload_id for i in job.inputs.all()] == [new.pk, earlier.pk]
+    assert Consent.objects.filter(upload=earlier).count() == 2 and Consent.objects.filter(upload=new).count() == 1
