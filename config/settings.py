@@ -325,7 +325,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:", "blob:", *CSP_STORAGE_ORIGINS],
-        "media-src": [SELF, *CSP_STORAGE_ORIGINS, *_PREVIEW_ORIGINS],
+        # blob: for a drop zone's preview of a chosen recording (mirsam.js), as img-src has for images.
+        "media-src": [SELF, "blob:", *CSP_STORAGE_ORIGINS, *_PREVIEW_ORIGINS],
         "connect-src": [SELF],
         "object-src": [NONE],
         "frame-ancestors": [NONE],

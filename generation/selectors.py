@@ -14,7 +14,7 @@ from django.utils import translation
 from providers.models import Offer, Service
 from providers.tools import tool_spec, tools_for
 
-from .models import Asset, Job, JobStatus, ShowcaseItem, StylePreset
+from .models import Asset, Job, JobStatus, ShowcaseItem, StylePreset, Upload
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -156,3 +156,38 @@ def showcase_examples(*, service: str, limit: int = 3) -> list[ShowcaseItem]:
 def showcase_for_job(*, job: Job) -> dict[int, ShowcaseItem]:
     """The showcase items of ``job``'s results, by asset id (its owner's page)."""
     return {item.asset_id: item for item in ShowcaseItem.objects.filter(asset__job=job)}
+
+
+#: The roles of a photo of a person: an Avatar job's photos, a talking portrait's picture.
+PORTRAIT_ROLES = ("photo", "portrait")
+
+
+def image_uploads_for_user(*, user: User) -> QuerySet[Upload]:
+    """The user's uploaded images (photos, frames, references; not
+    recordings), newest first: what the Video page offers to pick as a frame."""
+    return Upload.objects.filter(user=user, content_type__startswith="image/").order_by("-created_at", "-id")
+
+
+def portrait_uploads_for_user(*, user: User) -> QuerySet[Upload]:
+    """The user's uploaded photos of people, newest first: images used as an
+    Avatar job's photos or a talking portrait's picture (``PORTRAIT_ROLES``),
+    or given with consent to the photo wording (on the Avatar page, before
+    any job used them). A video's frame or an image's reference is not one."""
+    portraits = models.Q(job_inputs__role__in=PORTRAIT_ROLES) | models.Q(
+        job_inputs__isnull=True, consents__isnull=False
+    )
+    return image_uploads_for_user(user=user).filter(portraits).distinct()
+
+
+def uploads_by_ids(*, user: User, ids: list[str]) -> list[Upload] | None:
+    """The user's own uploads with these ids (as a form sends them), in the
+    order given, repeats dropped; None when any id is not a number or not
+    one of the user's uploads (the view answers 404)."""
+    try:
+        wanted = [int(i) for i in ids]
+    except (TypeError, ValueError):
+        return None
+    found = {u.pk: u for u in Upload.objects.filter(user=user, pk__in=wanted)}
+    if any(pk not in found for pk in wanted):
+        return None
+    return [found[pk] for pk in dict.fromkeys(wanted)]

@@ -26,3 +26,5 @@ STUDIO = ("wallet", "jobs", *CATALOGUE, "showcase")
 AVATAR = (*STUDIO, "uploads")
 #: The landing page: the studio's header for a signed-in reader, and the showcase.
 LANDING = STUDIO
+#: The Image, Video and Audio pages: the Video page offers the reader's uploaded images as frames.
+STUDIO_PAGE = (*STUDIO, "uploads")

@@ -43,7 +43,7 @@ from .forms import OUTPUT_LABELS, PARAM_LABELS, TEXT_LABELS, AvatarForm, JobForm
 from .limits import limit_generate
 from .models import Asset, Job, JobStatus, Upload
 from .uploads import describe_limits, limits_from_settings
-from .versions import AVATAR, STUDIO
+from .versions import AVATAR, STUDIO, STUDIO_PAGE
 
 RECENT_JOBS = 6
 #: Earlier images the reference picker shows at once ("Show more" adds as many).
@@ -266,7 +266,7 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@cached_page(STUDIO)
+@cached_page(STUDIO_PAGE)
 def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
     """The Image, Video and Audio pages: the form and the latest jobs of the service."""
     offers = _offers_for(request, service)
@@ -277,6 +277,8 @@ def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
     context = _studio_context(request, form, offers, service, picked=picked)
     context["jobs"] = jobs = list(selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS])
     context["examples"] = [] if jobs else selectors.showcase_examples(service=service)
+    if service == Service.VIDEO:
+        context.update(_frame_picks(request, first_frame=picked[0] if picked else None))
     return render(request, "generation/studio.html", context)
 
 
@@ -284,7 +286,9 @@ def _prefill(request: AuthedRequest, service: str, offers: list[Offer]) -> tuple
     """The form a card's action opens on this page (``generation.actions``):
     ``?reuse=<job id>`` fills in that job's model, prompt and options (and
     picks its earlier results again as references), ``?reference=<result
-    id>`` picks a result as a reference on a model that takes one. ``(None,
+    id>`` picks a result as a reference on a model that takes one,
+    ``?first_frame=<result id>`` (Animate) as the first frame of a video
+    model that starts from one. ``(None,
     [])`` for a plain visit; 404 for a job or result that is not the
     creator's or an action its card does not offer."""
     data = QueryDict(mutable=True)
@@ -305,6 +309,16 @@ def _prefill(request: AuthedRequest, service: str, offers: list[Offer]) -> tuple
             raise Http404
         actions.require(request, found[0].job, "reference")
         offer = next((o for o in offers if actions.takes_references(o)), None)
+        if offer is None:
+            raise Http404
+        data["offer"] = str(offer.pk)
+        return data, found
+    if "first_frame" in request.GET and service == Service.VIDEO:
+        found = selectors.results_by_ids(user=request.user, ids=[request.GET["first_frame"]])
+        if not found:
+            raise Http404
+        actions.require(request, found[0].job, "animate")
+        offer = next((o for o in offers if o.input_limits[1] >= 1), None)
         if offer is None:
             raise Http404
         data["offer"] = str(offer.pk)
@@ -405,15 +419,22 @@ def job_create(request: AuthedRequest) -> HttpResponse:
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page=service)
+    offer = form.cleaned_data["offer"]
+    if service == Service.VIDEO:
+        return _submit(
+            request,
+            service,
+            lambda: services.job_submit_with_files(
+                user=request.user,
+                offer=offer,
+                params=form.job_params(),
+                **_frame_inputs(request, offer),
+                submission_key=_submission_key(request, "generate"),
+            ),
+        )
     results: list[Asset] = []
     files: list[UploadedFile]
-    if service == Service.VIDEO:
-        start, end = request.FILES.get("first_frame"), request.FILES.get("last_frame")
-        if end is not None and start is None:
-            # Roles go by position: a lone last frame would be taken as the first.
-            return _form_error(request, _("Add a first frame to end on a last frame."), page=service)
-        files = [f for f in (start, end) if f is not None]
-    elif service == Service.AUDIO:
+    if service == Service.AUDIO:
         files = []  # audio is made from words alone
     else:
         # Reference images: new uploads, then earlier results picked by id,
@@ -428,13 +449,75 @@ def job_create(request: AuthedRequest) -> HttpResponse:
         service,
         lambda: services.job_submit_with_files(
             user=request.user,
-            offer=form.cleaned_data["offer"],
+            offer=offer,
             params=form.job_params(),
             files=files,
             results=results,
             submission_key=_submission_key(request, "generate"),
         ),
     )
+
+
+#: The Video page's frame slots, in order (their roles are the model's, by position).
+FRAME_SLOTS = ("first_frame", "last_frame")
+FRAME_CHOOSE_ONE = {
+    "first_frame": gettext_lazy("Choose one first frame: a new file or one of your images."),
+    "last_frame": gettext_lazy("Choose one last frame: a new file or one of your images."),
+}
+
+
+def _frame_inputs(request: AuthedRequest, offer: Offer) -> dict[str, Any]:
+    """The Video form's frames as ``job_submit_with_files`` takes them
+    (``files``, ``uploads``, ``results``, ``input_roles``): each slot is a
+    new file (``first_frame``), an earlier upload (``first_frame_upload``:
+    an id) or an earlier result (``first_frame_asset``), at most one of
+    them. An id that is not the creator's own is a 404; two choices for a
+    slot, or a last frame without a first, raise :class:`GenerationError`
+    (call it inside ``_submit``)."""
+    roles = offer.input_roles or list(FRAME_SLOTS)
+    files: list[tuple[str, UploadedFile]] = []
+    uploads: list[tuple[str, Upload]] = []
+    results: list[tuple[str, Asset]] = []
+    given = []
+    for i, slot in enumerate(FRAME_SLOTS):
+        role = roles[min(i, len(roles) - 1)]
+        file = request.FILES.get(slot)
+        upload_ids = [v for v in request.POST.getlist(f"{slot}_upload") if v]
+        asset_ids = [v for v in request.POST.getlist(f"{slot}_asset") if v]
+        picked_uploads = selectors.uploads_by_ids(user=request.user, ids=upload_ids)
+        picked_results = selectors.results_by_ids(user=request.user, ids=asset_ids)
+        if picked_uploads is None or picked_results is None:
+            raise Http404
+        if int(file is not None) + len(picked_uploads) + len(picked_results) > 1:
+            raise GenerationError(FRAME_CHOOSE_ONE[slot], code="inputs")
+        if file is not None:
+            files.append((role, file))
+        uploads += [(role, u) for u in picked_uploads]
+        results += [(role, a) for a in picked_results]
+        given.append(file is not None or bool(picked_uploads or picked_results))
+    if given[1] and not given[0]:
+        # Roles go by position: a lone last frame would be taken as the first.
+        raise GenerationError(_("Add a first frame to end on a last frame."), code="inputs")
+    return {
+        "files": [f for _r, f in files],
+        "uploads": [u for _r, u in uploads],
+        "results": [a for _r, a in results],
+        "input_roles": [r for r, _x in (*files, *uploads, *results)],
+    }
+
+
+def _frame_picks(request: AuthedRequest, *, first_frame: Asset | None = None) -> dict[str, Any]:
+    """What the Video page offers to pick as a frame: the creator's latest
+    finished images and uploaded images (``PICKER_PAGE`` of each), with
+    ``first_frame`` (a card's "Animate") listed first and picked."""
+    results = list(selectors.image_results_for_user(user=request.user)[:PICKER_PAGE])
+    if first_frame is not None and first_frame not in results:
+        results.insert(0, first_frame)
+    return {
+        "frame_results": results,
+        "frame_uploads": list(selectors.image_uploads_for_user(user=request.user)[:PICKER_PAGE]),
+        "first_frame_picked": first_frame.pk if first_frame is not None else None,
+    }
 
 
 @login_required
@@ -484,8 +567,8 @@ def _avatar_context(request: AuthedRequest, form: AvatarForm, offers: list[Offer
         "consent_text": consent.current_wording(),
         "consent_version": consent.CURRENT_VERSION,
         "jobs": selectors.jobs_for_user(user=request.user, service=Service.AVATAR)[:RECENT_JOBS],
-        # Photos only: audio uploads (a talking portrait's speech) are not shown as pictures.
-        "uploads": request.user.uploads.filter(content_type__startswith="image/")[:24],
+        # Photos of people only: not recordings, nor a video's frames or an image's references.
+        "uploads": selectors.portrait_uploads_for_user(user=request.user)[:24],
     }
 
 
@@ -502,6 +585,10 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page="avatar")
     preset, details = form.cleaned_data["preset"], form.cleaned_data["details"]
+    # Photos uploaded before, picked again (the creator's own, or a 404).
+    again = selectors.uploads_by_ids(user=request.user, ids=[v for v in request.POST.getlist("photo_upload") if v])
+    if again is None:
+        raise Http404
     return _submit(
         request,
         "avatar",
@@ -510,6 +597,7 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
             offer=form.cleaned_data["offer"],
             params={"prompt": preset.prompt(details), "outputs": form.cleaned_data["outputs"]},
             files=request.FILES.getlist("photos"),
+            uploads=again,
             consent_version=request.POST.get("consent_version", ""),
             extra={"preset": preset.slug, "style": preset.demo_style, "details": details},
             submission_key=_submission_key(request, "generate"),

@@ -22,6 +22,7 @@ from config import pagecache
 from credits.models import Wallet
 from credits.services import credits_grant
 from generation import services
+from generation.consent import CURRENT_VERSION
 from generation.models import Asset, Job, JobStatus, ShowcaseItem
 from tests.factories import OfferFactory, StylePresetFactory
 from tests.support.uploads import photo
@@ -181,10 +182,12 @@ def test_htmx_requests_are_never_answered_from_the_cache(alice_client, monkeypat
 
 def test_the_avatar_page_shows_a_new_or_deleted_upload_at_once(alice_client, alice, django_capture_on_commit_callbacks):
     assert "Your uploaded photos" not in _page(alice_client, "avatar")  # kept without uploads
-    upload = services.upload_create(user=alice, file=photo())
+    # Photos given with consent, as the Avatar page takes them (it lists only photos of people).
+    upload = services.upload_create(user=alice, file=photo(), consent_version=CURRENT_VERSION)
     first_url = reverse("upload_file", args=[upload.pk])
     assert first_url in _page(alice_client, "avatar")
-    second_url = reverse("upload_file", args=[services.upload_create(user=alice, file=photo()).pk])
+    second = services.upload_create(user=alice, file=photo(), consent_version=CURRENT_VERSION)
+    second_url = reverse("upload_file", args=[second.pk])
     body = _page(alice_client, "avatar")
     assert first_url in body and second_url in body
     with django_capture_on_commit_callbacks(execute=True):

@@ -38,6 +38,7 @@ from ..models import (
     FINAL_JOB_STATUSES,
     JOB_HOLD_PREFIX,
     Asset,
+    Consent,
     Job,
     JobInput,
     JobStatus,
@@ -50,6 +51,9 @@ from .uploads import upload_create, upload_delete
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+#: A job input's file: one of the user's uploads or one of their earlier results.
+_Source = tuple[Upload | None, Asset | None]
 
 #: Services whose inputs are photos of people: a job needs the user's consent
 #: to the current wording (generation.consent) for each photo.
@@ -398,10 +402,11 @@ def job_submit(
         job.save(update_fields=["hold"])
         sources: list[tuple[Upload | None, Asset | None]] = [(u, None) for u in uploads]
         sources += [(None, a) for a in results]
+        placed = _in_role_order(offer, [(roles[min(i, len(roles) - 1)], s) for i, s in enumerate(sources)])
         JobInput.objects.bulk_create(
             [
-                JobInput(job=job, upload=upload, asset=asset, role=roles[min(i, len(roles) - 1)], position=i)
-                for i, (upload, asset) in enumerate(sources)
+                JobInput(job=job, upload=upload, asset=asset, role=role, position=i)
+                for i, (role, (upload, asset)) in enumerate(placed)
             ]
         )
         estimate = pricing.job_output_cost_usd(offer, clean).quantize(Decimal("0.0001"))
@@ -415,6 +420,16 @@ def job_submit(
             lambda: submit_job_task.apply_async((job.pk,), {"language": language}, queue=queue_for(job))
         )
     return job
+
+
+def _in_role_order(offer: Offer, inputs: list[tuple[str, _Source]]) -> list[tuple[str, _Source]]:
+    """``[(role, source)]`` in the order of their roles in ``offer.input_roles``
+    (a stable sort: inputs of one role keep their order; a role the model
+    does not name goes last). Positions are what a provider reads (kie.ai's
+    ``imageUrls`` are first frame, then last frame), so a first frame picked
+    from the results still comes before a last frame uploaded with it."""
+    order = {role: i for i, role in reversed(list(enumerate(offer.input_roles)))}
+    return sorted(inputs, key=lambda item: order.get(item[0], len(order)))
 
 
 def _service_of(offer: Offer) -> str:
@@ -460,27 +475,37 @@ def job_submit_with_files(
     offer: Offer,
     params: dict[str, Any],
     files: Sequence[UploadedFile],
+    uploads: Sequence[Upload] = (),
     results: Sequence[Asset] = (),
+    input_roles: Sequence[str] | None = None,
     consent_version: str | None = None,
     extra: dict[str, Any] | None = None,
     submission_key: str = "",
 ) -> Job:
     """:func:`job_submit` for a request that brings its images as files, in
-    order (their roles follow ``offer.input_roles``), and perhaps some of the
-    user's earlier ``results`` after them (counted with the files).
+    order, then perhaps some of the user's earlier ``uploads`` (a photo or a
+    frame given before: its stored, checked copy is used again, nothing is
+    uploaded anew) and earlier ``results``, all counted together. Their roles
+    follow ``offer.input_roles`` by position, or are ``input_roles``: one per
+    file, then upload, then result (the job's inputs are then placed in the
+    order of the model's roles: a first frame before a last frame).
 
     ``consent_version`` is the version of the consent wording the user
     confirmed (``generation.consent.CURRENT_VERSION`` when they saw the
     current one); a model of a consent service (Avatar: photos of people)
     refuses without it, and any model refuses an outdated one. A consent
-    record is kept for each photo.
+    record is kept for each photo, an earlier upload picked again included
+    (consent is given for each job).
 
-    The model, the settings, the consent and the number of files are checked
-    before anything is stored; then every file is checked and stored
-    (``upload_create``), all or none, and the job submitted. Raises
-    :class:`GenerationError` (``UploadRejected`` for a refused file) or
-    ``InsufficientCredits``; then no upload is kept and nothing is held. A
-    ``submission_key`` already used returns its job and stores nothing.
+    The model, the settings, the consent, the number of inputs and the
+    earlier uploads and results (the user's own, of the kind their role
+    needs: an image for a frame or a photo) are checked before anything is
+    stored; then every file is checked and stored (``upload_create``), all
+    or none, and the job submitted. Raises :class:`GenerationError`
+    (``not_found`` for an upload or result that is not the user's,
+    ``UploadRejected`` for a refused file) or ``InsufficientCredits``; then
+    no new upload is kept and nothing is held. A ``submission_key`` already
+    used returns its job and stores nothing.
     """
     if submission_key:
         existing = _submitted(user, submission_key)
@@ -489,30 +514,57 @@ def job_submit_with_files(
     _check_available(offer)
     job_params_clean(offer=offer, params=params)
     _check_consent(offer, consent_version)
-    _check_input_count(offer, len(files) + len(results))
-    _check_results(offer, user, results, first_position=len(files))
-    uploads: list[Upload] = []
+    count = len(files) + len(uploads) + len(results)
+    _check_input_count(offer, count)
+    if input_roles is not None and len(input_roles) != count:
+        raise ValueError("input_roles names one role per file, upload and result")
+    roles = list(input_roles or offer.input_roles)
+    _check_uploads(offer, user, uploads, roles=roles, first_position=len(files))
+    _check_results(offer, user, results, first_position=len(files) + len(uploads), roles=roles)
+    stored: list[Upload] = []
     try:
         for f in files:
-            uploads.append(upload_create(user=user, file=f, consent_version=consent_version))
+            stored.append(upload_create(user=user, file=f, consent_version=consent_version))
         job = job_submit(
             user=user,
             offer=offer,
             params=params,
-            uploads=uploads,
+            uploads=[*stored, *uploads],
             results=results,
+            input_roles=input_roles,
             extra=extra,
             submission_key=submission_key,
         )
     except Exception:
         # A refused job must not leave the user's photos behind.
-        for upload in uploads:
+        for upload in stored:
             upload_delete(upload=upload)
         raise
-    if uploads and not job.inputs.filter(upload__in=uploads).exists():
-        for upload in uploads:  # a twin sent at the same moment made the job with its own copies
+    if stored and not job.inputs.filter(upload__in=stored).exists():
+        for upload in stored:  # a twin sent at the same moment made the job with its own copies
             upload_delete(upload=upload)
+        return job
+    if consent_version and uploads:
+        # A photo picked again is used with the consent given for this job.
+        Consent.objects.bulk_create([Consent(user=user, upload=u, version=consent_version) for u in uploads])
     return job
+
+
+def _check_uploads(
+    offer: Offer, user: User, uploads: Sequence[Upload], *, roles: Sequence[str], first_position: int
+) -> None:
+    """Earlier uploads used again are the user's own and of the kind their
+    role needs (an image for a frame, a photo or a reference; a recording
+    for a speech). ``first_position`` is the position of the first of them
+    among the job's inputs. Raises :class:`GenerationError` (``not_found``
+    for someone else's, so a view can answer 404)."""
+    if any(u.user_id != user.pk for u in uploads):
+        raise GenerationError(_("That file was not found."), code="not_found")
+    for i, upload in enumerate(uploads, start=first_position):
+        wanted = role_kind(offer, roles[min(i, len(roles) - 1)]) if roles else "image"
+        kind = "audio" if upload.is_audio else "image" if upload.content_type.startswith("image/") else "other"
+        if kind != wanted:
+            raise GenerationError(KIND_NEEDED[wanted], code="inputs")
 
 
 def job_regenerate(*, job: Job, submission_key: str = "") -> Job:

@@ -113,7 +113,7 @@
   // --- reference images (generation/partials/references.html) ---------------
   // Uploads and picked results count together against the model's limit
   // (data-reference-limit; the server checks it again): past it, the
-  // unpicked results are disabled. Chosen files get small previews.
+  // unpicked results are disabled. The drop zone shows the chosen files.
   function updateReferences(box) {
     var limit = parseInt(box.getAttribute("data-reference-limit"), 10) || 0;
     var input = box.querySelector("[data-ref-files]");
@@ -134,29 +134,290 @@
     (root || document).querySelectorAll("[data-reference-limit]").forEach(updateReferences);
   }
 
-  function showPreviews(input) {
-    var box = input.closest("[data-reference-limit]");
-    var list = box && box.querySelector("[data-ref-previews]");
-    if (!list || !window.URL || !URL.createObjectURL) return;
-    list.querySelectorAll("img").forEach(function (img) { URL.revokeObjectURL(img.src); });
+  document.addEventListener("change", function (event) {
+    var box = event.target.closest && event.target.closest("[data-reference-limit]");
+    if (box) updateReferences(box);
+  });
+
+  // --- drop zones (generation/partials/drop_zone.html) ----------------------
+  // The real <input type=file> stays in the form; the zone keeps the files
+  // chosen (zone.dropFiles) and writes them back into input.files through a
+  // DataTransfer, so a drop, an added file and a removed one are what the
+  // form sends. Type and size are checked here for a quick answer; the
+  // server checks again. Messages come from the zone's data-* attributes.
+  function zoneInput(zone) { return zone.querySelector(".dropzone__input"); }
+
+  function asFileList(files) {
+    var transfer = new DataTransfer();
+    files.forEach(function (file) { transfer.items.add(file); });
+    return transfer.files;
+  }
+
+  function fillIn(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : all;
+    });
+  }
+
+  function accepts(input, file) {
+    var rules = (input.getAttribute("accept") || "").split(",").map(function (r) { return r.trim().toLowerCase(); })
+      .filter(Boolean);
+    if (!rules.length) return true;
+    var name = file.name.toLowerCase();
+    var type = (file.type || "").toLowerCase();
+    return rules.some(function (rule) {
+      if (rule.charAt(0) === ".") return name.slice(-rule.length) === rule;
+      if (rule.slice(-2) === "/*") return type.indexOf(rule.slice(0, -1)) === 0;
+      return type === rule;
+    });
+  }
+
+  function megabytes(bytes) {
+    var mb = bytes / 1048576;
+    if (mb >= 10) return String(Math.round(mb));
+    return String(mb >= 0.1 ? Math.round(mb * 10) / 10 : Math.round(mb * 100) / 100);
+  }
+
+  function fileSize(bytes) {
+    return bytes < 1048576 ? Math.max(1, Math.round(bytes / 1024)) + " KB" : megabytes(bytes) + " MB";
+  }
+
+  function clock(seconds) {
+    var whole = Math.round(seconds);
+    var s = whole % 60;
+    return Math.floor(whole / 60) + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function zoneFiles(zone) {
+    if (!zone.dropFiles) {
+      var input = zoneInput(zone);
+      zone.dropFiles = Array.prototype.slice.call((input && input.files) || []);
+    }
+    return zone.dropFiles;
+  }
+
+  // Check `added` and put them in the zone (after the files it has when it
+  // takes several, in place of its one otherwise); then write input.files.
+  function zoneAdd(zone, added, before) {
+    var input = zoneInput(zone);
+    if (!input) return;
+    var multiple = input.multiple;
+    var limit = parseInt(zone.getAttribute("data-max-bytes"), 10) || 0;
+    var errors = [];
+    var fine = added.filter(function (file) {
+      if (!accepts(input, file)) {
+        errors.push(fillIn(zone.getAttribute("data-msg-type"), { name: file.name }));
+        return false;
+      }
+      if (limit && file.size > limit) {
+        errors.push(fillIn(zone.getAttribute("data-msg-size"), { name: file.name, max: megabytes(limit) }));
+        return false;
+      }
+      return true;
+    });
+    var files;
+    if (multiple) {
+      files = before.slice();
+      fine.forEach(function (file) {
+        var twin = files.some(function (f) {
+          return f.name === file.name && f.size === file.size && f.lastModified === file.lastModified;
+        });
+        if (!twin) files.push(file);
+      });
+    } else {
+      // A refused file leaves the zone's file as it was (the message says why).
+      files = fine.length ? fine.slice(0, 1) : before.slice(0, 1);
+    }
+    var most = parseInt(zone.getAttribute("data-max-files"), 10) || 0;
+    if (multiple && most && files.length > most) {
+      files = files.slice(0, most);
+      errors.push(fillIn(zone.getAttribute("data-msg-count"), { max: String(most) }));
+    }
+    zoneSet(zone, files, errors);
+  }
+
+  function zoneSet(zone, files, errors) {
+    var input = zoneInput(zone);
+    zone.dropFiles = files;
+    try {
+      input.files = asFileList(files);
+    } catch (e) {
+      if (!files.length) input.value = "";
+    }
+    var error = zone.querySelector("[data-dropzone-error]");
+    if (error) {
+      error.textContent = (errors || []).join(" ");
+      error.hidden = !error.textContent;
+    }
+    zoneRender(zone);
+    // Tell the rest of the page (the reference counter, the frame picks).
+    zone.dropSyncing = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    zone.dropSyncing = false;
+  }
+
+  function zoneClear(zone) {
+    if (zoneFiles(zone).length) zoneSet(zone, [], []);
+  }
+
+  function zoneRender(zone) {
+    var list = zone.querySelector("[data-dropzone-files]");
+    if (!list) return;
+    list.querySelectorAll("[data-object-url]").forEach(function (el) {
+      URL.revokeObjectURL(el.getAttribute("data-object-url"));
+    });
     list.textContent = "";
-    Array.prototype.forEach.call(input.files || [], function (file) {
-      if (!/^image\//.test(file.type)) return;
+    var kind = zone.getAttribute("data-kind");
+    zoneFiles(zone).forEach(function (file, index) {
       var item = document.createElement("li");
-      var img = document.createElement("img");
-      img.src = URL.createObjectURL(file);
-      img.alt = file.name;
-      item.appendChild(img);
+      item.className = "dropzone__file";
+      var url = window.URL && URL.createObjectURL ? URL.createObjectURL(file) : "";
+      var about = document.createElement("div");
+      about.className = "dropzone__about";
+      var name = document.createElement("span");
+      name.className = "dropzone__name";
+      name.setAttribute("dir", "auto");
+      name.textContent = file.name;
+      var meta = document.createElement("span");
+      meta.className = "dropzone__meta";
+      meta.setAttribute("dir", "ltr");
+      meta.textContent = fileSize(file.size);
+      about.appendChild(name);
+      about.appendChild(meta);
+      if (kind === "audio" || /^audio\//.test(file.type)) {
+        item.classList.add("dropzone__file--audio");
+        item.appendChild(about);
+        item.appendChild(removeButton(zone, file, index));
+        var audio = document.createElement("audio");
+        audio.controls = true;
+        audio.preload = "metadata";
+        audio.setAttribute("aria-label", file.name);
+        audio.addEventListener("loadedmetadata", function () {
+          if (isFinite(audio.duration)) meta.textContent = clock(audio.duration) + " · " + fileSize(file.size);
+        });
+        if (url) {
+          audio.src = url;
+          audio.setAttribute("data-object-url", url);
+        }
+        item.appendChild(audio);
+      } else {
+        var img = document.createElement("img");
+        img.className = "dropzone__thumb";
+        img.alt = "";
+        if (url) {
+          img.src = url;
+          img.setAttribute("data-object-url", url);
+        }
+        item.appendChild(img);
+        item.appendChild(about);
+        item.appendChild(removeButton(zone, file, index));
+      }
       list.appendChild(item);
     });
     list.hidden = !list.children.length;
+    zone.classList.toggle("has-files", list.children.length > 0);
+  }
+
+  function removeButton(zone, file, index) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-ghost btn-sm dropzone__remove";
+    button.setAttribute("data-dropzone-remove", String(index));
+    button.setAttribute("aria-label", fillIn(zone.getAttribute("data-remove-named"), { name: file.name }));
+    button.textContent = zone.getAttribute("data-remove") || "×";
+    return button;
+  }
+
+  function initDropZones(root) {
+    root = root || document;
+    var zones = Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("[data-dropzone]") : []);
+    if (root.matches && root.matches("[data-dropzone]")) zones.push(root);
+    zones.forEach(function (zone) {
+      if (zone.classList.contains("is-ready")) return;
+      zone.classList.add("is-ready");
+      zoneRender(zone);
+    });
   }
 
   document.addEventListener("change", function (event) {
-    var box = event.target.closest && event.target.closest("[data-reference-limit]");
-    if (!box) return;
-    if (event.target.matches("[data-ref-files]")) showPreviews(event.target);
-    updateReferences(box);
+    var input = event.target;
+    var zone = input.closest && input.closest("[data-dropzone]");
+    if (!zone || zone.dropSyncing || !input.classList.contains("dropzone__input")) return;
+    // The file dialog's choice: added to the zone's files (or in place of its one).
+    var before = zone.dropFiles || [];
+    var chosen = Array.prototype.slice.call(input.files || []);
+    if (!chosen.length) {
+      // The dialog was cancelled: keep what the zone had.
+      zoneSet(zone, input.multiple ? before : before.slice(0, 1), []);
+      return;
+    }
+    zoneAdd(zone, chosen, before);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-dropzone-remove]");
+    var zone = button && button.closest("[data-dropzone]");
+    if (!zone) return;
+    var index = parseInt(button.getAttribute("data-dropzone-remove"), 10);
+    var files = zoneFiles(zone).slice();
+    files.splice(index, 1);
+    zoneSet(zone, files, []);
+    var next = zone.querySelectorAll("[data-dropzone-remove]")[Math.min(index, files.length - 1)];
+    (next || zoneInput(zone)).focus();
+  });
+
+  function carriesFiles(event) {
+    var types = event.dataTransfer && event.dataTransfer.types;
+    return !!types && Array.prototype.indexOf.call(types, "Files") !== -1;
+  }
+
+  ["dragenter", "dragover"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      if (!carriesFiles(event)) return;
+      var zone = event.target.closest && event.target.closest("[data-dropzone]");
+      if (zone) {
+        zone.classList.add("is-dragover");
+        event.dataTransfer.dropEffect = "copy";
+        event.preventDefault();
+      } else if (document.querySelector("[data-dropzone]")) {
+        // A file dropped next to a zone must not replace the page (and the form with it).
+        event.dataTransfer.dropEffect = "none";
+        event.preventDefault();
+      }
+    });
+  });
+
+  document.addEventListener("dragleave", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-dropzone]");
+    if (zone && !zone.contains(event.relatedTarget)) zone.classList.remove("is-dragover");
+  });
+
+  document.addEventListener("drop", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-dropzone]");
+    if (!zone) {
+      if (carriesFiles(event) && document.querySelector("[data-dropzone]")) event.preventDefault();
+      return;
+    }
+    event.preventDefault();
+    zone.classList.remove("is-dragover");
+    var input = zoneInput(zone);
+    var files = Array.prototype.slice.call((event.dataTransfer && event.dataTransfer.files) || []);
+    if (!input || !files.length) return;
+    zoneAdd(zone, input.multiple ? files : files.slice(0, 1), zoneFiles(zone));
+  });
+
+  // A frame slot (generation/partials/frame_fields.html) takes one image: a
+  // file or one pick of the creator's images, never both.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    var slot = target.closest && target.closest("[data-pick-slot]");
+    if (!slot) return;
+    if (target.matches("[data-pick]") && target.checked) {
+      slot.querySelectorAll("[data-pick]").forEach(function (pick) { if (pick !== target) pick.checked = false; });
+      slot.querySelectorAll("[data-dropzone]").forEach(zoneClear);
+    } else if (target.classList.contains("dropzone__input") && target.files && target.files.length) {
+      slot.querySelectorAll("[data-pick]").forEach(function (pick) { pick.checked = false; });
+    }
   });
 
   // --- tools on a result (generation/partials/tool_form.html) ---------------
@@ -200,6 +461,7 @@
   // Every piece of content htmx adds (also out of band: the reference control).
   document.addEventListener("htmx:load", function (event) {
     showJsOnly(event.detail.elt);
+    initDropZones(event.detail.elt);
     initReferences(document);
   });
 
@@ -237,8 +499,8 @@
 
   // The Video form's frame inputs follow the chosen model: none, a first
   // frame, or a first and a last frame (the options say how many it takes).
-  // A hidden input's file is dropped, so it is never sent to a model that
-  // would refuse it.
+  // A hidden slot's file and picks are dropped, so they are never sent to a
+  // model that would refuse them.
   function syncFrames(root) {
     var marker = root.querySelector ? root.querySelector("[data-frames]") : null;
     var field = document.querySelector("[data-frames-field]");
@@ -247,10 +509,12 @@
     field.hidden = frames < 1;
     var last = field.querySelector("[data-last-frame]");
     if (last) last.hidden = frames < 2;
-    field.querySelectorAll("label[hidden] input[type=file], fieldset[hidden] input[type=file]").forEach(function (input) {
-      input.value = "";
+    field.querySelectorAll("[data-pick-slot]").forEach(function (slot) {
+      if (!field.hidden && !slot.hidden) return;
+      slot.querySelectorAll("[data-dropzone]").forEach(zoneClear);
+      slot.querySelectorAll("input[type=file]").forEach(function (input) { input.value = ""; });
+      slot.querySelectorAll("[data-pick]").forEach(function (pick) { pick.checked = false; });
     });
-    if (field.hidden) field.querySelectorAll("input[type=file]").forEach(function (input) { input.value = ""; });
   }
 
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -352,6 +616,7 @@
     initCounters(document);
     autoDismiss(document);
     showJsOnly(document);
+    initDropZones(document);
     initReferences(document);
   }
 

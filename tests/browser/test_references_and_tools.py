@@ -87,7 +87,7 @@ def test_a_creator_edits_with_an_upload_and_an_earlier_result_on_the_demo_editor
     legend = page.locator(f"#references-{editor.pk} legend").inner_text()
     assert ("الصور المرجعية" in legend) if prefix else ("Reference images" in legend)
     page.set_input_files("input[name=references]", str(upload))
-    page.locator(".ref-previews img").wait_for()  # a preview of the chosen file
+    page.locator("[data-dropzone] .dropzone__files img").wait_for()  # a preview of the chosen file
     check = page.locator(f"input[name=reference_asset][value='{earlier.pk}']")
     check.focus()
     page.keyboard.press("Space")  # the picker works from the keyboard

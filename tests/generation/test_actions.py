@@ -193,3 +193,22 @@ def test_every_action_has_an_arabic_label(alice, rf, django_capture_on_commit_ca
     with translation.override("ar"):
         arabic = [s.label for s in actions.actions_for(image, actions.available(request))]
     assert all(a != e and re.search(r"[\u0600-\u06ff]", a) for a, e in zip(arabic, english, strict=True))
+
+
+def test_animate_picks_the_image_as_the_first_frame_of_a_video_model_that_takes_one(
+    alice_client, alice, django_capture_on_commit_callbacks
+):
+    image = _done(alice, "demo-image", django_capture_on_commit_callbacks)
+    result = image.assets.get()
+    page = alice_client.get(f"{reverse('video')}?first_frame={result.pk}").content.decode()
+    video = Offer.objects.get(slug="demo-video")
+    assert re.search(rf'<option value="{video.pk}" selected>', page)
+    assert f'name="first_frame_asset" value="{result.pk}" data-pick checked' in page
+    # Generate with it: the result is the job's first frame.
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(
+            reverse("job_create"),
+            {"service": "video", "offer": video.pk, "prompt": "it moves", "first_frame_asset": result.pk},
+        )
+    made = Job.objects.filter(user=alice, offer=video).get()
+    assert [(i.role, i.asset_id) for i in made.inputs.all()] == [("first_frame", result.pk)]
