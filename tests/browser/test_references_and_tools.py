@@ -18,7 +18,7 @@ from generation.models import Asset, Job, JobStatus
 from providers.models import Offer
 from tests.factories import OfferFactory, UserFactory
 from tests.support.accounts import fund
-from tests.support.browser import sign_in
+from tests.support.browser import open_settings, sign_in
 
 SEED = importlib.import_module("providers.migrations.0006_demo_stand_ins")
 PREFIXES = [pytest.param("", id="english"), pytest.param("/ar", id="arabic")]
@@ -81,6 +81,7 @@ def test_a_creator_edits_with_an_upload_and_an_earlier_result_on_the_demo_editor
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, live_server.url, "editor@example.com", "pass-word-123", prefix=prefix)
     page.goto(f"{live_server.url}{prefix}/image/")
+    open_settings(page)  # folded in the phone's dock
     assert page.locator("input[name=references]").count() == 0  # the painter takes no references
     page.select_option("select[name=offer]", str(editor.pk))
     page.locator("input[name=references]").wait_for()
@@ -139,6 +140,7 @@ def test_a_creator_upscales_a_result_from_its_card(page, live_server, worker, pr
     card = page.locator(f"#job-{source.job_id}")
     open_tool = card.locator("[data-tool-open]", has_text="تكبير" if prefix else "Upscale")
     assert card.locator("[data-tool-open]").count() == 2  # upscale and remove background
+    card.locator(".job-card__more > summary").click()  # the tools are under "More"
     open_tool.click()
     form = card.locator(".tool-form")
     form.wait_for()

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from generation.models import Asset, Job, JobStatus
 from tests.factories import OfferFactory, UserFactory
 from tests.support.accounts import fund
-from tests.support.browser import sign_in
+from tests.support.browser import open_settings, sign_in
 
 PASSWORD = "pass-word-123"
 DROP = """async ([data, name, type]) => {
@@ -85,6 +85,7 @@ def test_the_arabic_video_page_takes_a_frame_by_choice_drop_or_pick(page, live_s
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, live_server.url, "frames@example.com", PASSWORD, prefix="/ar")
     page.goto(f"{live_server.url}/ar/video/")
+    open_settings(page)  # folded in the phone's dock
     zone = page.locator("[data-dropzone]").first
     assert "اختر ملفًا أو أفلته هنا" in zone.locator(".dropzone__text").inner_text()
     assert "الإطار الأول" in zone.locator(".dropzone__title").inner_text()

@@ -206,9 +206,17 @@ def test_animate_picks_the_image_as_the_first_frame_of_a_video_model_that_takes_
     assert f'name="first_frame_asset" value="{result.pk}" data-pick checked' in page
     # Generate with it: the result is the job's first frame.
     with django_capture_on_commit_callbacks(execute=True):
-        alice_client.post(
+        response = alice_client.post(
             reverse("job_create"),
-            {"service": "video", "offer": video.pk, "prompt": "it moves", "first_frame_asset": result.pk},
+            {
+                "service": "video",
+                "offer": video.pk,
+                "prompt": "it moves",
+                "outputs": 1,
+                "first_frame_asset": result.pk,
+                **{name: spec["default"] for name, spec in video.param_specs.items()},
+            },
         )
+    assert response.status_code == 302
     made = Job.objects.filter(user=alice, offer=video).get()
     assert [(i.role, i.asset_id) for i in made.inputs.all()] == [("first_frame", result.pk)]

@@ -50,3 +50,11 @@ def sign_in(page: Any, base: str, email: str, password: str, prefix: str = "") -
     page.fill("input[name=password]", password)
     page.locator("main form [type=submit]").first.click()
     page.wait_for_url(re.compile(r".*/dashboard/$"))
+
+
+def open_settings(page) -> None:
+    """Unfold the studio form's settings where they are folded (the dock on a
+    phone, generation/studio.html); nothing on a desktop."""
+    toggle = page.locator("[data-dock-toggle]")
+    if toggle.count() and toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
