@@ -1,4 +1,5 @@
-"""Pages of the studio: dashboard, Image, Video, Avatar, job cards, My creations.
+"""Pages of the studio: dashboard, Image, Video, Avatar, job cards (My
+creations and projects are in ``generation.library_views``).
 
 Views stay thin: get the object for this user (or 404), call one service,
 render a page or, for htmx, a partial. Files are served by
@@ -16,7 +17,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -41,7 +41,7 @@ from .audio import describe_audio_limits
 from .errors import GenerationError
 from .forms import OUTPUT_LABELS, PARAM_LABELS, TEXT_LABELS, AvatarForm, JobForm, ToolForm, choice_label
 from .limits import limit_generate
-from .models import Asset, Job, JobStatus, Upload
+from .models import Asset, Job, Upload
 from .uploads import describe_limits, limits_from_settings
 from .versions import AVATAR, STUDIO
 
@@ -268,9 +268,11 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
     """The Image, Video and Audio pages: the form and the latest jobs of the service."""
     offers = _offers_for(request, service)
-    form = JobForm(offers=offers, service=service)
+    budgets = selectors.project_budgets(user=request.user)
+    form = JobForm(offers=offers, service=service, projects=[b.project for b in budgets])
     context = _studio_context(request, form, offers, service)
     context["jobs"] = selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS]
+    context["project_budgets"] = budgets
     return render(request, "generation/studio.html", context)
 
 
@@ -356,7 +358,7 @@ def job_create(request: AuthedRequest) -> HttpResponse:
     if request.limited:
         return _too_fast(request, page=service)
     offers = _offers_for(request, service)
-    form = JobForm(request.POST, offers=offers, service=service)
+    form = JobForm(request.POST, offers=offers, service=service, projects=list(request.user.projects.all()))
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page=service)
@@ -388,6 +390,7 @@ def job_create(request: AuthedRequest) -> HttpResponse:
             files=files,
             results=results,
             submission_key=_submission_key(request, "generate"),
+            project=form.cleaned_data.get("project"),
         ),
     )
 
@@ -564,32 +567,6 @@ def job_delete(request: AuthedRequest, job_id: int) -> HttpResponseBase:
         return redirect("job_detail", job_id=job.pk)
     messages.success(request, _("The creation was deleted."))
     return redirect("creations")
-
-
-@login_required
-@require_GET
-@cached_page(STUDIO)
-def creations(request: AuthedRequest) -> HttpResponse:
-    """My creations: newest first, filter by service and status, paginated."""
-    service = request.GET.get("service", "")
-    status = request.GET.get("status", "")
-    if service not in Service.values:
-        service = ""
-    if status not in JobStatus.values:
-        status = ""
-    jobs = selectors.jobs_for_user(user=request.user, service=service or None, status=status or None)
-    page = Paginator(jobs, settings.MIRSAM_CREATIONS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "generation/creations.html",
-        {
-            "page": page,
-            "service": service,
-            "status": status,
-            "services": Service.choices,
-            "statuses": JobStatus.choices,
-        },
-    )
 
 
 @login_required

@@ -22,7 +22,7 @@ from config import pagecache
 from credits.models import Wallet
 from credits.services import credits_grant
 from generation import services
-from generation.models import Job, JobStatus
+from generation.models import Job, JobStatus, Project
 from tests.factories import OfferFactory, StylePresetFactory
 from tests.support.uploads import photo
 
@@ -207,6 +207,10 @@ def _make_upload(user, offer):
     return services.upload_create(user=user, file=photo())
 
 
+def _make_project(user, offer):
+    return Project.objects.create(user=user, name="Ramadan campaign")
+
+
 def _make_style_preset(user, offer):
     return StylePresetFactory()
 
@@ -220,6 +224,7 @@ MAKERS = {
     "wallet": _make_wallet,
     "jobs": _make_job,
     "uploads": _make_upload,
+    "projects": _make_project,
     "style_presets": _make_style_preset,
     "offers": _make_offer,
 }
