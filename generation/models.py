@@ -138,7 +138,7 @@ class Job(Stamped):
         blank=True,
         related_name="jobs",
         verbose_name=_("project"),
-        db_index=False,  # the (project, -created_at) index below serves it
+        db_index=False,  # the (project, -created_at, -id) index below serves it
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
@@ -150,12 +150,14 @@ class Job(Stamped):
         verbose_name_plural = _("jobs")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "-created_at"]),
+            # My creations' page and count (generation.selectors.library_jobs): the
+            # id breaks ties, so the index gives the whole order and a page needs no sort.
+            models.Index(fields=["user", "-created_at", "-id"], name="job_user_created_idx"),
             models.Index(fields=["status", "created_at"]),
             # config.pagecache reads a user's newest change and job count from the index alone.
             models.Index(fields=["user", "updated_at"]),
-            models.Index(fields=["user", "favourite", "-created_at"], name="job_user_favourite_idx"),
-            models.Index(fields=["project", "-created_at"], name="job_project_created_idx"),
+            models.Index(fields=["user", "favourite", "-created_at", "-id"], name="job_user_favourite_idx"),
+            models.Index(fields=["project", "-created_at", "-id"], name="job_project_created_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -4,10 +4,8 @@ PostgreSQL index it for My creations' substring search: a GIN index of
 ``icontains`` compares there (``UPPER(col::text) LIKE UPPER(%s)``). SQLite,
 the embedded default, has neither: the search scans the user's rows there."""
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
-from django.db.models.functions import Upper
 
 INDEX = "job_prompt_text_trgm"
 BATCH = 2000
@@ -43,20 +41,21 @@ def fill(apps, schema_editor):
         Job.objects.bulk_update(batch, ["prompt_text"])
 
 
-def _index():
-    return GinIndex(OpClass(Upper("prompt_text"), name="gin_trgm_ops"), name=INDEX)
+# Written out: Django renders GinIndex(OpClass(Upper(...))) as
+# ((UPPER(col) gin_trgm_ops)), which PostgreSQL refuses; the expression
+# needs its own parentheses before the operator class.
+CREATE = f'CREATE INDEX IF NOT EXISTS "{INDEX}" ON "generation_job" USING gin ((UPPER("prompt_text")) gin_trgm_ops)'
+DROP = f'DROP INDEX IF EXISTS "{INDEX}"'
 
 
 def index_forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.add_index(apps.get_model("generation", "Job"), _index())
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE)
 
 
 def index_backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.remove_index(apps.get_model("generation", "Job"), _index())
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
