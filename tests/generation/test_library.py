@@ -527,6 +527,7 @@ def test_a_library_page_runs_as_many_queries_with_2000_jobs_as_with_10(alice_cli
     small = [_queries(alice_client, url) for url in urls]
     _history(alice, demo_offer, project, 1990)
     large = [_queries(alice_client, url) for url in urls]
+    print(f"\n[queries] library pages, 10 jobs: {small}, 2,000 jobs: {large}")
     assert large == small, (small, large)
     assert max(large) <= 14
 
@@ -607,3 +608,30 @@ def test_on_postgresql_the_search_and_the_page_are_read_through_indexes(postgres
     search = library_jobs(user=alice, filters=LibraryFilters(q="Zeppelin"))
     assert search.count() == 10
     assert library_jobs(user=alice, filters=LibraryFilters(q="العاصفة 4999")).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_eight_jobs_filed_at_once_never_pass_the_budget(postgres, demo_offer):
+    """The project's row lock counts jobs filed at the same moment one after
+    the other: with room for 3 jobs of 2 credits, 3 are made and 5 refused,
+    and only those 3 take credits."""
+    from credits.services import credits_grant
+    from tests.factories import UserFactory
+    from tests.support.concurrency import at_once
+
+    user = UserFactory()
+    credits_grant(user=user, amount=100, idempotency_key="fund", reason="test")
+    project = Project.objects.create(user=user, name="tight", budget_credits=7)
+
+    def attempt(n: int) -> str:
+        try:
+            services.job_submit(user=user, offer=demo_offer, params={"prompt": f"x{n}"}, project=project)
+        except GenerationError as exc:
+            return exc.code
+        return "made"
+
+    outcomes = at_once(8, attempt)
+    assert sorted(outcomes) == ["made"] * 3 + ["over_budget"] * 5, outcomes
+    assert Job.objects.filter(project=project).count() == 3
+    wallet = Wallet.objects.get(user=user)  # held, or charged if the demo provider finished them
+    assert 100 - wallet.balance + wallet.held == 6
