@@ -240,7 +240,8 @@ class JobForm(forms.Form):
 
 
 class AvatarForm(forms.Form):
-    """Photos, consent, a style preset, the number of variants, optional details."""
+    """Photos, consent, a style preset, the number of variants, optional
+    details, and the project to file the portraits in (none by default)."""
 
     offer = OfferChoiceField(label=_("Model"))
     preset = forms.ModelChoiceField(
@@ -262,10 +263,12 @@ class AvatarForm(forms.Form):
     consent = forms.BooleanField(
         required=True, error_messages={"required": _("Please confirm the consent statement to continue.")}
     )
+    project = ProjectChoiceField(label=_("Project"))
 
-    def __init__(self, *args, offers: list[Offer], **kwargs) -> None:
+    def __init__(self, *args, offers: list[Offer], projects: Sequence[Project] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _field(self, "offer", OfferChoiceField).set_offers(offers)
+        _field(self, "project", ProjectChoiceField).set_projects(projects)
         if offers and not self.is_bound:
             self.initial.setdefault("offer", offers[0].pk)
         presets = _field(self, "preset", forms.ModelChoiceField).queryset

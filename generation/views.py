@@ -399,8 +399,11 @@ def job_create(request: AuthedRequest) -> HttpResponse:
 @cached_page(AVATAR)
 def avatar_page(request: AuthedRequest) -> HttpResponse:
     offers = services.offers_available(service=Service.AVATAR)
-    form = AvatarForm(offers=offers)
-    return render(request, "generation/avatar.html", _avatar_context(request, form, offers))
+    budgets = selectors.project_budgets(user=request.user)
+    form = AvatarForm(offers=offers, projects=[b.project for b in budgets])
+    context = _avatar_context(request, form, offers)
+    context["project_budgets"] = budgets
+    return render(request, "generation/avatar.html", context)
 
 
 def _avatar_price(request: AuthedRequest, form: AvatarForm, offers: list[Offer]) -> dict[str, Any]:
@@ -455,7 +458,7 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
     if request.limited:
         return _too_fast(request, page="avatar")
     offers = services.offers_available(service=Service.AVATAR)
-    form = AvatarForm(request.POST, offers=offers)
+    form = AvatarForm(request.POST, offers=offers, projects=list(request.user.projects.all()))
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page="avatar")
@@ -471,6 +474,7 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
             consent_version=request.POST.get("consent_version", ""),
             extra={"preset": preset.slug, "style": preset.demo_style, "details": details},
             submission_key=_submission_key(request, "generate"),
+            project=form.cleaned_data.get("project"),
         ),
     )
 

@@ -635,3 +635,39 @@ def test_eight_jobs_filed_at_once_never_pass_the_budget(postgres, demo_offer):
     assert Job.objects.filter(project=project).count() == 3
     wallet = Wallet.objects.get(user=user)  # held, or charged if the demo provider finished them
     assert 100 - wallet.balance + wallet.held == 6
+
+
+def test_portraits_are_filed_from_the_avatar_form_and_a_full_project_keeps_no_photo(alice_client, alice):
+    from generation.consent import CURRENT_VERSION
+    from generation.models import Upload
+    from tests.support.uploads import photo
+
+    avatar_offer = OfferFactory(
+        service="avatar",
+        provider_model="demo/avatar",
+        price_credits=1,
+        options={"params": {}, "max_outputs": 4, "inputs": {"min": 1, "max": 3, "roles": ["photo"]}},
+    )
+    preset = StylePresetFactory()
+    project = Project.objects.create(user=alice, name="Portraits", budget_credits=3)
+    assert "Portraits" in alice_client.get(reverse("avatar")).content.decode()
+
+    def post(outputs: int):
+        data = {
+            "offer": avatar_offer.pk,
+            "preset": preset.pk,
+            "outputs": outputs,
+            "consent": "on",
+            "consent_version": CURRENT_VERSION,
+            "photos": [photo()],
+            "project": project.pk,
+        }
+        return alice_client.post(reverse("avatar_create"), data, **HX)
+
+    post(2)
+    assert Job.objects.get(user=alice).project == project
+    uploads = Upload.objects.count()
+    response = post(2)  # 2 + 2 > 3
+    assert "over its budget" in response.content.decode()
+    assert Job.objects.count() == 1
+    assert Upload.objects.count() == uploads  # the refused job's photo is not kept
