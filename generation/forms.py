@@ -3,6 +3,7 @@ check everything again, so a forged field is refused there too."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django import forms
@@ -12,10 +13,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from providers.models import Offer
+from providers.models import Offer, Service
 from providers.voices import voice_label
 
-from .models import Asset, StylePreset
+from .models import Asset, JobStatus, Project, StylePreset
+from .selectors import UNFILED, LibraryFilters
 
 PARAM_LABELS = {
     "aspect_ratio": _("Aspect ratio"),
@@ -119,9 +121,28 @@ class OfferChoiceField(forms.ChoiceField):
         return self.offers[super().clean(value)]
 
 
+class ProjectChoiceField(forms.ChoiceField):
+    """ "No project" or one of the creator's projects the view loaded; cleans
+    to the :class:`Project` or None. Another user's project is not among
+    the choices, so its id is refused as an invalid choice."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=(), required=False, **kwargs)
+        self.projects: dict[str, Project] = {}
+
+    def set_projects(self, projects: Sequence[Project]) -> None:
+        self.projects = {str(p.pk): p for p in projects}
+        self.choices = [("", _("No project")), *((key, p.name) for key, p in self.projects.items())]
+
+    def clean(self, value: object) -> Project | None:
+        key = super().clean(value)
+        return self.projects.get(key) if key else None
+
+
 class JobForm(forms.Form):
-    """Model, prompt, number of outputs, and one select per option of the
-    selected model (``Offer.param_specs``)."""
+    """Model, prompt, number of outputs, one select per option of the
+    selected model (``Offer.param_specs``), and the project to file the job
+    in (the creator's ``projects``; none by default)."""
 
     offer = OfferChoiceField(label=_("Model"))
     prompt = forms.CharField(
@@ -131,11 +152,15 @@ class JobForm(forms.Form):
         required=False,
     )
     outputs = forms.TypedChoiceField(label=_("Number of images"), coerce=int, choices=())
+    project = ProjectChoiceField(label=_("Project"))
 
-    def __init__(self, *args, offers: list[Offer], service: str = "image", **kwargs) -> None:
+    def __init__(
+        self, *args, offers: list[Offer], service: str = "image", projects: Sequence[Project] = (), **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.service = service
         _field(self, "offer", OfferChoiceField).set_offers(offers)
+        _field(self, "project", ProjectChoiceField).set_projects(projects)
         outputs = _field(self, "outputs", forms.TypedChoiceField)
         outputs.label = OUTPUT_LABELS.get(service, OUTPUT_LABELS["image"])
         offer = self.selected_offer(offers)
@@ -167,11 +192,13 @@ class JobForm(forms.Form):
             self.initial.setdefault("offer", offer.pk)
 
     @classmethod
-    def for_options(cls, data: QueryDict, *, offers: list[Offer], service: str = "image") -> JobForm:
+    def for_options(
+        cls, data: QueryDict, *, offers: list[Offer], service: str = "image", projects: Sequence[Project] = ()
+    ) -> JobForm:
         """A form for re-rendering the options after a change: values the newly
         selected model does not offer fall back to its defaults."""
         data = data.copy()
-        offer = cls(data, offers=offers, service=service).selected_offer(offers)
+        offer = cls(data, offers=offers, service=service, projects=projects).selected_offer(offers)
         if offer is not None:
             for name, spec in offer.param_specs.items():
                 if data.get(name) not in spec["choices"]:
@@ -181,7 +208,7 @@ class JobForm(forms.Form):
             except ValueError:
                 outputs = 1
             data["outputs"] = str(max(1, min(outputs, offer.max_outputs)))
-        return cls(data, offers=offers, service=service)
+        return cls(data, offers=offers, service=service, projects=projects)
 
     def selected_offer(self, offers: list[Offer]) -> Offer | None:
         raw = self.data.get("offer") if self.is_bound else self.initial.get("offer")
@@ -215,7 +242,8 @@ class JobForm(forms.Form):
 
 
 class AvatarForm(forms.Form):
-    """Photos, consent, a style preset, the number of variants, optional details."""
+    """Photos, consent, a style preset, the number of variants, optional
+    details, and the project to file the portraits in (none by default)."""
 
     offer = OfferChoiceField(label=_("Model"))
     preset = forms.ModelChoiceField(
@@ -237,10 +265,12 @@ class AvatarForm(forms.Form):
     consent = forms.BooleanField(
         required=True, error_messages={"required": _("Please confirm the consent statement to continue.")}
     )
+    project = ProjectChoiceField(label=_("Project"))
 
-    def __init__(self, *args, offers: list[Offer], **kwargs) -> None:
+    def __init__(self, *args, offers: list[Offer], projects: Sequence[Project] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _field(self, "offer", OfferChoiceField).set_offers(offers)
+        _field(self, "project", ProjectChoiceField).set_projects(projects)
         if offers and not self.is_bound:
             self.initial.setdefault("offer", offers[0].pk)
         presets = _field(self, "preset", forms.ModelChoiceField).queryset
@@ -292,3 +322,61 @@ class ToolForm(forms.Form):
             return self.sources.get(int(raw)) if raw else next(iter(self.sources.values()), None)
         except (TypeError, ValueError):
             return None
+
+
+class LibraryFilterForm(forms.Form):
+    """My creations' search and filters (a GET form). A field that does not
+    clean (an unknown model, a malformed date) filters nothing and says so."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    service = forms.ChoiceField(label=_("Type"), required=False)
+    offer = forms.TypedChoiceField(label=_("Model"), required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    favourites = forms.BooleanField(label=_("Favourites only"), required=False)
+    project = forms.TypedChoiceField(label=_("Project"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, offers: Sequence[Offer], projects: Sequence[Project], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _field(self, "service", forms.ChoiceField).choices = [("", _("All types")), *Service.choices]
+        _field(self, "status", forms.ChoiceField).choices = [("", _("All statuses")), *JobStatus.choices]
+        _field(self, "offer", forms.TypedChoiceField).choices = [
+            ("", _("All models")),
+            *((str(o.pk), o.name) for o in offers),
+        ]
+        _field(self, "project", forms.TypedChoiceField).choices = [
+            ("", _("All projects")),
+            (str(UNFILED), _("Not in a project")),
+            *((str(p.pk), p.name) for p in projects),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            data["date_from"], data["date_to"] = end, start  # read as the range meant
+        return data
+
+    def filters(self) -> LibraryFilters:
+        """The filters of the fields that cleaned (call after ``is_valid()``)."""
+        data = getattr(self, "cleaned_data", {})
+        return LibraryFilters(
+            q=" ".join(str(data.get("q") or "").split()),
+            service=data.get("service") or "",
+            offer=data.get("offer"),
+            status=data.get("status") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            favourites=bool(data.get("favourites")),
+            project=data.get("project"),
+        )
+
+
+class ProjectForm(forms.Form):
+    """A project's name and optional budget (the service checks them again)."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    budget_credits = forms.IntegerField(
+        label=_("Budget (credits, optional)"), required=False, min_value=1, max_value=10_000_000
+    )

@@ -56,6 +56,43 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class Project(Stamped):
+    """A creator's folder of jobs (My creations' "Projects"), with an optional
+    budget in credits: ``generation.selectors.project_budget`` says how much
+    of it the project's jobs have used, and ``job_submit`` refuses a job that
+    would take it past 100 %. Deleting a project keeps its jobs, unfiled."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=80)
+    budget_credits = models.PositiveIntegerField(_("budget (credits)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
+        ordering = ["name", "id"]
+        # config.pagecache reads a user's newest change and project count from the index alone.
+        indexes = [models.Index(fields=["user", "updated_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def search_text(*, service: str, params: dict[str, object], preset_names: tuple[str, ...] = ()) -> str:
+    """What My creations' search looks in for a job (``Job.prompt_text``): the
+    creator's own words — the prompt, a song's title and style — or, for a
+    portrait made from a style, the style's names and the details typed (the
+    prompt sent is staff text)."""
+    if service == Service.AVATAR and "preset" in params:
+        parts = [*preset_names, str(params.get("details") or "")]
+    else:
+        parts = [str(params.get(name) or "") for name in ("prompt", "title", "style")]
+    return "\n".join(p.strip() for p in parts if p and p.strip())
+
+
 class Job(Stamped):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("user")
@@ -93,6 +130,19 @@ class Job(Stamped):
         related_name="children",
         verbose_name=_("regenerated from"),
     )
+    # What My creations searches (search_text), written when the job is made;
+    # PostgreSQL serves the substring search from a trigram index (migration 0015).
+    prompt_text = models.TextField(_("prompt (searchable)"), blank=True, default="", editable=False)
+    favourite = models.BooleanField(_("favourite"), default=False)
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+        verbose_name=_("project"),
+        db_index=False,  # the (project, -created_at, -id) index below serves it
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -103,10 +153,14 @@ class Job(Stamped):
         verbose_name_plural = _("jobs")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "-created_at"]),
+            # My creations' page and count (generation.selectors.library_jobs): the
+            # id breaks ties, so the index gives the whole order and a page needs no sort.
+            models.Index(fields=["user", "-created_at", "-id"], name="job_user_created_idx"),
             models.Index(fields=["status", "created_at"]),
             # config.pagecache reads a user's newest change and job count from the index alone.
             models.Index(fields=["user", "updated_at"]),
+            models.Index(fields=["user", "favourite", "-created_at", "-id"], name="job_user_favourite_idx"),
+            models.Index(fields=["project", "-created_at", "-id"], name="job_project_created_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

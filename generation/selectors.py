@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import models
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Case, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, NullIf
-from django.utils import translation
+from django.utils import timezone, translation
 
 from providers.models import Offer, Service
 from providers.tools import tool_spec, tools_for
 
-from .models import Asset, Job, JobStatus, ShowcaseItem, StylePreset, Upload
+from .models import FINAL_JOB_STATUSES, Asset, Job, JobStatus, Project, ShowcaseItem, StylePreset, Upload
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -191,3 +192,154 @@ def uploads_by_ids(*, user: User, ids: list[str]) -> list[Upload] | None:
     if any(pk not in found for pk in wanted):
         return None
     return [found[pk] for pk in dict.fromkeys(wanted)]
+
+
+# --- My creations as a library ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LibraryFilters:
+    """What the library shows: ``q`` a case-insensitive substring of the
+    prompt (``Job.prompt_text``, Arabic or English as typed), ``service``,
+    ``offer`` (a model's id), ``status``, ``date_from`` / ``date_to`` (days in
+    the reader's time zone, both included), ``favourites`` only, ``project``
+    (a project's id, or ``UNFILED`` for jobs in none). Empty values filter
+    nothing."""
+
+    q: str = ""
+    service: str = ""
+    offer: int | None = None
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    favourites: bool = False
+    project: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter or a search is set."""
+        return any((self.q, self.service, self.offer, self.status, self.date_from, self.date_to, self.favourites)) or (
+            self.project is not None
+        )
+
+
+#: ``LibraryFilters.project`` for jobs filed in no project.
+UNFILED = 0
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def library_jobs(*, user: User, filters: LibraryFilters) -> QuerySet[Job]:
+    """The user's jobs that ``filters`` keep, newest first, loaded as
+    :func:`jobs_for_user` loads them. Every condition is on the job row and
+    starts with the user, so the count and the page are read through the
+    ``(user, -created_at)`` index (``(user, favourite, -created_at)`` for
+    favourites); dates are compared as moments (no per-row date function),
+    the search with ``icontains`` (a trigram index on PostgreSQL)."""
+    jobs = jobs_for_user(user=user, service=filters.service or None, status=filters.status or None)
+    if filters.q:
+        jobs = jobs.filter(prompt_text__icontains=filters.q)
+    if filters.offer:
+        jobs = jobs.filter(offer_id=filters.offer)
+    if filters.date_from:
+        jobs = jobs.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        jobs = jobs.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.favourites:
+        jobs = jobs.filter(favourite=True)
+    if filters.project == UNFILED:
+        jobs = jobs.filter(project__isnull=True)
+    elif filters.project is not None:
+        jobs = jobs.filter(project_id=filters.project)
+    return jobs
+
+
+def library_offers() -> list[Offer]:
+    """The models the library's model filter offers: the whole catalogue (a
+    few dozen rows; old jobs may be of a model no longer active), by service
+    and order."""
+    return list(Offer.objects.order_by("service", "sort_order", "slug"))
+
+
+#: A project's budget is "nearly used" from this share on (library and studio warn).
+BUDGET_WARN_PERCENT = 80
+
+
+@dataclass(frozen=True)
+class ProjectBudget:
+    """A project with what its jobs used: ``spent`` credits (charged, less
+    staff refunds, for finished jobs; the price still held for running ones),
+    ``budget`` (None: no budget), ``percent`` of the budget used (whole,
+    rounded down; None without a budget), ``warn`` from
+    :data:`BUDGET_WARN_PERCENT`, ``full`` at 100 % or more."""
+
+    project: Project
+    spent: int
+    jobs: int
+
+    @property
+    def budget(self) -> int | None:
+        return self.project.budget_credits
+
+    @property
+    def percent(self) -> int | None:
+        if not self.budget:
+            return None
+        return self.spent * 100 // self.budget
+
+    @property
+    def warn(self) -> bool:
+        return self.percent is not None and self.percent >= BUDGET_WARN_PERCENT
+
+    @property
+    def full(self) -> bool:
+        return self.budget is not None and self.spent >= self.budget
+
+    @property
+    def left(self) -> int | None:
+        return None if self.budget is None else max(0, self.budget - self.spent)
+
+
+def spent_expression() -> Sum:
+    """Credits a set of jobs used, as an aggregate over ``jobs``' rows (see
+    :class:`ProjectBudget`)."""
+    return Sum(
+        Case(
+            When(jobs__status__in=FINAL_JOB_STATUSES, then=F("jobs__charged_credits") - F("jobs__refunded_credits")),
+            default=F("jobs__price_credits"),
+            output_field=models.IntegerField(),
+        )
+    )
+
+
+def project_budgets(*, user: User) -> list[ProjectBudget]:
+    """The user's projects by name, each with its budget state; one query."""
+    projects = Project.objects.filter(user=user).annotate(
+        spent_total=Coalesce(spent_expression(), 0, output_field=models.IntegerField()), job_count=models.Count("jobs")
+    )
+    return [ProjectBudget(project=p, spent=p.spent_total, jobs=p.job_count) for p in projects]
+
+
+def project_spent(*, project: Project) -> int:
+    """Credits ``project``'s jobs used (:class:`ProjectBudget`), read now."""
+    spent = Job.objects.filter(project=project).aggregate(
+        total=Coalesce(
+            Sum(
+                Case(
+                    When(status__in=FINAL_JOB_STATUSES, then=F("charged_credits") - F("refunded_credits")),
+                    default=F("price_credits"),
+                    output_field=models.IntegerField(),
+                )
+            ),
+            0,
+        )
+    )["total"]
+    return int(spent)
+
+
+def jobs_by_ids(*, user: User, ids: list[int]) -> QuerySet[Job]:
+    """The user's own jobs among ``ids`` (others' ids and unknown ones are
+    simply not there), newest first, with their model and results."""
+    return jobs_for_user(user=user).filter(pk__in=ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import files, views
+from . import files, library_views, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -23,7 +23,12 @@ urlpatterns = [
     path("jobs/<int:job_id>/delete/", views.job_delete, name="job_delete"),
     path("jobs/<int:job_id>/showcase/<int:asset_id>/", views.job_showcase, name="job_showcase"),
     path("jobs/<int:job_id>/tools/<slug:slug>/", views.job_tool, name="job_tool"),
-    path("creations/", views.creations, name="creations"),
+    path("jobs/<int:job_id>/favourite/", library_views.job_favourite, name="job_favourite"),
+    path("creations/", library_views.creations, name="creations"),
+    path("creations/bulk/", library_views.creations_bulk, name="creations_bulk"),
+    path("projects/", library_views.projects, name="projects"),
+    path("projects/<int:project_id>/", library_views.project_edit, name="project_edit"),
+    path("projects/<int:project_id>/delete/", library_views.project_delete, name="project_delete"),
     path("files/<int:asset_id>/", files.asset_file, name="asset_file"),
     path("files/<int:asset_id>/poster/", files.asset_poster, name="asset_poster"),
     path("uploads/<int:upload_id>/", files.upload_file, name="upload_file"),

@@ -1,4 +1,5 @@
-"""Pages of the studio: dashboard, Image, Video, Avatar, job cards, My creations.
+"""Pages of the studio: dashboard, Image, Video, Avatar, job cards (My
+creations and projects are in ``generation.library_views``).
 
 Views stay thin: get the object for this user (or 404), call one service,
 render a page or, for htmx, a partial. Files are served by
@@ -16,7 +17,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -271,12 +271,17 @@ def studio_page(request: AuthedRequest, service: str) -> HttpResponse:
     """The Image, Video and Audio pages: the form and the latest jobs of the service."""
     offers = _offers_for(request, service)
     data, picked = _prefill(request, service, offers)
+    budgets = selectors.project_budgets(user=request.user)
+    projects = [b.project for b in budgets]
     form = (
-        JobForm.for_options(data, offers=offers, service=service) if data else JobForm(offers=offers, service=service)
+        JobForm.for_options(data, offers=offers, service=service, projects=projects)
+        if data
+        else JobForm(offers=offers, service=service, projects=projects)
     )
     context = _studio_context(request, form, offers, service, picked=picked)
     context["jobs"] = jobs = list(selectors.jobs_for_user(user=request.user, service=service)[:RECENT_JOBS])
     context["examples"] = [] if jobs else selectors.showcase_examples(service=service)
+    context["project_budgets"] = budgets
     if service == Service.VIDEO:
         context.update(_frame_picks(request, first_frame=picked[0] if picked else None))
     return render(request, "generation/studio.html", context)
@@ -298,6 +303,8 @@ def _prefill(request: AuthedRequest, service: str, offers: list[Offer]) -> tuple
         if job.service != service:
             raise Http404
         data["offer"] = str(job.offer_id)
+        if job.project_id:
+            data["project"] = str(job.project_id)
         for name in ("prompt", "outputs", *job.offer.param_specs, *job.offer.text_specs):
             if name in job.params:
                 data[name] = str(job.params[name])
@@ -415,7 +422,7 @@ def job_create(request: AuthedRequest) -> HttpResponse:
     if request.limited:
         return _too_fast(request, page=service)
     offers = _offers_for(request, service)
-    form = JobForm(request.POST, offers=offers, service=service)
+    form = JobForm(request.POST, offers=offers, service=service, projects=list(request.user.projects.all()))
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page=service)
@@ -430,6 +437,7 @@ def job_create(request: AuthedRequest) -> HttpResponse:
                 params=form.job_params(),
                 **_frame_inputs(request, offer),
                 submission_key=_submission_key(request, "generate"),
+                project=form.cleaned_data.get("project"),
             ),
         )
     results: list[Asset] = []
@@ -454,6 +462,7 @@ def job_create(request: AuthedRequest) -> HttpResponse:
             files=files,
             results=results,
             submission_key=_submission_key(request, "generate"),
+            project=form.cleaned_data.get("project"),
         ),
     )
 
@@ -524,8 +533,11 @@ def _frame_picks(request: AuthedRequest, *, first_frame: Asset | None = None) ->
 @cached_page(AVATAR)
 def avatar_page(request: AuthedRequest) -> HttpResponse:
     offers = services.offers_available(service=Service.AVATAR)
-    form = AvatarForm(offers=offers)
-    return render(request, "generation/avatar.html", _avatar_context(request, form, offers))
+    budgets = selectors.project_budgets(user=request.user)
+    form = AvatarForm(offers=offers, projects=[b.project for b in budgets])
+    context = _avatar_context(request, form, offers)
+    context["project_budgets"] = budgets
+    return render(request, "generation/avatar.html", context)
 
 
 def _avatar_price(request: AuthedRequest, form: AvatarForm, offers: list[Offer]) -> dict[str, Any]:
@@ -580,7 +592,7 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
     if request.limited:
         return _too_fast(request, page="avatar")
     offers = services.offers_available(service=Service.AVATAR)
-    form = AvatarForm(request.POST, offers=offers)
+    form = AvatarForm(request.POST, offers=offers, projects=list(request.user.projects.all()))
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         return _form_error(request, str(first), page="avatar")
@@ -601,6 +613,7 @@ def avatar_create(request: AuthedRequest) -> HttpResponse:
             consent_version=request.POST.get("consent_version", ""),
             extra={"preset": preset.slug, "style": preset.demo_style, "details": details},
             submission_key=_submission_key(request, "generate"),
+            project=form.cleaned_data.get("project"),
         ),
     )
 
@@ -744,32 +757,6 @@ def job_delete(request: AuthedRequest, job_id: int) -> HttpResponseBase:
         return HttpResponse("")
     messages.success(request, _("The creation was deleted."))
     return HttpResponseClientRedirect(reverse("creations")) if request.htmx else redirect("creations")
-
-
-@login_required
-@require_GET
-@cached_page(STUDIO)
-def creations(request: AuthedRequest) -> HttpResponse:
-    """My creations: newest first, filter by service and status, paginated."""
-    service = request.GET.get("service", "")
-    status = request.GET.get("status", "")
-    if service not in Service.values:
-        service = ""
-    if status not in JobStatus.values:
-        status = ""
-    jobs = selectors.jobs_for_user(user=request.user, service=service or None, status=status or None)
-    page = Paginator(jobs, settings.MIRSAM_CREATIONS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "generation/creations.html",
-        {
-            "page": page,
-            "service": service,
-            "status": status,
-            "services": Service.choices,
-            "statuses": JobStatus.choices,
-        },
-    )
 
 
 @login_required

@@ -23,7 +23,7 @@ from credits.models import Wallet
 from credits.services import credits_grant
 from generation import services
 from generation.consent import CURRENT_VERSION
-from generation.models import Asset, Job, JobStatus, ShowcaseItem
+from generation.models import Asset, Job, JobStatus, Project, ShowcaseItem
 from tests.factories import OfferFactory, StylePresetFactory
 from tests.support.uploads import photo
 
@@ -212,6 +212,10 @@ def _make_upload(user, offer):
     return services.upload_create(user=user, file=photo())
 
 
+def _make_project(user, offer):
+    return Project.objects.create(user=user, name="Ramadan campaign")
+
+
 def _make_style_preset(user, offer):
     return StylePresetFactory()
 
@@ -231,6 +235,7 @@ MAKERS = {
     "wallet": _make_wallet,
     "jobs": _make_job,
     "uploads": _make_upload,
+    "projects": _make_project,
     "style_presets": _make_style_preset,
     "offers": _make_offer,
     "showcase": _make_showcase,

@@ -11,6 +11,7 @@ result"). Import from here; the modules are rooms of one house:
 - ``speak``: talking portraits and lip-syncs (a picture or video and a speech);
 - ``uploads``: storing, deleting and purging the user's photos and audio;
 - ``housekeeping``: the sweeper, deleting a creation;
+- ``library``: projects and their budgets, favourites, bulk move and delete;
 - ``staff``: refund and retry from the admin (audited);
 - ``showcase``: a creator allows (or withdraws) featuring a result, staff pick it.
 
@@ -23,6 +24,16 @@ from __future__ import annotations
 from ..errors import CallbackRejected, GenerationError, UploadRejected
 from .callbacks import callback_receive
 from .housekeeping import TIMEOUT_MESSAGE, holds_release_orphaned, job_delete, jobs_revive, sweep_stuck_jobs
+from .library import (
+    bulk_ids,
+    job_favourite_set,
+    jobs_delete,
+    jobs_move,
+    project_create,
+    project_delete,
+    project_for_job,
+    project_update,
+)
 from .pipeline import (
     CANCELED_CODE,
     asset_files_delete,
@@ -73,11 +84,13 @@ __all__ = [
     "asset_files_delete",
     "asset_kind",
     "audio_upload_create",
+    "bulk_ids",
     "callback_receive",
     "holds_release_orphaned",
     "job_delete",
     "job_dispatch",
     "job_extend",
+    "job_favourite_set",
     "job_fail",
     "job_mark_processing",
     "job_params_clean",
@@ -91,10 +104,16 @@ __all__ = [
     "job_submit_with_files",
     "job_tool_apply",
     "job_try_finish",
+    "jobs_delete",
+    "jobs_move",
     "jobs_revive",
     "offers_available",
     "owner_language",
     "poll_chain_restart",
+    "project_create",
+    "project_delete",
+    "project_for_job",
+    "project_update",
     "showcase_permit",
     "showcase_pick",
     "showcase_unpick",

@@ -42,11 +42,15 @@ from ..models import (
     Job,
     JobInput,
     JobStatus,
+    Project,
     ProviderTask,
+    StylePreset,
     TaskStatus,
     Upload,
+    search_text,
 )
 from ..queues import queue_for
+from .library import project_for_job
 from .uploads import upload_create, upload_delete
 
 if TYPE_CHECKING:
@@ -332,6 +336,7 @@ def job_submit(
     submission_key: str = "",
     input_roles: Sequence[str] | None = None,
     awaits_input: bool = False,
+    project: Project | None = None,
 ) -> Job:
     """Create a queued job for ``user``, holding its price in credits.
 
@@ -358,6 +363,11 @@ def job_submit(
     ``awaits_input``: one more input will be given to the job later by
     another job (a talking portrait's speech, ``speak.speech_attach``); it
     counts against the model's limits now.
+
+    ``project``: file the job in this project of the user's. Checked in the
+    same transaction, before anything is held (``library.project_for_job``):
+    :class:`GenerationError` ``not_found`` for another user's project,
+    ``over_budget`` when the price would take the project past its budget.
     """
     if submission_key:
         existing = _submitted(user, submission_key)
@@ -375,7 +385,10 @@ def job_submit(
     _check_results(offer, user, results, first_position=len(uploads), roles=roles)
     clean.update(extra or {})
     total = price if price is not None else offer.price_for(outputs=clean["outputs"], params=clean)
+    searchable = search_text(service=_service_of(offer), params=clean, preset_names=_preset_names(clean))
     with transaction.atomic():
+        if project is not None:
+            project = project_for_job(user=user, project=project, amount=total)
         _check_free_concurrency(user)
         try:
             with transaction.atomic():
@@ -387,6 +400,8 @@ def job_submit(
                     price_credits=total,
                     parent=parent,
                     submission_key=submission_key,
+                    prompt_text=searchable,
+                    project=project,
                 )
         except IntegrityError:
             existing = _submitted(user, submission_key) if submission_key else None
@@ -430,6 +445,18 @@ def _in_role_order(offer: Offer, inputs: list[tuple[str, _Source]]) -> list[tupl
     from the results still comes before a last frame uploaded with it."""
     order = {role: i for i, role in reversed(list(enumerate(offer.input_roles)))}
     return sorted(inputs, key=lambda item: order.get(item[0], len(order)))
+
+
+def _preset_names(params: dict[str, Any]) -> tuple[str, ...]:
+    """A portrait style's names, English and Arabic (what the search finds it by)."""
+    slug = params.get("preset")
+    if not slug:
+        return ()
+    preset = StylePreset.objects.filter(slug=slug).only("name_en", "name_ar").first()
+    if preset is None:
+        return (str(slug),)
+    names = (getattr(preset, "name_en", ""), getattr(preset, "name_ar", ""))  # modeltranslation's fields
+    return tuple(n for n in dict.fromkeys(names) if n)
 
 
 def _service_of(offer: Offer) -> str:
@@ -481,6 +508,7 @@ def job_submit_with_files(
     consent_version: str | None = None,
     extra: dict[str, Any] | None = None,
     submission_key: str = "",
+    project: Project | None = None,
 ) -> Job:
     """:func:`job_submit` for a request that brings its images as files, in
     order, then perhaps some of the user's earlier ``uploads`` (a photo or a
@@ -506,6 +534,8 @@ def job_submit_with_files(
     ``UploadRejected`` for a refused file) or ``InsufficientCredits``; then
     no new upload is kept and nothing is held. A ``submission_key`` already
     used returns its job and stores nothing.
+    ``project`` as for :func:`job_submit` (a project over its budget is
+    refused there, and the files stored for the job are removed again).
     """
     if submission_key:
         existing = _submitted(user, submission_key)
@@ -534,6 +564,7 @@ def job_submit_with_files(
             input_roles=input_roles,
             extra=extra,
             submission_key=submission_key,
+            project=project,
         )
     except Exception:
         # A refused job must not leave the user's photos behind.
@@ -569,8 +600,8 @@ def _check_uploads(
 
 def job_regenerate(*, job: Job, submission_key: str = "") -> Job:
     """A new job with the same model, settings and inputs as ``job`` (held
-    and priced anew). Inputs whose upload or earlier result was deleted make
-    it refuse. A tool's job runs the tool again on the same source
+    and priced anew), filed in the same project. Inputs whose upload or
+    earlier result was deleted make it refuse. A tool's job runs the tool again on the same source
     (:func:`job_tool_apply`: its parent is the source's job, not ``job``).
     ``submission_key`` as for :func:`job_submit`."""
     inputs = list(job.inputs.select_related("upload", "asset__job__offer"))
@@ -601,6 +632,7 @@ def job_regenerate(*, job: Job, submission_key: str = "") -> Job:
         parent=job,
         extra=extra,
         submission_key=submission_key,
+        project=job.project,  # the same project, against its budget
     )
 
 
@@ -640,6 +672,7 @@ def job_tool_apply(*, asset: Asset, tool: Offer, params: dict[str, Any], submiss
         parent=source_job,
         extra=_source_facts(asset),
         submission_key=submission_key,
+        project=source_job.project,
     )
 
 
@@ -678,4 +711,5 @@ def job_extend(*, job: Job, prompt: str, submission_key: str = "") -> Job:
         extra={"extend_task_id": task.task_id},
         price=job.offer.extend_price_credits,
         submission_key=submission_key,
+        project=job.project,
     )

@@ -19,6 +19,11 @@ def job_card(context: template.Context, job: Job, detail: bool = False) -> SafeS
 
 
 @register.simple_tag(takes_context=True)
-def creation_tile(context: template.Context, job: Job, show_actions: bool = False) -> SafeString:
-    """The job's compact tile for grids; ``show_actions`` adds download and delete."""
-    return fragments.job_fragment(context["request"], fragments.TILE, job, show_actions=bool(show_actions))
+def creation_tile(
+    context: template.Context, job: Job, show_actions: bool = False, selectable: bool = False
+) -> SafeString:
+    """The job's compact tile for grids; ``show_actions`` adds favourite,
+    download and delete, ``selectable`` the checkbox of My creations' bulk form."""
+    return fragments.job_fragment(
+        context["request"], fragments.TILE, job, show_actions=bool(show_actions), selectable=bool(selectable)
+    )

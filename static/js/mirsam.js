@@ -98,7 +98,41 @@
   // --- filter forms submit on change ---------------------------------------
   document.addEventListener("change", function (event) {
     var form = event.target.closest("form[data-autosubmit]");
-    if (form && event.target.matches("select")) form.submit();
+    if (form && event.target.matches("select, input[type=date], input[type=checkbox]")) form.submit();
+  });
+
+  // --- My creations: the bulk selection (generation/creations.html) ---------
+  // Tiles' checkboxes belong to form#library-bulk through form="…". "Select
+  // all on this page" ticks them all (the server also reads it without
+  // JavaScript: it then takes every page_job); the count says how many.
+  function bulkUpdate(form) {
+    var boxes = document.querySelectorAll("input[data-bulk-item][form='" + form.id + "']");
+    var all = form.querySelector("[data-bulk-all]");
+    var count = form.querySelector("[data-bulk-count]");
+    var ticked = 0;
+    boxes.forEach(function (box) { if (box.checked) ticked += 1; });
+    if (all) {
+      all.checked = boxes.length > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    if (count) {
+      count.textContent = ticked === 0 ? "" : ticked === 1
+        ? form.getAttribute("data-count-one")
+        : ticked + " " + form.getAttribute("data-count-many");
+    }
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-bulk-all]")) {
+      var form = target.closest("form[data-bulk]");
+      document.querySelectorAll("input[data-bulk-item][form='" + form.id + "']").forEach(function (box) {
+        box.checked = target.checked;
+      });
+      bulkUpdate(form);
+    } else if (target.matches("input[data-bulk-item]")) {
+      var owner = document.getElementById(target.getAttribute("form"));
+      if (owner) bulkUpdate(owner);
+    }
   });
 
   // --- controls that need JavaScript (htmx) are shown only with it ----------

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generation', '0013_audio_service'),
+        ('generation', '0015_job_prompt_text_fill_and_trigram'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
