@@ -16,7 +16,8 @@ What it opens (``Action.opens``):
 - ``"slot"``: a small form inside the card (a tool's options and price);
 - ``"details"``: a form folded in the card (Extend's new prompt);
 - ``"page"``: another page (Make it speak);
-- ``"remove"``: a POST that removes the card (Delete, confirmed first).
+- ``"remove"``: a POST that removes the card (Delete, confirmed first);
+- ``"toggle"``: a POST that flips a state of the job (the favourite star).
 """
 
 from __future__ import annotations
@@ -246,6 +247,16 @@ def _tools(job: Job, available: Available) -> list[Shown]:
 
 #: Every action, in the order a card shows them.
 ACTIONS: tuple[Action, ...] = (
+    Action(
+        "favourite",
+        _("Favourite"),
+        "star",
+        "toggle",
+        applies=lambda job, available: True,
+        url=lambda job, available: reverse("job_favourite", args=[job.pk]),
+        method="post",
+        primary=True,
+    ),
     Action(
         "reuse",
         _("Reuse settings"),

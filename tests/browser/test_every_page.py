@@ -26,7 +26,7 @@ from django.utils import translation
 
 from billing.models import CreditPack, Purchase, PurchaseKind
 from generation import selectors, services
-from generation.models import Asset, Job, JobStatus
+from generation.models import Asset, Job, JobStatus, Project
 from generation.services.uploads import upload_create
 from providers.models import Offer
 from tests.factories import UserFactory
@@ -54,6 +54,8 @@ SKIPPED = {
     "avatar_create": "POST only",
     "speak_create": "POST only",
     "job_showcase": "POST only (the job page's showcase switch)",
+    "job_favourite": "POST only (a card's star)",
+    "creations_bulk": "POST only (the library's bulk actions)",
     "job_regenerate": "POST only",
     "job_extend": "POST only",
     "checkout_start": "POST only, answers with a redirect to Stripe Checkout",
@@ -94,6 +96,11 @@ EXTRA = [
     "audio?kind=music",
     "audio?kind=sound_effect",
     "not_found",
+    "project_edit",
+    "project_delete",
+    "creations:filtered",
+    "image:reuse",
+    "video:animate",
 ]
 #: Pages seen as the staff member: the operator dashboard, and the pages of an
 #: authenticator app that only someone with one can open (staff must have one).
@@ -284,6 +291,7 @@ class World:
     jobs: dict[str, Job]
     upload: Any
     video_files: set[str]
+    project: Any
 
 
 def _finished(job: Job) -> Job:
@@ -336,9 +344,12 @@ def _world() -> World:
         currency="usd",
     )
     video_files = {reverse("asset_file", args=[a.pk]) for a in Asset.objects.filter(job__service="video", user=user)}
+    # A project whose budget its image used up: the library's and studio's budget warnings show.
+    project = Project.objects.create(user=user, name="Summer campaign", budget_credits=jobs["image"].charged_credits)
+    Job.objects.filter(pk=jobs["image"].pk).update(project=project, favourite=True)
     staff = with_totp(UserFactory(email="every-page-staff@example.com", is_staff=True, is_superuser=True))
     RecoveryCodes.activate(staff)
-    return World(user=user, staff=staff, jobs=jobs, upload=upload, video_files=video_files)
+    return World(user=user, staff=staff, jobs=jobs, upload=upload, video_files=video_files, project=project)
 
 
 def _url(name: str, world: World) -> str:
@@ -359,6 +370,12 @@ def _url(name: str, world: World) -> str:
         "account_confirm_email": lambda: reverse("account_confirm_email", args=["not-a-key"]),
         "account_reset_password_from_key": lambda: reverse("account_reset_password_from_key", args=["1", "bad-key"]),
         "not_found": lambda: reverse("landing") + "no-such-page/",
+        "project_edit": lambda: reverse("project_edit", args=[world.project.pk]),
+        "project_delete": lambda: reverse("project_delete", args=[world.project.pk]),
+        # The library searched and filtered (a project, favourites), and forms a card's action fills.
+        "creations:filtered": lambda: f"{reverse('creations')}?q=boat&favourites=1&project={world.project.pk}",
+        "image:reuse": lambda: f"{reverse('image')}?reuse={image.pk}",
+        "video:animate": lambda: f"{reverse('video')}?first_frame={image.assets.first().pk}",
     }
     return fixed[name]() if name in fixed else reverse(name)
 

@@ -51,6 +51,7 @@ def test_an_image_offers_what_an_image_can_do_and_a_video_what_a_video_can(
     video = _done(alice, "demo-video", django_capture_on_commit_callbacks)
     speech = _done(alice, "demo-speech", django_capture_on_commit_callbacks)
     assert _slugs(rf, alice, image) == [
+        "favourite",
         "reuse",
         "vary",
         "reference",
@@ -60,8 +61,8 @@ def test_an_image_offers_what_an_image_can_do_and_a_video_what_a_video_can(
         "tool:demo-remove-background",
         "delete",
     ]
-    assert _slugs(rf, alice, video) == ["reuse", "vary", "speak", "extend", "delete"]
-    assert _slugs(rf, alice, speech) == ["reuse", "vary", "speak", "delete"]
+    assert _slugs(rf, alice, video) == ["favourite", "reuse", "vary", "speak", "extend", "delete"]
+    assert _slugs(rf, alice, speech) == ["favourite", "reuse", "vary", "speak", "delete"]
 
 
 def test_a_running_job_offers_nothing_and_an_unavailable_model_no_reuse(
@@ -70,7 +71,7 @@ def test_a_running_job_offers_nothing_and_an_unavailable_model_no_reuse(
     image = _done(alice, "demo-image", django_capture_on_commit_callbacks)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     running = services.job_submit(user=alice, offer=Offer.objects.get(slug="demo-image"), params={"prompt": "x"})
-    assert _slugs(rf, alice, Job.objects.prefetch_related("assets").get(pk=running.pk)) == []
+    assert _slugs(rf, alice, Job.objects.prefetch_related("assets").get(pk=running.pk)) == ["favourite"]
     Offer.objects.filter(slug="demo-image").update(is_active=False)
     assert "reuse" not in _slugs(rf, alice, image) and "vary" not in _slugs(rf, alice, image)
 
