@@ -252,7 +252,8 @@ ACTIONS: tuple[Action, ...] = (
         _("Favourite"),
         "star",
         "toggle",
-        applies=lambda job, available: True,
+        # On a result: a running card has none yet (and polls without a form).
+        applies=lambda job, available: job.is_final,
         url=lambda job, available: reverse("job_favourite", args=[job.pk]),
         method="post",
         primary=True,

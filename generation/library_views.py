@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import AuthedRequest
 from config.pagecache import cached_page
 
-from . import actions, archive, selectors, services
+from . import archive, selectors, services
 from .errors import GenerationError
 from .forms import LibraryFilterForm, ProjectForm
 from .models import Job, Project
@@ -92,7 +92,6 @@ def job_favourite(request: AuthedRequest, job_id: int) -> HttpResponseBase:
     """Star or unstar a job (``favourite`` = "1" / "0"; flips without it).
     htmx gets the new button; a plain form goes back to its page."""
     job = get_object_or_404(Job.objects.select_related("offer"), pk=job_id, user=request.user)
-    actions.require(request, job, "favourite")
     wanted = request.POST.get("favourite")
     job = services.job_favourite_set(job=job, favourite=None if wanted not in ("0", "1") else wanted == "1")
     if request.htmx:

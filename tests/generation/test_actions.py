@@ -71,7 +71,7 @@ def test_a_running_job_offers_nothing_and_an_unavailable_model_no_reuse(
     image = _done(alice, "demo-image", django_capture_on_commit_callbacks)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     running = services.job_submit(user=alice, offer=Offer.objects.get(slug="demo-image"), params={"prompt": "x"})
-    assert _slugs(rf, alice, Job.objects.prefetch_related("assets").get(pk=running.pk)) == ["favourite"]
+    assert _slugs(rf, alice, Job.objects.prefetch_related("assets").get(pk=running.pk)) == []
     Offer.objects.filter(slug="demo-image").update(is_active=False)
     assert "reuse" not in _slugs(rf, alice, image) and "vary" not in _slugs(rf, alice, image)
 
