@@ -10,7 +10,7 @@ import pytest
 from providers.models import Offer
 from tests.factories import UserFactory
 from tests.support.accounts import fund
-from tests.support.browser import sign_in
+from tests.support.browser import open_settings, sign_in
 from tests.support.catalogue import install_seeded_catalogue
 
 PREFIXES = [pytest.param("", id="english"), pytest.param("/ar", id="arabic")]
@@ -23,6 +23,7 @@ def _fits(page) -> bool:
 
 def _pick(page, service: str, slug: str) -> None:
     offer = Offer.objects.get(slug=slug)
+    open_settings(page)  # folded in the phone's dock
     with page.expect_response(lambda r: "/options/" in r.url):
         page.select_option(f"#{service}-form select[name=offer]", str(offer.pk))
     page.wait_for_timeout(300)

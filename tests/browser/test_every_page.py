@@ -56,6 +56,7 @@ SKIPPED = {
     "job_showcase": "POST only (the job page's showcase switch)",
     "job_favourite": "POST only (a card's star)",
     "creations_bulk": "POST only (the library's bulk actions)",
+    "project_edit": "POST only (the Projects page's rename and budget form)",
     "job_regenerate": "POST only",
     "job_extend": "POST only",
     "checkout_start": "POST only, answers with a redirect to Stripe Checkout",
@@ -96,7 +97,6 @@ EXTRA = [
     "audio?kind=music",
     "audio?kind=sound_effect",
     "not_found",
-    "project_edit",
     "project_delete",
     "creations:filtered",
     "image:reuse",
@@ -370,7 +370,6 @@ def _url(name: str, world: World) -> str:
         "account_confirm_email": lambda: reverse("account_confirm_email", args=["not-a-key"]),
         "account_reset_password_from_key": lambda: reverse("account_reset_password_from_key", args=["1", "bad-key"]),
         "not_found": lambda: reverse("landing") + "no-such-page/",
-        "project_edit": lambda: reverse("project_edit", args=[world.project.pk]),
         "project_delete": lambda: reverse("project_delete", args=[world.project.pk]),
         # The library searched and filtered (a project, favourites), and forms a card's action fills.
         "creations:filtered": lambda: f"{reverse('creations')}?q=boat&favourites=1&project={world.project.pk}",
