@@ -84,7 +84,7 @@ def test_the_docker_files_and_the_procfile_run_the_same_commands():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """collectstatic as the Dockerfile runs it, then the Procfile's web command."""
+    """collectstatic as the Dockerfile runs it, the Procfile's release (migrate), then its web command."""
     tmp = tmp_path_factory.mktemp("deploy")
     port = _free_port()
     env = production_env(tmp, PORT=str(port), BIND_HOST="127.0.0.1", WEB_CONCURRENCY="2")
@@ -92,6 +92,9 @@ def served(tmp_path_factory):
     collected = run("python manage.py collectstatic --noinput", env)
     assert collected.returncode == 0, collected.stderr
     manifest = json.loads((tmp / "static" / "staticfiles.json").read_text())["paths"]
+    # The Procfile's release step: the landing page reads the showcase.
+    migrated = run(procfile()["release"], env, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr
 
     log = (tmp / "gunicorn.log").open("w")
     proc = subprocess.Popen(shlex.split(procfile()["web"]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

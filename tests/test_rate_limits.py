@@ -184,9 +184,16 @@ def test_regenerate_and_extend_count_against_the_generate_limit(
 ):
     from generation import services
 
+    from providers.models import Offer
+    from tests.support.catalogue import install_seeded_catalogue
+
     settings.MIRSAM_RATE_GENERATE = "2/m"
+    offer = demo_offer
+    if action == "job_extend":  # only a video extends
+        install_seeded_catalogue()
+        offer = Offer.objects.get(slug="demo-video")
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "a lighthouse", "outputs": 1})
+        job = services.job_submit(user=alice, offer=offer, params={"prompt": "a lighthouse", "outputs": 1})
     url = reverse(action, args=[job.pk])
     alice_client.post(url, {"prompt": "further"}, **HX)
     alice_client.post(url, {"prompt": "further"}, **HX)
