@@ -444,9 +444,13 @@ def _session_cookie(user: Any, base: str) -> dict[str, Any]:
     return {"name": cookie.key, "value": cookie.value, "url": base, "httpOnly": True, "sameSite": "Lax"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser():
-    """One Chromium for every run of this module (a context each)."""
+    """A Chromium for each run, started after the test database is set up and
+    closed before it is torn down, as tests/browser/conftest.py's ``page``
+    does: Playwright's sync API left running across pytest-django's teardown
+    (a module-scoped browser) broke the next serialized-rollback test's setup
+    on PostgreSQL (the content types were there twice)."""
     need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
