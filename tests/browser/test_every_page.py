@@ -448,9 +448,9 @@ def _session_cookie(user: Any, base: str) -> dict[str, Any]:
 def browser():
     """A Chromium for each run, started after the test database is set up and
     closed before it is torn down, as tests/browser/conftest.py's ``page``
-    does: Playwright's sync API left running across pytest-django's teardown
-    (a module-scoped browser) broke the next serialized-rollback test's setup
-    on PostgreSQL (the content types were there twice)."""
+    does. With one module-scoped browser kept running across pytest-django's
+    teardowns, CI saw the next serialized-rollback test's setup fail on
+    PostgreSQL (its content types already there)."""
     need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
