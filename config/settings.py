@@ -418,6 +418,10 @@ CELERY_BEAT_SCHEDULE["expire-credits"] = {
 }
 # Days before a lot expires that its owner is told (the dashboard shows it).
 MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS = env.int("MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["purge-api-idempotency"] = {
+    "task": "api.tasks.idempotency_purge_task",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
     "task": "billing.tasks.reconcile_checkouts_task",
     "schedule": env.float("MIRSAM_STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600.0),

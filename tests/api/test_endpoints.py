@@ -233,3 +233,31 @@ def test_errors_speak_the_owners_language_unless_accept_language_says_otherwise(
     english = client.get(f"{BASE}/models/nope", headers={"Accept-Language": "en"}).json()["error"]["message"]
     assert english == "There is no model “nope”."
     assert arabic != english and any("\u0600" <= ch <= "\u06ff" for ch in arabic)
+
+
+def test_accept_language_overrides_the_owners_language(alice_api, demo_offer):
+    arabic = alice_api.get(f"{BASE}/models/nope", headers={"Accept-Language": "ar"}).json()["error"]["message"]
+    assert any("\u0600" <= ch <= "\u06ff" for ch in arabic)
+
+
+def test_an_avatar_job_needs_consent_given_with_each_photo(alice_api, alice):
+    from tests.factories import OfferFactory
+
+    OfferFactory(
+        slug="test-avatar",
+        service="avatar",
+        adapter="demo",
+        provider_model="demo/avatar",
+        options={"inputs": {"min": 1, "max": 2, "roles": ["photo"]}, "max_outputs": 2, "prompt_optional": True},
+    )
+    without = alice_api.upload(f"{BASE}/uploads", {"file": photo()}).json()["id"]
+    refused = alice_api.post(f"{BASE}/jobs", {"model": "test-avatar", "uploads": [without]})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "consent"
+    old = alice_api.upload(f"{BASE}/uploads", {"file": photo(), "consent_version": "2000-01-01"})
+    assert old.status_code == 422 and old.json()["error"]["code"] == "consent_changed"
+    version = alice_api.get(f"{BASE}/models").json()["consent"]["version"]
+    given = alice_api.upload(f"{BASE}/uploads", {"file": photo(), "consent_version": version}).json()["id"]
+    created = alice_api.post(f"{BASE}/jobs", {"model": "test-avatar", "uploads": [given]})
+    assert created.status_code == 201, created.content
+    mixed = alice_api.post(f"{BASE}/jobs", {"model": "test-avatar", "uploads": [given, without]})
+    assert mixed.status_code == 422 and Job.objects.filter(user=alice).count() == 1

@@ -106,3 +106,12 @@ def test_ten_concurrent_posts_with_one_key_make_one_job_and_one_hold(postgres, s
     assert _holds(user) == 1
     assert IdempotencyRecord.objects.count() == 1
     call_command("check_ledger")
+
+
+def test_beat_purges_old_answers(alice_api, demo_offer, settings):
+    from api.tasks import idempotency_purge_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-api-idempotency"]["task"] == "api.tasks.idempotency_purge_task"
+    alice_api.post(JOBS, JOB, headers={"Idempotency-Key": "old"})
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    assert idempotency_purge_task.delay().get() == 1
