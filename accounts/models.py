@@ -36,6 +36,7 @@ class StaffAction(models.Model):
         JOB_REFUND = "job_refund", _("Job refund")
         JOB_RETRY = "job_retry", _("Job retry")
         PURCHASE_REFUND = "purchase_refund", _("Refund via Stripe")
+        API_KEY_REVOKE = "api_key_revoke", _("API key revocation")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions", verbose_name=_("staff member")

@@ -12,6 +12,9 @@ from django.utils.translation import get_language_from_path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from api.models import Scope
+from api.selectors import api_keys_for_user
+
 from .http import AuthedRequest
 from .services import user_language_set
 
@@ -55,4 +58,12 @@ def account_settings(request: AuthedRequest) -> HttpResponse:
         with translation.override(language):
             messages.success(request, _("Your settings were saved."))
         return redirect(_translate_path(request.path, language))
-    return render(request, "accounts/settings.html", {"languages": settings.LANGUAGES})
+    return render(
+        request,
+        "accounts/settings.html",
+        {
+            "languages": settings.LANGUAGES,
+            "api_keys": api_keys_for_user(user=request.user),
+            "api_scopes": Scope.choices,
+        },
+    )

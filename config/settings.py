@@ -98,6 +98,9 @@ INSTALLED_APPS = [
     "providers",
     "generation",
     "billing",
+    "api",
+    # django-ninja: the API's docs page with its Swagger UI served from our static files (no CDN).
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -416,6 +419,10 @@ CELERY_BEAT_SCHEDULE["expire-credits"] = {
 }
 # Days before a lot expires that its owner is told (the dashboard shows it).
 MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS = env.int("MIRSAM_CREDIT_EXPIRY_NOTICE_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["purge-api-idempotency"] = {
+    "task": "api.tasks.idempotency_purge_task",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
     "task": "billing.tasks.reconcile_checkouts_task",
     "schedule": env.float("MIRSAM_STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600.0),
@@ -490,6 +497,15 @@ ACCOUNT_RATE_LIMITS = {
 }
 MIRSAM_RATE_GENERATE = env.str("MIRSAM_RATE_GENERATE", default="30/m")
 MIRSAM_RATE_CALLBACK = env.str("MIRSAM_RATE_CALLBACK", default="600/m")
+# The public API (api/, docs/api.md): per personal API key, requests and new
+# jobs per minute (django-ratelimit, "<n>/<s|m|h|d>"; empty = no limit),
+# answered 429 with Retry-After.
+MIRSAM_API_RATE_REQUESTS = env.str("MIRSAM_API_RATE_REQUESTS", default="120/m")
+MIRSAM_API_RATE_JOBS = env.str("MIRSAM_API_RATE_JOBS", default="20/m")
+# How long a result's download link from the API works (seconds).
+MIRSAM_API_DOWNLOAD_URL_SECONDS = env.int("MIRSAM_API_DOWNLOAD_URL_SECONDS", default=600)
+# How long an Idempotency-Key's first answer is kept (hours).
+MIRSAM_API_IDEMPOTENCY_HOURS = env.int("MIRSAM_API_IDEMPOTENCY_HOURS", default=24)
 # Behind a proxy every request comes from the proxy's address: without one of
 # these, all clients would share one rate-limit bucket. ALLAUTH_TRUSTED_PROXY_COUNT
 # is how many proxies append to X-Forwarded-For (the client is that many entries

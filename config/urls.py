@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from api.v1 import api as api_v1
 from billing.webhooks import stripe_webhook
 from config import health
 from config.pagecache import cached_page
@@ -32,6 +33,8 @@ urlpatterns = [
     # dj-stripe's webhook route, answered by our signature check first (billing/webhooks.py).
     path("stripe/webhook/<uuid:uuid>/", stripe_webhook, name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    # The public REST API (api/v1.py, docs/api.md): JSON for programs, not translated in its path.
+    path("api/v1/", api_v1.urls),
 ]
 
 urlpatterns += i18n_patterns(
@@ -40,6 +43,7 @@ urlpatterns += i18n_patterns(
     path("privacy/", TemplateView.as_view(template_name="pages/privacy.html"), name="privacy"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("account/api-keys/", include("api.urls")),
     path("credits/", include("credits.urls")),
     path("", include("billing.urls")),
     path("", include("generation.urls")),

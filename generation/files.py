@@ -15,8 +15,11 @@ import re
 from collections.abc import Iterator
 from typing import IO
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.files.storage import FileSystemStorage
+from django.core.signing import BadSignature, TimestampSigner
 from django.db.models.fields.files import FieldFile
 from django.http import (
     FileResponse,
@@ -93,12 +96,46 @@ def _read_span(f: IO[bytes], length: int) -> Iterator[bytes]:
         f.close()
 
 
-@login_required
+#: Signs the ``?token=`` of a result's download link for programs (the API),
+#: which have no session: ``"<asset id>:<owner id>"``, timestamped.
+_DOWNLOAD_SIGNER = TimestampSigner(salt="mirsam.asset-file")
+
+
+def asset_download_token(asset: Asset) -> str:
+    """A token for :func:`asset_file`'s ``?token=`` that lets whoever holds it
+    fetch ``asset`` for ``MIRSAM_API_DOWNLOAD_URL_SECONDS`` seconds without a
+    session (the API hands it to its key's owner only)."""
+    return _DOWNLOAD_SIGNER.sign(f"{asset.pk}:{asset.user_id}")
+
+
+def _token_owner(token: str, asset_id: int) -> int | None:
+    """The owner id a valid, unexpired token for ``asset_id`` names, else None."""
+    try:
+        value = _DOWNLOAD_SIGNER.unsign(token, max_age=settings.MIRSAM_API_DOWNLOAD_URL_SECONDS)
+    except BadSignature:  # SignatureExpired is one too
+        return None
+    signed_asset, _sep, owner = value.partition(":")
+    return int(owner) if signed_asset == str(asset_id) and owner.isdigit() else None
+
+
 @require_GET
-def asset_file(request: AuthedRequest, asset_id: int) -> HttpResponseBase:
+def asset_file(request: HttpRequest, asset_id: int) -> HttpResponseBase:
     """A result file, to its owner only (others get 404). ``?download=1``
-    makes it an attachment. On S3 this redirects to a short-lived signed URL."""
-    asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
+    makes it an attachment. On S3 this redirects to a short-lived signed URL.
+
+    Signed in, the owner is the session's user; without a session a valid
+    ``?token=`` (:func:`asset_download_token`, short-lived) names the owner,
+    and an expired or forged one is answered 404 like another user's file."""
+    token = request.GET.get("token")
+    if token is not None:
+        owner = _token_owner(token, asset_id)
+        if owner is None:
+            raise Http404
+    elif request.user.is_authenticated:
+        owner = request.user.pk
+    else:
+        return redirect_to_login(request.get_full_path())
+    asset = get_object_or_404(Asset, pk=asset_id, user_id=owner)
     return serve(request, asset.file, asset.content_type, asset.download_name)
 
 

@@ -183,7 +183,6 @@ def test_regenerate_and_extend_count_against_the_generate_limit(
     action, alice_client, alice, demo_offer, settings, django_capture_on_commit_callbacks
 ):
     from generation import services
-
     from providers.models import Offer
     from tests.support.catalogue import install_seeded_catalogue
 

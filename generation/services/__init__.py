@@ -10,7 +10,7 @@ result"). Import from here; the modules are rooms of one house:
 - ``callbacks``: verifying and queueing a provider's callback;
 - ``speak``: talking portraits and lip-syncs (a picture or video and a speech);
 - ``uploads``: storing, deleting and purging the user's photos and audio;
-- ``housekeeping``: the sweeper, deleting a creation;
+- ``housekeeping``: the sweeper, deleting a creation, its owner canceling a running job;
 - ``library``: projects and their budgets, favourites, bulk move and delete;
 - ``staff``: refund and retry from the admin (audited);
 - ``showcase``: a creator allows (or withdraws) featuring a result, staff pick it.
@@ -23,7 +23,14 @@ from __future__ import annotations
 
 from ..errors import CallbackRejected, GenerationError, UploadRejected
 from .callbacks import callback_receive
-from .housekeeping import TIMEOUT_MESSAGE, holds_release_orphaned, job_delete, jobs_revive, sweep_stuck_jobs
+from .housekeeping import (
+    TIMEOUT_MESSAGE,
+    holds_release_orphaned,
+    job_cancel,
+    job_delete,
+    jobs_revive,
+    sweep_stuck_jobs,
+)
 from .library import (
     bulk_ids,
     job_favourite_set,
@@ -66,6 +73,7 @@ from .submit import (
     job_regenerate,
     job_submit,
     job_submit_with_files,
+    job_submit_with_uploads,
     job_tool_apply,
     offers_available,
     speaking_offers_available,
@@ -87,6 +95,7 @@ __all__ = [
     "bulk_ids",
     "callback_receive",
     "holds_release_orphaned",
+    "job_cancel",
     "job_delete",
     "job_dispatch",
     "job_extend",
@@ -102,6 +111,7 @@ __all__ = [
     "job_speak_text",
     "job_submit",
     "job_submit_with_files",
+    "job_submit_with_uploads",
     "job_tool_apply",
     "job_try_finish",
     "jobs_delete",

@@ -1,6 +1,6 @@
 """Housekeeping: the watchdog that revives stalled jobs, the sweeper that
-ends stuck ones, the release of holds whose job is gone, and deleting a
-creation."""
+ends stuck ones, the release of holds whose job is gone, deleting a
+creation and its owner canceling a running one."""
 
 from __future__ import annotations
 
@@ -17,9 +17,18 @@ from credits.models import Hold, HoldStatus
 from credits.services import credits_release
 
 from ..errors import GenerationError
-from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, Job, JobInput, TaskStatus
+from ..models import FINAL_JOB_STATUSES, JOB_HOLD_PREFIX, UNFINISHED_TASK_STATUSES, Job, JobInput, TaskStatus
 from ..queues import queue_for
-from .pipeline import asset_files_delete, job_fail, job_poll, owner_language, poll_chain_restart
+from .pipeline import (
+    CANCELED_CODE,
+    asset_files_delete,
+    job_fail,
+    job_poll,
+    job_try_finish,
+    owner_language,
+    poll_chain_restart,
+    task_finish_failed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +134,23 @@ def job_delete(*, job: Job) -> None:
                 asset_files_delete(asset=asset)
 
         transaction.on_commit(delete_files)
+
+
+def job_cancel(*, job: Job) -> Job:
+    """The owner cancels a job that has not finished (the API's cancel; an
+    MCP tool may call it too): every unfinished task fails with
+    :data:`CANCELED_CODE`, and the job finishes as any job does
+    (``job_try_finish``): outputs already delivered are charged, the rest of
+    the hold is released, so credits are neither lost nor counted twice. A
+    result that arrives later finds its task final and changes nothing
+    (``task_complete`` claims only unfinished tasks). A job that is final
+    already is returned unchanged. Returns the job as it is now."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_final:
+            return job
+        with owner_language(job_id=job.pk):
+            message = _("Canceled by you.")
+        for task in job.tasks.filter(status__in=UNFINISHED_TASK_STATUSES):
+            task_finish_failed(task_pk=task.pk, code=CANCELED_CODE, message=message)
+        return job_try_finish(job_id=job.pk)

@@ -581,6 +581,37 @@ def job_submit_with_files(
     return job
 
 
+def job_submit_with_uploads(
+    *,
+    user: User,
+    offer: Offer,
+    params: dict[str, Any],
+    uploads: Sequence[Upload] = (),
+    results: Sequence[Asset] = (),
+    submission_key: str = "",
+) -> Job:
+    """:func:`job_submit` for a program (the public API, later an agent)
+    that uploaded its images first (``upload_create``) and names them: the
+    uploads must be the user's own (else :class:`GenerationError` with code
+    ``not_found``), and for a consent service (Avatar) each must carry the
+    user's consent to the current wording, given when it was uploaded (code
+    ``consent`` / ``consent_changed``). Everything else as
+    :func:`job_submit`: the same checks, price, hold and refusals."""
+    if any(u.user_id != user.pk for u in uploads):
+        raise GenerationError(_("That file was not found."), code="not_found")
+    if offer.service in CONSENT_SERVICES and uploads:
+        versions = dict(
+            Consent.objects.filter(upload__in=uploads).order_by("accepted_at").values_list("upload_id", "version")
+        )
+        for upload in uploads:
+            _check_consent(offer, versions.get(upload.pk))
+    elif offer.service in CONSENT_SERVICES:
+        _check_consent(offer, None)
+    return job_submit(
+        user=user, offer=offer, params=params, uploads=uploads, results=results, submission_key=submission_key
+    )
+
+
 def _check_uploads(
     offer: Offer, user: User, uploads: Sequence[Upload], *, roles: Sequence[str], first_position: int
 ) -> None:

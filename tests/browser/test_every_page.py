@@ -61,6 +61,8 @@ SKIPPED = {
     "job_extend": "POST only",
     "checkout_start": "POST only, answers with a redirect to Stripe Checkout",
     "portal": "POST only, answers with a redirect to Stripe's customer portal",
+    "api_key_create": "POST only (the account page's API keys form; answers with the new key's secret)",
+    "api_key_revoke": "a key's revoke confirmation (tests/api/test_keys.py); the account page lists the keys",
     # Files: images, videos, sounds and CSV, not HTML.
     "asset_file": "a result's file",
     "asset_poster": "a video result's poster image",
@@ -81,7 +83,10 @@ SKIPPED = {
 #: The Django admin's own screens (staff tooling in Django's translations)
 #: are skipped but for its index, our operator dashboard; our admin money
 #: pages have their own test (test_admin_money_pages.py).
-SKIPPED_NAMESPACES = {"admin": "the Django admin's model screens"}
+SKIPPED_NAMESPACES = {
+    "admin": "the Django admin's model screens",
+    "api_v1": "the public REST API: JSON for programs and ninja's Swagger page (tests/api/)",
+}
 
 #: Pages reached only with an argument, or that one URL name shows in more than one state.
 EXTRA = [
