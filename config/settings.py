@@ -214,6 +214,8 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mirsam <no-reply@mirsam.local>")
+# The address the terms and the privacy policy give for questions and data requests.
+MIRSAM_CONTACT_EMAIL = env.str("MIRSAM_CONTACT_EMAIL", default="privacy@mirsam.local")
 # django-anymail: ANYMAIL_ESP names an e-mail service (a module of anymail.backends:
 # mailgun, postmark, sendgrid, brevo, resend, amazon_ses, ...) and ANYMAIL_API_KEY
 # its key. Any other ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"] (e.g.

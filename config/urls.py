@@ -4,8 +4,8 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import TemplateView
 
+from accounts import legal
 from api.v1 import api as api_v1
 from billing.webhooks import stripe_webhook
 from config import health
@@ -39,8 +39,8 @@ urlpatterns = [
 
 urlpatterns += i18n_patterns(
     path("", cached_page(LANDING)(landing), name="landing"),
-    path("terms/", TemplateView.as_view(template_name="pages/terms.html"), name="terms"),
-    path("privacy/", TemplateView.as_view(template_name="pages/privacy.html"), name="privacy"),
+    path("terms/", legal.terms, name="terms"),
+    path("privacy/", legal.privacy, name="privacy"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("account/api-keys/", include("api.urls")),

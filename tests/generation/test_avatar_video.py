@@ -80,6 +80,8 @@ def test_the_avatar_page_shows_limits_presets_and_the_consent_wording(alice_clie
     body = alice_client.get(reverse("avatar")).content.decode()
     assert "Cartoon" in body and "256" in body and "JPEG, PNG or WebP" in body
     assert 'name="consent"' in body and "I am the person in these photos" in body
+    assert f'value="{CURRENT_VERSION}"' in body
+    assert reverse("privacy") + "#photos" in body
 
 
 def test_portraits_are_made_from_a_photo_with_consent_recorded(
