@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -64,6 +65,8 @@ def account_settings(request: AuthedRequest) -> HttpResponse:
         {
             "languages": settings.LANGUAGES,
             "api_keys": api_keys_for_user(user=request.user),
+            "google_enabled": bool(settings.GOOGLE_CLIENT_ID and settings.GOOGLE_CLIENT_SECRET),
+            "social_accounts": list(SocialAccount.objects.filter(user=request.user)),
             "api_scopes": Scope.choices,
         },
     )

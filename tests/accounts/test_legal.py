@@ -14,8 +14,15 @@ from django.utils import translation
 from generation import consent
 from providers.models import AdapterName, Offer
 from providers.vendors import VENDORS
+from tests.support.catalogue import install_seeded_catalogue
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _seeded_catalogue(db: None) -> None:
+    install_seeded_catalogue()
+
 
 # sha256 of each consent version's English wording. A new wording needs a new
 # version (and a new line here); an old version's text never changes.
@@ -38,7 +45,7 @@ def test_each_consent_version_keeps_its_exact_wording() -> None:
 
 def test_every_active_kie_model_names_the_company_that_runs_it() -> None:
     slugs = set(Offer.objects.filter(adapter=AdapterName.KIE, is_active=True).values_list("slug", flat=True))
-    assert slugs, "the seeded catalogue has kie.ai models"
+    assert len(slugs) > 20, "the seeded catalogue's kie.ai models"
     assert slugs - set(VENDORS) == set()
 
 

@@ -72,6 +72,11 @@ SKIPPED = {
     "voice_sample": "an MP3 sample of a voice",
     "staff_export": "a CSV download",
     "mfa_download_recovery_codes": "a text file of recovery codes",
+    # Sign in with Google (tests/accounts/test_google.py): off here, so 404; a redirect to Google when on.
+    "google_login": "POST starts the redirect to Google (off here: 404)",
+    "google_callback": "Google redirects back here (off here: 404)",
+    "google_login_by_token": "Google One Tap posts here (off here: 404)",
+    "socialaccount_login_error": "allauth's failure page (401), shown after a failed Google sign-in",
     # htmx partials: fragments of the pages above, rendered inside them.
     "balance_badge": "htmx partial (the header's balance)",
     "checkout_status": "htmx partial polled by checkout_success",
