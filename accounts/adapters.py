@@ -4,13 +4,18 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
 from django import forms
+from django.conf import settings
+from django.contrib.sites.shortcuts import get_current_site
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from .mail import mail_queue
 from .models import User
 from .services import user_email_verified, user_language_set, user_signed_up
 
@@ -26,6 +31,28 @@ class AccountAdapter(DefaultAccountAdapter):
             user.save()
             user_signed_up(user=user)
         return user
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        """allauth's e-mails (address confirmation, password reset, …) in the
+        recipient's language: the account's ``preferred_language`` when the
+        address has one, else the language of the page that asked; rendered
+        as text and as HTML in the site's layout, and sent from Celery after
+        commit (``accounts.mail``), so a failing mail server fails nothing."""
+        user = context.get("user")
+        if not isinstance(user, User):
+            user = User.objects.filter(email__iexact=email).first()
+        language = user.preferred_language if user is not None else translation.get_language()
+        with translation.override(language or settings.LANGUAGE_CODE):
+            request = allauth_context.request
+            message = self.render_mail(
+                template_prefix,
+                email,
+                {"request": request, "email": email, "current_site": get_current_site(request), **context},
+            )
+        mail_queue(message)
+
+    def format_email_subject(self, subject: str) -> str:
+        return f"{_('Mirsam')} · {subject}"
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         confirmed = bool(super().confirm_email(request, email_address))

@@ -272,6 +272,10 @@ if ANYMAIL_ESP:
             _anymail_key_names.get(ANYMAIL_ESP, f"{ANYMAIL_ESP.upper()}_API_KEY"), env.str("ANYMAIL_API_KEY")
         )
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# E-mails leave from Celery after commit (accounts.mail); a failing server is
+# tried again this many times, after MIRSAM_MAIL_RETRY_SECONDS × 2ⁿ seconds.
+MIRSAM_MAIL_RETRIES = env.int("MIRSAM_MAIL_RETRIES", default=5)
+MIRSAM_MAIL_RETRY_SECONDS = env.int("MIRSAM_MAIL_RETRY_SECONDS", default=30)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ar", _("Arabic"))]

@@ -1,0 +1,30 @@
+"""Celery tasks of accounts: each takes plain values and calls one function."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=None)
+def mail_send_task(self: Any, parts: dict[str, Any]) -> bool:
+    """Send one e-mail (``accounts.mail.message_parts``); on a failure try
+    again after ``MIRSAM_MAIL_RETRY_SECONDS × 2ⁿ``, ``MIRSAM_MAIL_RETRIES``
+    times, then log it as lost. Returns whether it was sent."""
+    from .mail import message_build
+
+    try:
+        message_build(parts).send()
+    except Exception as exc:  # SMTP errors, refused connections, an ESP's API errors
+        if self.request.retries >= settings.MIRSAM_MAIL_RETRIES:
+            log.error("e-mail to %s lost after %d attempts: %s", parts["to"], self.request.retries + 1, exc)
+            return False
+        log.warning("e-mail to %s failed (attempt %d), will retry: %s", parts["to"], self.request.retries + 1, exc)
+        self.retry(exc=exc, countdown=settings.MIRSAM_MAIL_RETRY_SECONDS * 2**self.request.retries, throw=False)
+        return False
+    return True
