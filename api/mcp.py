@@ -381,15 +381,22 @@ class KeyGate:
             return
         request = Request(scope)
         if not _host_allowed(request.headers.get("host", "")):
-            await JSONResponse({"error": {"code": "invalid_host", "message": "Invalid Host header."}}, 400)(
-                scope, receive, send
-            )
+            await JSONResponse(
+                {"error": {"code": "invalid_host", "message": _("This address is not one of the site's host names.")}},
+                400,
+            )(scope, receive, send)
             return
         origin = request.headers.get("origin")
         if origin and not _origin_allowed(origin):
-            await JSONResponse({"error": {"code": "invalid_origin", "message": "Invalid Origin header."}}, 403)(
-                scope, receive, send
-            )
+            await JSONResponse(
+                {
+                    "error": {
+                        "code": "invalid_origin",
+                        "message": _("Requests from this web page's origin are not allowed."),
+                    }
+                },
+                403,
+            )(scope, receive, send)
             return
         refusal = await sync_to_async(_key_refusal, thread_sensitive=True)(
             request.headers.get("authorization"), request.headers.get("accept-language", "")
