@@ -104,7 +104,7 @@ def _call_of(ctx: Context, stdio_secret: str | None) -> Call:
     it (the transport's headers, or the Starlette request on the stateless
     path), over stdio the server's own key. An HTTP call never falls back to
     the process's key."""
-    request = ctx.request_context.request if ctx.request_context is not None else None
+    request = ctx.request_context.request
     headers = ctx.headers
     if headers is None and isinstance(request, Request):
         headers = request.headers

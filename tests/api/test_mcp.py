@@ -147,6 +147,11 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": url,
         "UVICORN_HOST": "127.0.0.1",
         "UVICORN_PORT": str(port),
+        # Jobs started over HTTP run in the server process (the stdio test has the real worker).
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "DEMO_DELAY_SECONDS": "0",
+        "MIRSAM_POLL_SCHEDULE": "0",
+        "MEDIA_ROOT": str(log_path.parent / "media"),
         "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     with log_path.open("w") as log:
@@ -256,6 +261,21 @@ def test_over_http_someone_elses_job_is_not_found(served, alice, charlie, demo_o
     assert seen["get_job"].structured_content["error"]["code"] == "not_found"
     mine = _over_http(served["url"], _secret(alice), [("get_job", {"job_id": job.pk})])["get_job"]
     assert not mine.is_error and mine.structured_content["id"] == job.pk
+
+
+def test_over_http_generate_with_an_idempotency_key_starts_one_job(served, alice, demo_offer):
+    body = {**JOB, "idempotency_key": "order-42"}
+    results = _over_http(
+        served["url"],
+        _secret(alice),
+        [("generate", body), ("generate", body), ("generate", {**body, "prompt": "another"})],
+    )["results"]
+    first, again, other = results
+    assert not first.is_error and again.structured_content == first.structured_content
+    assert Job.objects.filter(user=alice).count() == 1
+    assert other.is_error and other.structured_content["error"]["code"] == "idempotency_mismatch"
+    price = demo_offer.price_for(outputs=2, params={"aspect_ratio": "16:9"})
+    assert wallet_for(alice).balance == 100 - price  # one hold, charged once (the job ran in the server)
 
 
 def test_the_mcp_quote_is_the_rest_quote(served, alice, demo_offer):
