@@ -161,7 +161,7 @@ async def _tool_result(call: Call, scope: str, work: Work, *, jobs: bool = False
     text = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False)
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=json.loads(text),  # datetimes as the REST API writes them
+        structured_content=json.loads(text),  # JSON types only: datetimes as ISO 8601 strings
         is_error=is_error,
     )
 
