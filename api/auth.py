@@ -63,26 +63,38 @@ class KeyAuth(HttpBearer):
     """ninja's bearer scheme over our keys (named in the OpenAPI schema)."""
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
-        key = api_key_authenticate(secret=token.strip())
-        translation.activate(answer_language(request, key))
+        found = api_key_authenticate(secret=token.strip())
+        translation.activate(answer_language(request, found))
         request.LANGUAGE_CODE = translation.get_language()
-        if key is None:
-            raise ApiError("invalid_key", _("This API key is not valid."), status=401)
-        if not key.is_active:
-            raise ApiError("revoked_key", _("This API key was revoked."), status=401)
-        if not key.user.is_active:
-            raise ApiError("invalid_key", _("This API key is not valid."), status=401)
+        key = key_check(found)
         request.auth = key  # type: ignore[attr-defined]
         rate_check(request, group=REQUESTS_GROUP, rate=settings.MIRSAM_API_RATE_REQUESTS)
         return key
 
 
-def need_scope(request: HttpRequest, scope: str) -> ApiKey:
-    """The calling key, if it has ``scope``; else :class:`ApiError` 403."""
-    key: ApiKey = request.auth  # type: ignore[attr-defined]
+def key_check(key: ApiKey | None) -> ApiKey:
+    """``key`` (from :func:`api_key_authenticate`) if it may be used: else
+    :class:`ApiError` 401 ``invalid_key`` (unknown, or its owner deactivated)
+    or ``revoked_key``, in the active language."""
+    if key is None:
+        raise ApiError("invalid_key", _("This API key is not valid."), status=401)
+    if not key.is_active:
+        raise ApiError("revoked_key", _("This API key was revoked."), status=401)
+    if not key.user.is_active:
+        raise ApiError("invalid_key", _("This API key is not valid."), status=401)
+    return key
+
+
+def scope_check(key: ApiKey, scope: str) -> ApiKey:
+    """``key`` if it has ``scope``; else :class:`ApiError` 403 ``missing_scope``."""
     if not key.has_scope(scope):
         raise ApiError("missing_scope", _("This API key lacks the scope “%(scope)s”.") % {"scope": scope}, status=403)
     return key
+
+
+def need_scope(request: HttpRequest, scope: str) -> ApiKey:
+    """The calling key, if it has ``scope``; else :class:`ApiError` 403."""
+    return scope_check(request.auth, scope)  # type: ignore[attr-defined]
 
 
 def headers_of(exc: ApiError) -> dict[str, Any]:

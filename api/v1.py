@@ -11,8 +11,9 @@ the pages' — and shape the answer. Errors are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csp.decorators import csp_update
 from django.conf import settings
@@ -40,6 +41,9 @@ from .auth import JOBS_GROUP, KeyAuth, headers_of, need_scope, rate_check
 from .errors import ApiError
 from .models import ApiKey, Scope
 from .services import idempotent
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 api = NinjaAPI(
     title="Mirsam API",
@@ -125,6 +129,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 # --- shaping answers ------------------------------------------------------------------
+# Shared with the MCP server (api/mcp.py): each function below is what one
+# endpoint answers, given the key's owner, so both speak the same JSON.
 
 
 def _models() -> list[Offer]:
@@ -175,7 +181,7 @@ def _params_of(body: schemas.JobRequest) -> dict[str, Any]:
     return {**body.params, "prompt": body.prompt, "outputs": body.outputs}
 
 
-def _output_json(request: HttpRequest, asset: Asset, expires: str) -> dict[str, Any]:
+def _output_json(absolute: Callable[[str], str], asset: Asset, expires: str) -> dict[str, Any]:
     path = reverse("asset_file", args=[asset.pk])
     query = f"?token={asset_download_token(asset)}&download=1"
     return {
@@ -186,13 +192,20 @@ def _output_json(request: HttpRequest, asset: Asset, expires: str) -> dict[str, 
         "height": asset.height,
         "duration_seconds": asset.duration_seconds,
         "size_bytes": asset.size_bytes,
-        "url": request.build_absolute_uri(path + query),
+        "url": absolute(path + query),
         "expires_at": expires,
     }
 
 
 def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
-    """A job as the API shows it (JSON-ready: kept as it is by idempotency)."""
+    """A job as the API shows it (JSON-ready: kept as it is by idempotency),
+    its download links on the request's own host."""
+    return job_dict(job, absolute=request.build_absolute_uri)
+
+
+def job_dict(job: Job, *, absolute: Callable[[str], str]) -> dict[str, Any]:
+    """A job as the API shows it, ``absolute(path)`` making a site path into
+    the download link's full URL (:func:`job_json` for a request)."""
     hold = job.hold
     open_hold = hold is not None and hold.status == "open"
     rest = (hold.amount - hold.captured_amount) if hold is not None else 0
@@ -210,18 +223,82 @@ def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
             "returned": (0 if open_hold else rest) + job.refunded_credits,
         },
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "outputs": [_output_json(request, a, expires) for a in job.assets.all()] if job.is_final else [],
+        "outputs": [_output_json(absolute, a, expires) for a in job.assets.all()] if job.is_final else [],
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
 
 
-def _job_for(key: ApiKey, job_id: int) -> Job:
-    """The key owner's job ``job_id``; anyone else's is 404 as if it did not exist."""
-    job = jobs_for_user(user=key.user).select_related("hold").filter(pk=job_id).first()
+def job_for(*, user: User, job_id: int) -> Job:
+    """``user``'s job ``job_id``; anyone else's is :class:`ApiError` 404
+    ``not_found``, as if it did not exist."""
+    job = jobs_for_user(user=user).select_related("hold").filter(pk=job_id).first()
     if job is None:
         raise ApiError("not_found", _("That job was not found."), status=404)
     return job
+
+
+def _job_for(key: ApiKey, job_id: int) -> Job:
+    return job_for(user=key.user, job_id=job_id)
+
+
+def models_json() -> dict[str, Any]:
+    """GET /models: every model with its options and prices, and the consent wording's version."""
+    return {
+        "models": [_model_json(offer) for offer in _models()],
+        "consent": {"version": consent.CURRENT_VERSION, "text": str(consent.current_wording())},
+    }
+
+
+def quote_json(*, user: User, body: schemas.JobRequest) -> dict[str, Any]:
+    """POST /quote: the price in credits of a job ``body`` for ``user``, by
+    the pages' rule (``job_params_clean`` + ``Offer.price_for``); nothing is
+    held. Raises :class:`ApiError` 404 for an unknown model and
+    :class:`GenerationError` for settings the job would be refused for."""
+    offer = _model_for(body.model)
+    params = _params_of(body)
+    if not params["prompt"]:
+        params["prompt"] = "-"  # the price does not depend on it; job_params_clean wants one
+    clean = services.job_params_clean(offer=offer, params=params)
+    price = offer.price_for(outputs=clean["outputs"], params=clean)
+    if not body.prompt:
+        clean.pop("prompt", None)
+    available = wallet_for(user).available
+    return {
+        "model": offer.slug,
+        "outputs": clean["outputs"],
+        "params": clean,
+        "unit_price": offer.unit_price(clean),
+        "price": price,
+        "available": available,
+        "can_afford": available >= price,
+    }
+
+
+def job_start(*, user: User, body: schemas.JobRequest) -> Job:
+    """POST /jobs: start ``body`` for ``user`` through
+    ``generation.services.job_submit_with_uploads`` (its price held, the
+    provider called after commit) and return the job, read again with its hold.
+    Raises :class:`ApiError` 404 for an unknown model or someone else's
+    upload or result, :class:`InsufficientCredits` / :class:`CreditsOwed`
+    (402) and :class:`GenerationError` (422) as the pages refuse."""
+    offer = _model_for(body.model)
+    uploads = list(Upload.objects.filter(pk__in=body.uploads, user=user))
+    results = list(Asset.objects.filter(pk__in=body.results, user=user).select_related("job"))
+    if len(uploads) != len(set(body.uploads)) or len(results) != len(set(body.results)):
+        raise ApiError("not_found", _("That file was not found."), status=404)
+    uploads.sort(key=lambda u: body.uploads.index(u.pk))
+    results.sort(key=lambda a: body.results.index(a.pk))
+    job = services.job_submit_with_uploads(
+        user=user, offer=offer, params=_params_of(body), uploads=uploads, results=results
+    )
+    return jobs_for_user(user=user).select_related("hold").get(pk=job.pk)
+
+
+def balance_json(*, user: User) -> dict[str, Any]:
+    """GET /balance: ``user``'s credits (whole numbers): balance (held ones included), held, available, owed."""
+    wallet = wallet_for(user)
+    return {"balance": wallet.balance, "held": wallet.held, "available": wallet.available, "owed": wallet.owed}
 
 
 def _page_params(limit: int, offset: int) -> tuple[int, int]:
@@ -239,10 +316,7 @@ def _page_params(limit: int, offset: int) -> tuple[int, int]:
 def models_list(request: HttpRequest) -> dict[str, Any]:
     """Every model you can generate with, its options and prices in credits."""
     need_scope(request, Scope.READ)
-    return {
-        "models": [_model_json(offer) for offer in _models()],
-        "consent": {"version": consent.CURRENT_VERSION, "text": str(consent.current_wording())},
-    }
+    return models_json()
 
 
 @api.get("/models/{slug}", response={200: schemas.ModelOut, **ERRORS}, tags=["models"])
@@ -258,24 +332,7 @@ def quote(request: HttpRequest, body: schemas.JobRequest) -> dict[str, Any]:
     checks as creating it; nothing is held). A model priced by its text needs
     the prompt for its price; elsewhere the prompt may be left out."""
     key = need_scope(request, Scope.READ)
-    offer = _model_for(body.model)
-    params = _params_of(body)
-    if not params["prompt"]:
-        params["prompt"] = "-"  # the price does not depend on it; job_params_clean wants one
-    clean = services.job_params_clean(offer=offer, params=params)
-    price = offer.price_for(outputs=clean["outputs"], params=clean)
-    if not body.prompt:
-        clean.pop("prompt", None)
-    available = wallet_for(key.user).available
-    return {
-        "model": offer.slug,
-        "outputs": clean["outputs"],
-        "params": clean,
-        "unit_price": offer.unit_price(clean),
-        "price": price,
-        "available": available,
-        "can_afford": available >= price,
-    }
+    return quote_json(user=key.user, body=body)
 
 
 @api.post("/uploads", response={201: schemas.UploadOut, **ERRORS, 422: schemas.ErrorOut}, tags=["uploads"])
@@ -323,20 +380,10 @@ def job_create(
 
     def run() -> tuple[int, dict[str, Any]]:
         try:
-            offer = _model_for(body.model)
-            uploads = list(Upload.objects.filter(pk__in=body.uploads, user=key.user))
-            results = list(Asset.objects.filter(pk__in=body.results, user=key.user).select_related("job"))
-            if len(uploads) != len(set(body.uploads)) or len(results) != len(set(body.results)):
-                raise ApiError("not_found", _("That file was not found."), status=404)
-            uploads.sort(key=lambda u: body.uploads.index(u.pk))
-            results.sort(key=lambda a: body.results.index(a.pk))
-            job = services.job_submit_with_uploads(
-                user=key.user, offer=offer, params=_params_of(body), uploads=uploads, results=results
-            )
+            job = job_start(user=key.user, body=body)
         except (ApiError, GenerationError, InsufficientCredits) as exc:
             error = as_api_error(exc)
             return error.status, error.body()
-        job = jobs_for_user(user=key.user).select_related("hold").get(pk=job.pk)
         return 201, job_json(request, job)
 
     if idempotency_key is None:
@@ -380,8 +427,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> dict[str, Any]:
 def balance(request: HttpRequest) -> dict[str, Any]:
     """Your credits: balance (held ones included), held, available, owed."""
     key = need_scope(request, Scope.READ)
-    wallet = wallet_for(key.user)
-    return {"balance": wallet.balance, "held": wallet.held, "available": wallet.available, "owed": wallet.owed}
+    return balance_json(user=key.user)
 
 
 @api.get("/credits/history", response={200: schemas.EntryPage, **ERRORS, 422: schemas.ErrorOut}, tags=["credits"])

@@ -1,6 +1,36 @@
+"""The site as an ASGI application: the MCP server's streamable HTTP endpoint
+at ``/mcp/`` (``api.mcp.http_app``, the official SDK's Starlette app) and
+everything else to Django's own ASGI handler.
+
+Served by uvicorn (Procfile ``mcp``: ``uvicorn config.asgi:application``);
+pages and the REST API are served by gunicorn over WSGI (``config.wsgi``),
+README "MCP server" says why. Lifespan events go to the MCP app, whose
+session manager must run while the server does; Django needs none.
+"""
+
+from __future__ import annotations
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()  # sets Django up before api.mcp imports models
+
+from starlette.types import Receive, Scope, Send  # noqa: E402
+
+from api.mcp import PATH, http_app  # noqa: E402
+
+mcp_application = http_app()
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    """Route one ASGI connection: lifespan and ``/mcp``, ``/mcp/`` to the MCP app, the rest to Django."""
+    if scope["type"] == "lifespan":
+        await mcp_application(scope, receive, send)
+        return
+    path = scope.get("path", "")
+    if path in (PATH, PATH.rstrip("/")):
+        await mcp_application({**scope, "path": PATH, "raw_path": PATH.encode()}, receive, send)
+        return
+    await django_application(scope, receive, send)  # type: ignore[arg-type]  # Starlette's ASGI types and django-stubs' differ

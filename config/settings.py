@@ -541,6 +541,9 @@ MIRSAM_API_RATE_JOBS = env.str("MIRSAM_API_RATE_JOBS", default="20/m")
 MIRSAM_API_DOWNLOAD_URL_SECONDS = env.int("MIRSAM_API_DOWNLOAD_URL_SECONDS", default=600)
 # How long an Idempotency-Key's first answer is kept (hours).
 MIRSAM_API_IDEMPOTENCY_HOURS = env.int("MIRSAM_API_IDEMPOTENCY_HOURS", default=24)
+# The site's own address, for links made without a request: the download
+# links the MCP server over stdio (manage.py mcp_server, api/mcp.py) answers with.
+MIRSAM_SITE_URL = env.str("MIRSAM_SITE_URL", default="http://localhost:8000").rstrip("/") + "/"
 # Behind a proxy every request comes from the proxy's address: without one of
 # these, all clients would share one rate-limit bucket. ALLAUTH_TRUSTED_PROXY_COUNT
 # is how many proxies append to X-Forwarded-For (the client is that many entries

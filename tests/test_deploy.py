@@ -78,7 +78,8 @@ def test_the_docker_files_and_the_procfile_run_the_same_commands():
     assert "FROM python:3.11-slim" in dockerfile and "USER mirsam" in dockerfile
     assert "manage.py collectstatic --noinput" in dockerfile
     compose = (ROOT / "compose.yaml").read_text()
-    for name in ("web", "worker", "videoworker", "beat", "release"):
+    assert commands["mcp"] == "uvicorn config.asgi:application --no-server-header"
+    for name in ("web", "mcp", "worker", "videoworker", "beat", "release"):
         assert f"command: {commands[name]}" in compose
 
 
@@ -112,7 +113,14 @@ def served(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"gunicorn did not answer:\n{(tmp / 'gunicorn.log').read_text()}")
             time.sleep(0.2)
-        yield {"base": base, "manifest": manifest, "static_root": tmp / "static", "log": tmp / "gunicorn.log"}
+        yield {
+            "base": base,
+            "manifest": manifest,
+            "static_root": tmp / "static",
+            "log": tmp / "gunicorn.log",
+            "env": env,
+            "tmp": tmp,
+        }
     finally:
         proc.terminate()
         try:
@@ -190,6 +198,42 @@ def test_gunicorn_and_django_log_json_lines_with_the_request_id(served):
         time.sleep(0.1)
     assert {e["logger"] for e in mine} >= {"django.request", "gunicorn.access"}
     assert all({"time", "level", "message", "job_id"} <= set(e) for e in mine)
+
+
+def test_the_mcp_process_serves_the_site_and_the_mcp_endpoint_over_asgi(served):
+    """The Procfile's mcp command (uvicorn, config.asgi) with the production
+    settings and the database the web process uses."""
+    port = _free_port()
+    env = {**served["env"], "UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(port)}
+    log_path = served["tmp"] / "uvicorn.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(shlex.split(procfile()["mcp"]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"uvicorn exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                health = requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"uvicorn did not answer:\n{log_path.read_text()}")
+                time.sleep(0.2)
+        assert health.status_code == 200 and health.text == "ok" and "server" not in health.headers
+        page = requests.get(f"{base}/", timeout=5, allow_redirects=False)  # Django's middleware, over ASGI
+        assert page.status_code == 301 and page.headers["Location"].startswith("https://127.0.0.1")
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+        accept = {"Accept": "application/json, text/event-stream"}
+        refused = requests.post(f"{base}/mcp/", json=body, headers=accept, timeout=5)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+        assert "server" not in refused.headers
+        other = requests.post(f"{base}/mcp/", json=body, headers={**accept, "Host": "mirsam.evil"}, timeout=5)
+        assert other.status_code == 400 and other.json()["error"]["code"] == "invalid_host"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
