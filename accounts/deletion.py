@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import ForeignObjectRel
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,6 +53,7 @@ KEPT_RELATIONS = frozenset(
         "generation.Consent.user",  # proof of the consent given (its photo goes)
         "accounts.StaffAction.user",  # the staff audit list
         "accounts.CreditAdjustment.user",  # staff adjustments of the ledger
+        "admin.LogEntry.user",  # what a staff member changed in the admin
     }
 )
 
@@ -172,13 +174,16 @@ def _delete(queryset: models.QuerySet[Any]) -> int:
     return per_model.get(queryset.model._meta.label, 0)
 
 
-def _cascading_relations() -> list[Any]:
+def _cascading_relations() -> list[ForeignObjectRel]:
     """The reverse relations of rows that belong to a user and go with their
     account: every foreign key (or one-to-one) to the user model with
     ``on_delete=CASCADE``, less :data:`KEPT_RELATIONS`. Files are handled
     before (uploads and assets are gone by then)."""
     found = []
-    for related in User._meta.related_objects:
+    # include_hidden: a foreign key with related_name="+" points at the user too.
+    for related in User._meta.get_fields(include_hidden=True):
+        if not isinstance(related, ForeignObjectRel) or related.related_model is None:
+            continue
         # Seen from the user: a foreign key to it is one-to-many.
         if not (related.one_to_many or related.one_to_one) or related.on_delete is not models.CASCADE:
             continue

@@ -28,9 +28,9 @@ class User(AbstractUser):
 class StaffAction(models.Model):
     """The audit list: one row for every money action a staff member takes
     (credit adjustments, job refunds and retries, refunds of purchases through
-    Stripe), written in the same transaction as the action itself (for a
-    Stripe refund: right after Stripe made it, with the refund's id as
-    ``reference``)."""
+    Stripe) and every account they delete (``account_delete``), written in
+    the same transaction as the action itself (for a Stripe refund: right
+    after Stripe made it, with the refund's id as ``reference``)."""
 
     class Kind(models.TextChoices):
         ADJUST_CREDITS = "adjust_credits", _("Credit adjustment")
