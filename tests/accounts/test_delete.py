@@ -359,3 +359,31 @@ def test_on_s3_every_object_of_the_user_is_deleted_and_anothers_stays(
 
     assert keys(alice) == set()
     assert keys(charlie) == theirs
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_jobs_sent_while_the_account_is_deleted_are_canceled_or_refused(postgres, demo_offer):
+    from generation.errors import GenerationError
+    from tests.factories import UserFactory
+    from tests.support.concurrency import at_once
+
+    user = UserFactory(email="racing@example.com")
+    fund(user, 100)
+
+    def attempt(n: int) -> str:
+        if n % 2 == 0:
+            return "deleted" if account_delete(user=user) else "already"
+        try:
+            services.job_submit(user=user, offer=demo_offer, params={"prompt": f"race {n}", "outputs": 1})
+        except GenerationError as exc:
+            return exc.code
+        return "made"
+
+    outcomes = at_once(8, attempt)
+
+    assert outcomes.count("deleted") == 1 and outcomes.count("already") == 3, outcomes
+    assert set(outcomes) <= {"deleted", "already", "made", "account_deleted"}, outcomes
+    # A job made before the deletion took the wallet's lock was canceled by it; none is left running.
+    assert not Job.objects.filter(user=user).exclude(status=JobStatus.CANCELED).exists()
+    assert not Hold.objects.filter(wallet__user=user, status=HoldStatus.OPEN).exists()
+    call_command("check_ledger")
