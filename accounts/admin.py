@@ -112,11 +112,11 @@ class UserAdmin(BaseUserAdmin[User]):
     search_fields = ("email", "username", "first_name", "last_name")
     ordering = ("-date_joined",)
     inlines = [WalletInline]
-    readonly_fields = ("credits_summary",)
+    readonly_fields = ("credits_summary", "deleted_at")
     fieldsets = (
         (_("Credits"), {"fields": ("credits_summary",)}),
         *(BaseUserAdmin.fieldsets or ()),
-        (_("Mirsam"), {"fields": ("preferred_language",)}),
+        (_("Mirsam"), {"fields": ("preferred_language", "deleted_at")}),
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> _FieldsetSpec:
