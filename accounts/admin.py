@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
@@ -21,6 +22,7 @@ from credits.admin import WalletInline
 from credits.models import LedgerEntry
 from credits.services import CreditsError
 
+from .deletion import AccountDeletionError, account_delete
 from .http import AuthedRequest
 from .models import CreditAdjustment, StaffAction, User
 from .services import (
@@ -97,6 +99,7 @@ class AdjustCreditsForm(forms.Form):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin[User]):
     list_display = ("email", "preferred_language", "is_staff", "is_active", "date_joined")
+    actions = ["delete_accounts"]
     list_filter = (
         "is_staff",
         "is_superuser",
@@ -109,11 +112,11 @@ class UserAdmin(BaseUserAdmin[User]):
     search_fields = ("email", "username", "first_name", "last_name")
     ordering = ("-date_joined",)
     inlines = [WalletInline]
-    readonly_fields = ("credits_summary",)
+    readonly_fields = ("credits_summary", "deleted_at")
     fieldsets = (
         (_("Credits"), {"fields": ("credits_summary",)}),
         *(BaseUserAdmin.fieldsets or ()),
-        (_("Mirsam"), {"fields": ("preferred_language",)}),
+        (_("Mirsam"), {"fields": ("preferred_language", "deleted_at")}),
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> _FieldsetSpec:
@@ -190,6 +193,48 @@ class UserAdmin(BaseUserAdmin[User]):
                 % {"count": pending},
             )
         return links + table
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # A user row is never removed (the ledger and payments point at it):
+        # staff delete an account with the "Delete accounts" action instead.
+        return False
+
+    def has_account_delete_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("accounts.delete_user"))
+
+    @admin.action(
+        description=_("Delete the accounts (files, keys, sessions; the books stay anonymised)"),
+        permissions=["account_delete"],
+    )
+    def delete_accounts(self, request: AuthedRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        """The "Delete my account" of accounts.deletion for each selected user,
+        after a confirmation page with a reason (kept in the audit row). The
+        staff member's own account and accounts deleted already are skipped."""
+        users = list(queryset.exclude(pk=request.user.pk).filter(deleted_at__isnull=True))
+        reason = request.POST.get("reason", "").strip()
+        if "confirm" in request.POST and reason:
+            done = 0
+            for user in users:
+                try:
+                    done += account_delete(user=user, actor=request.user, reason=reason)
+                except AccountDeletionError as exc:
+                    messages.error(request, f"{user.email}: {exc.message}")
+            messages.success(
+                request,
+                ngettext("%(count)d account was deleted.", "%(count)d accounts were deleted.", done) % {"count": done},
+            )
+            return None
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": _("Delete accounts"),
+            "users": users,
+            "skipped": queryset.count() - len(users),
+            "reason": reason,
+            "missing_reason": "confirm" in request.POST,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/user/delete_accounts.html", context)
 
     def get_urls(self) -> list[URLPattern]:
         return [

@@ -17,6 +17,9 @@ class User(AbstractUser):
         choices=settings.LANGUAGES,
         default=settings.LANGUAGE_CODE,
     )
+    # Set by accounts.deletion.account_delete: the row stays (scrubbed, unable to
+    # sign in) because the ledger and payments point at it.
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.email or self.username
@@ -25,9 +28,9 @@ class User(AbstractUser):
 class StaffAction(models.Model):
     """The audit list: one row for every money action a staff member takes
     (credit adjustments, job refunds and retries, refunds of purchases through
-    Stripe), written in the same transaction as the action itself (for a
-    Stripe refund: right after Stripe made it, with the refund's id as
-    ``reference``)."""
+    Stripe) and every account they delete (``account_delete``), written in
+    the same transaction as the action itself (for a Stripe refund: right
+    after Stripe made it, with the refund's id as ``reference``)."""
 
     class Kind(models.TextChoices):
         ADJUST_CREDITS = "adjust_credits", _("Credit adjustment")
@@ -37,6 +40,7 @@ class StaffAction(models.Model):
         JOB_RETRY = "job_retry", _("Job retry")
         PURCHASE_REFUND = "purchase_refund", _("Refund via Stripe")
         API_KEY_REVOKE = "api_key_revoke", _("API key revocation")
+        ACCOUNT_DELETE = "account_delete", _("Account deletion")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions", verbose_name=_("staff member")

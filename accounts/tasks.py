@@ -10,6 +10,17 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
+#: How many times a stored file of a deleted account (or upload) is tried.
+STORAGE_DELETE_ATTEMPTS = 5
+
+
+@shared_task
+def storage_files_delete_task(names: list[str], attempt: int) -> None:
+    """Try again to delete stored files that failed (accounts.deletion.storage_files_delete)."""
+    from .deletion import storage_files_delete
+
+    storage_files_delete(names=names, attempt=attempt)
+
 
 @shared_task(bind=True, max_retries=None)
 def mail_send_task(self: Any, parts: dict[str, Any]) -> bool:

@@ -5,4 +5,6 @@ from . import views
 urlpatterns = [
     path("language/", views.language_set, name="language_set"),
     path("settings/", views.account_settings, name="account_settings"),
+    path("delete/", views.account_delete, name="account_delete"),
+    path("uploads/delete/", views.uploads_delete, name="uploads_delete_all"),
 ]

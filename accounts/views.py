@@ -1,21 +1,31 @@
 from __future__ import annotations
 
+import time
+from urllib.parse import urlencode
+
+from allauth.account import app_settings as allauth_settings
+from allauth.account.decorators import reauthentication_required
+from allauth.account.forms import ReauthenticateForm
+from allauth.core import ratelimit
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import translate_url
+from django.urls import reverse, translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language_from_path
+from django.utils.translation import get_language_from_path, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from api.models import Scope
 from api.selectors import api_keys_for_user
 
+from .deletion import AccountDeletionError, uploads_delete_all
+from .deletion import account_delete as account_delete_service
 from .http import AuthedRequest
 from .services import user_language_set
 
@@ -69,4 +79,84 @@ def account_settings(request: AuthedRequest) -> HttpResponse:
             "social_accounts": list(SocialAccount.objects.filter(user=request.user)),
             "api_scopes": Scope.choices,
         },
+    )
+
+
+def _signs_in_without_password(request: HttpRequest) -> bool:
+    """A fresh sign-in (allauth's reauthentication) guards deleting an account
+    that has no password to type (made by staff, or a social sign-in)."""
+    return request.user.is_authenticated and not request.user.has_usable_password()
+
+
+def _signed_in_recently(request: HttpRequest) -> bool:
+    """Whether this session signed in (by any method) within
+    ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds. allauth counts a user with no
+    way to reauthenticate (no password, no second factor: a social sign-in)
+    as recently reauthenticated; for deleting an account we ask for a new
+    sign-in then."""
+    from allauth.account.internal.flows.login import get_authentication_records
+
+    records = get_authentication_records(request, request.user)
+    latest = max((float(r.get("at", 0)) for r in records), default=0.0)
+    return time.time() - latest < allauth_settings.REAUTHENTICATION_TIMEOUT
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@reauthentication_required(allow_get=True, enabled=_signs_in_without_password)
+def account_delete(request: AuthedRequest) -> HttpResponse:
+    """GET explains what deleting the account removes and keeps; POST, with
+    the current password (allauth's check, rate-limited as its own
+    reauthentication is) or after a fresh sign-in (allauth's reauthentication
+    with a second factor, else a new sign-in), deletes the account of
+    ``request.user`` (never anyone else's: nothing in the form names a user),
+    signs out and goes to the landing page."""
+    user = request.user
+    form = ReauthenticateForm(user=user, data=request.POST or None) if user.has_usable_password() else None
+    if request.method == "POST":
+        limited = ratelimit.consume_or_429(request, action="reauthenticate", user=user)
+        if limited:
+            return limited
+        if form is None and not _signed_in_recently(request):
+            path = request.path
+            logout(request)
+            messages.info(request, _("Sign in again to delete your account."))
+            return redirect(f"{reverse('account_login')}?{urlencode({'next': path})}")
+        if form is None or form.is_valid():
+            language = user.preferred_language
+            try:
+                account_delete_service(user=user)
+            except AccountDeletionError as exc:
+                messages.error(request, exc.message)
+            else:
+                logout(request)
+                with translation.override(language):
+                    messages.success(request, _("Your account was deleted. Thank you for using Mirsam."))
+                    return redirect("landing")
+    return render(request, "accounts/delete.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def uploads_delete(request: AuthedRequest) -> HttpResponse:
+    """GET asks to confirm; POST deletes every photo and recording the user
+    uploaded (the results made from them stay)."""
+    from generation.models import Upload
+
+    if request.method == "POST":
+        deleted, kept = uploads_delete_all(user=request.user)
+        messages.success(request, _("Your uploads were deleted.") if deleted or not kept else _("Nothing was deleted."))
+        if kept:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d upload is still used by a running job; delete it when the job has finished.",
+                    "%(count)d uploads are still used by running jobs; delete them when the jobs have finished.",
+                    kept,
+                )
+                % {"count": kept},
+            )
+        return redirect("account_settings")
+    return render(
+        request, "accounts/uploads_delete.html", {"uploads": Upload.objects.filter(user=request.user).count()}
     )

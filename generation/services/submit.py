@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -414,6 +415,10 @@ def job_submit(
             reference=f"{JOB_HOLD_PREFIX}{job.pk}",
             reason=f"{offer.get_service_display()} · {offer.name} × {clean['outputs']}",
         )
+        # Under the wallet's lock, which account deletion takes too: a job
+        # sent while its account was being deleted is not made.
+        if get_user_model().objects.filter(pk=user.pk, deleted_at__isnull=False).exists():
+            raise GenerationError(_("This account was deleted."), code="account_deleted")
         job.save(update_fields=["hold"])
         sources: list[tuple[Upload | None, Asset | None]] = [(u, None) for u in uploads]
         sources += [(None, a) for a in results]

@@ -432,7 +432,10 @@ WRONG_FORMS = {
         ("account_login", {"login": "every-page@example.com", "password": "not-the-password"}),
         ("account_signup", {"email": "every-page@example.com", "password1": "short", "password2": "other"}),
     ],
-    True: [("account_change_password", {"oldpassword": "not-the-password", "password1": "x", "password2": "y"})],
+    True: [
+        ("account_change_password", {"oldpassword": "not-the-password", "password1": "x", "password2": "y"}),
+        ("account_delete", {"password": "not-the-password"}),
+    ],
 }
 
 
