@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from api.models import Scope
-from api.selectors import api_keys_for_user
+from api.selectors import api_keys_for_user, webhook_endpoints_for_user
 
 from .http import AuthedRequest
 from .services import user_language_set
@@ -65,5 +65,7 @@ def account_settings(request: AuthedRequest) -> HttpResponse:
             "languages": settings.LANGUAGES,
             "api_keys": api_keys_for_user(user=request.user),
             "api_scopes": Scope.choices,
+            "webhook_endpoints": webhook_endpoints_for_user(user=request.user),
+            "webhook_limit": settings.MIRSAM_WEBHOOK_MAX_ENDPOINTS,
         },
     )

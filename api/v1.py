@@ -11,6 +11,7 @@ the pages' — and shape the answer. Errors are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -175,7 +176,7 @@ def _params_of(body: schemas.JobRequest) -> dict[str, Any]:
     return {**body.params, "prompt": body.prompt, "outputs": body.outputs}
 
 
-def _output_json(request: HttpRequest, asset: Asset, expires: str) -> dict[str, Any]:
+def _output_json(absolute: Callable[[str], str], asset: Asset, expires: str) -> dict[str, Any]:
     path = reverse("asset_file", args=[asset.pk])
     query = f"?token={asset_download_token(asset)}&download=1"
     return {
@@ -186,13 +187,20 @@ def _output_json(request: HttpRequest, asset: Asset, expires: str) -> dict[str, 
         "height": asset.height,
         "duration_seconds": asset.duration_seconds,
         "size_bytes": asset.size_bytes,
-        "url": request.build_absolute_uri(path + query),
+        "url": absolute(path + query),
         "expires_at": expires,
     }
 
 
 def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
     """A job as the API shows it (JSON-ready: kept as it is by idempotency)."""
+    return job_payload(job, absolute=request.build_absolute_uri)
+
+
+def job_payload(job: Job, *, absolute: Callable[[str], str]) -> dict[str, Any]:
+    """:func:`job_json` without a request (webhooks): ``absolute`` turns a
+    path into the URL a program downloads from. ``job.hold`` and
+    ``job.assets`` are read (select_related / prefetch them for many jobs)."""
     hold = job.hold
     open_hold = hold is not None and hold.status == "open"
     rest = (hold.amount - hold.captured_amount) if hold is not None else 0
@@ -210,7 +218,7 @@ def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
             "returned": (0 if open_hold else rest) + job.refunded_credits,
         },
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "outputs": [_output_json(request, a, expires) for a in job.assets.all()] if job.is_final else [],
+        "outputs": [_output_json(absolute, a, expires) for a in job.assets.all()] if job.is_final else [],
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
