@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from generation.stored_text import in_active_language
+
 
 class Scope(models.TextChoices):
     READ = "read", _("Read (models, prices, jobs, balance)")
@@ -108,6 +110,11 @@ class WebhookEndpoint(models.Model):
     def is_active(self) -> bool:
         return self.disabled_at is None
 
+    @property
+    def disabled_reason_text(self) -> str:
+        """``disabled_reason`` (written in the owner's language then) in the active language, where it can be."""
+        return in_active_language(self.disabled_reason)
+
 
 class WebhookEventType(models.TextChoices):
     JOB_SUCCEEDED = "job.succeeded", _("Job succeeded")
@@ -187,3 +194,8 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} #{self.attempt}"
+
+    @property
+    def error_text(self) -> str:
+        """``error`` (written in the owner's language then) in the active language, where it can be."""
+        return in_active_language(self.error)

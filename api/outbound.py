@@ -72,8 +72,11 @@ class Answer:
 
 def _refusal(address: IpAddress) -> str | None:
     """Why ``address`` may not be sent to, or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _refusal(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (::ffff:a.b.c.d, 6to4 2002:…) is judged as that IPv4 address.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return _refusal(embedded)
     if address.is_loopback:
         if settings.MIRSAM_WEBHOOK_ALLOW_LOOPBACK:
             return None

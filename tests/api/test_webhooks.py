@@ -252,6 +252,7 @@ def test_the_retry_waits_grow_and_are_bounded(settings):
         "http://[fd00::1]/hook",
         "http://[::ffff:10.0.0.1]/hook",
         "http://[::ffff:169.254.169.254]/hook",
+        "http://[2002:a00:1::1]/hook",
         "http://0.0.0.0/hook",
         "http://100.64.0.1/hook",
         "http://224.0.0.1/hook",
