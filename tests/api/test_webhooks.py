@@ -409,3 +409,36 @@ def test_tls_to_the_pinned_address_still_checks_the_names_certificate(
     assert len(calls) == 1
     failed = second.deliveries.get()
     assert failed.status_code is None and failed.error == "Could not connect to the receiver."
+
+
+# --- at once, on PostgreSQL --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_events_made_and_sent_at_once_announce_a_job_once(postgres, receiver, monkeypatch):
+    """Five workers run the events task for one job, then five deliver its
+    event: one event, one delivery, one POST."""
+    from credits.services import credits_grant
+    from tests.factories import OfferFactory, UserFactory
+    from tests.support.concurrency import at_once
+
+    offer = OfferFactory(slug="test-demo", adapter="demo")
+    user = UserFactory()
+    credits_grant(user=user, amount=100, idempotency_key="fund", reason="test")
+    job = services.job_submit(
+        user=user, offer=offer, params={"prompt": "a fox", "outputs": 1}
+    )  # eager: runs to its end
+    job.refresh_from_db()
+    assert job.is_final
+    handler, calls = answering(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(handler)
+    endpoint = endpoint_for(user, receiver)  # made after the job ended: the events below are the test's
+    monkeypatch.setattr(webhook_deliver_task, "delay", lambda *a, **k: None)  # delivered by hand below
+    made = at_once(5, lambda n: webhooks.webhook_events_for_job(job_id=job.pk))
+    assert sorted(len(m) for m in made) == [0, 0, 0, 0, 1]
+    event = WebhookEvent.objects.get(endpoint=endpoint)
+    outcomes = at_once(5, lambda n: webhooks.webhook_attempt(event_id=event.pk, attempt=1))
+    assert sum(o.delivery is not None for o in outcomes) == 1
+    assert len(calls) == 1 and WebhookDelivery.objects.count() == 1
+    event.refresh_from_db()
+    assert event.status == WebhookEventStatus.SUCCEEDED
