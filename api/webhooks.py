@@ -144,7 +144,8 @@ def job_finished_notify(*, job: Job) -> None:
     """Called by the pipeline in the transaction that made ``job`` final:
     after commit, if the owner has an endpoint that is on (one indexed
     query), queue the task that makes and sends the events. Nothing is
-    queried inside the job's transaction."""
+    queried inside the job's transaction, and an error after commit is
+    logged, not raised into the pipeline."""
     user_id, job_id = job.user_id, job.pk
 
     def after_commit() -> None:
@@ -153,7 +154,8 @@ def job_finished_notify(*, job: Job) -> None:
 
             webhook_job_events_task.delay(job_id)
 
-    transaction.on_commit(after_commit)
+    # robust: a broker or database hiccup here is logged, never the pipeline's failure.
+    transaction.on_commit(after_commit, robust=True)
 
 
 def webhook_events_for_job(*, job_id: int) -> list[int]:

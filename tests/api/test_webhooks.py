@@ -442,3 +442,41 @@ def test_events_made_and_sent_at_once_announce_a_job_once(postgres, receiver, mo
     assert len(calls) == 1 and WebhookDelivery.objects.count() == 1
     event.refresh_from_db()
     assert event.status == WebhookEventStatus.SUCCEEDED
+
+
+@pytest.fixture
+def hook_worker(request, monkeypatch):
+    """A real Celery worker (tests/conftest.py ``worker``) that may send to
+    this computer and waits a second before a retry."""
+    for name, value in {
+        "MIRSAM_WEBHOOK_ALLOW_LOOPBACK": "true",
+        "MIRSAM_WEBHOOK_ALLOW_HTTP": "true",
+        "MIRSAM_WEBHOOK_RETRY_SECONDS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return request.getfixturevalue("worker")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_retries_after_the_countdown(receiver, hook_worker):
+    """Not eager: the worker runs the job, sends its event, gets a 500, and
+    sends it again after the backoff's wait (1 s here), which gets a 200."""
+    from tests.factories import OfferFactory, UserFactory
+    from tests.support.accounts import fund
+
+    user = UserFactory()
+    fund(user, 20)
+    offer = OfferFactory(slug="worker-hook-demo", adapter="demo")
+    handler, calls = answering(500, 200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(handler)
+    endpoint = endpoint_for(user, receiver)
+    job = services.job_submit(user=user, offer=offer, params={"prompt": "a fox", "outputs": 1})
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not WebhookEvent.objects.filter(endpoint=endpoint, status="succeeded"):
+        time.sleep(0.5)
+    event = WebhookEvent.objects.get(endpoint=endpoint)
+    assert (event.job_id, event.status, event.attempts) == (job.pk, "succeeded", 2)
+    first, second = event.deliveries.order_by("attempt")
+    assert (first.status_code, second.status_code) == (500, 200)
+    assert (second.attempted_at - first.attempted_at).total_seconds() >= 1
+    assert len(calls) == 2
