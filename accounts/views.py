@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api.models import Scope
-from api.selectors import api_keys_for_user
+from api.selectors import api_keys_for_user, webhook_endpoints_for_user
 
 from .deletion import AccountDeletionError, uploads_delete_all
 from .deletion import account_delete as account_delete_service
@@ -78,6 +78,8 @@ def account_settings(request: AuthedRequest) -> HttpResponse:
             "google_enabled": bool(settings.GOOGLE_CLIENT_ID and settings.GOOGLE_CLIENT_SECRET),
             "social_accounts": list(SocialAccount.objects.filter(user=request.user)),
             "api_scopes": Scope.choices,
+            "webhook_endpoints": webhook_endpoints_for_user(user=request.user),
+            "webhook_limit": settings.MIRSAM_WEBHOOK_MAX_ENDPOINTS,
         },
     )
 

@@ -1,5 +1,6 @@
 """Staff see every API key (never its secret: only a hash is stored) and can
-revoke any of them; each revocation is written to the audit list."""
+revoke any of them; each revocation is written to the audit list. Webhook
+endpoints (without their signing secret), events and deliveries are read-only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import ApiKey
+from .models import ApiKey, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .services import api_key_revoke
 
 
@@ -47,3 +48,42 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", len(keys)) % {"count": len(keys)},
             messages.SUCCESS,
         )
+
+
+class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Webhook records are written by the delivery service only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(_ReadOnly):
+    list_display = ("url", "user", "created_at", "consecutive_failures", "disabled_at")
+    list_filter = ("disabled_at",)
+    search_fields = ("url", "user__email")
+    exclude = ("secret",)  # it signs the owner's events; staff have no use for it
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(_ReadOnly):
+    list_display = ("__str__", "endpoint", "job", "status", "attempts", "created_at", "finished_at")
+    list_filter = ("status", "type")
+    search_fields = ("endpoint__url", "endpoint__user__email")
+    list_select_related = ("endpoint", "job")
+    raw_id_fields = ("endpoint", "job")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnly):
+    list_display = ("event", "attempt", "attempted_at", "status_code", "latency_ms", "succeeded", "error")
+    list_filter = ("succeeded",)
+    search_fields = ("event__endpoint__url",)
+    list_select_related = ("event",)
+    raw_id_fields = ("event",)

@@ -541,9 +541,25 @@ MIRSAM_API_RATE_JOBS = env.str("MIRSAM_API_RATE_JOBS", default="20/m")
 MIRSAM_API_DOWNLOAD_URL_SECONDS = env.int("MIRSAM_API_DOWNLOAD_URL_SECONDS", default=600)
 # How long an Idempotency-Key's first answer is kept (hours).
 MIRSAM_API_IDEMPOTENCY_HOURS = env.int("MIRSAM_API_IDEMPOTENCY_HOURS", default=24)
-# The site's own address, for links made without a request: the download
-# links the MCP server over stdio (manage.py mcp_server, api/mcp.py) answers with.
-MIRSAM_SITE_URL = env.str("MIRSAM_SITE_URL", default="http://localhost:8000").rstrip("/") + "/"
+# The site's address as programs reach it, for links made outside a request:
+# the download links of webhook events (api/webhooks.py) and of the MCP server
+# over stdio (manage.py mcp_server, api/mcp.py). No trailing slash.
+MIRSAM_SITE_URL = env.str("MIRSAM_SITE_URL", default="http://localhost:8000").rstrip("/")
+# Webhooks out (api/webhooks.py, docs/api.md "Webhooks"): an event is tried at
+# most MIRSAM_WEBHOOK_MAX_ATTEMPTS times, waiting MIRSAM_WEBHOOK_RETRY_SECONDS,
+# then twice as long each time (at most 300 s, below the broker's visibility
+# timeout); an endpoint whose MIRSAM_WEBHOOK_DISABLE_AFTER events in a row
+# failed is turned off. Each POST waits MIRSAM_WEBHOOK_TIMEOUT_SECONDS to
+# connect and as long for the answer. A creator may have MIRSAM_WEBHOOK_MAX_ENDPOINTS.
+MIRSAM_WEBHOOK_MAX_ATTEMPTS = env.int("MIRSAM_WEBHOOK_MAX_ATTEMPTS", default=6)
+MIRSAM_WEBHOOK_RETRY_SECONDS = env.int("MIRSAM_WEBHOOK_RETRY_SECONDS", default=30)
+MIRSAM_WEBHOOK_DISABLE_AFTER = env.int("MIRSAM_WEBHOOK_DISABLE_AFTER", default=5)
+MIRSAM_WEBHOOK_TIMEOUT_SECONDS = env.float("MIRSAM_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+MIRSAM_WEBHOOK_MAX_ENDPOINTS = env.int("MIRSAM_WEBHOOK_MAX_ENDPOINTS", default=5)
+# Only for tests and local development: let webhooks reach this computer
+# (127.0.0.0/8, ::1; private ranges stay refused) and use plain http.
+MIRSAM_WEBHOOK_ALLOW_LOOPBACK = env.bool("MIRSAM_WEBHOOK_ALLOW_LOOPBACK", default=False)
+MIRSAM_WEBHOOK_ALLOW_HTTP = env.bool("MIRSAM_WEBHOOK_ALLOW_HTTP", default=False)
 # Behind a proxy every request comes from the proxy's address: without one of
 # these, all clients would share one rate-limit bucket. ALLAUTH_TRUSTED_PROXY_COUNT
 # is how many proxies append to X-Forwarded-For (the client is that many entries

@@ -44,6 +44,7 @@ urlpatterns += i18n_patterns(
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("account/api-keys/", include("api.urls")),
+    path("account/webhooks/", include("api.webhook_urls")),
     path("credits/", include("credits.urls")),
     path("", include("billing.urls")),
     path("", include("generation.urls")),

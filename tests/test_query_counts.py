@@ -170,6 +170,27 @@ def _uploads(user, n: int) -> None:
     )
 
 
+def _webhooks(user, job, *, endpoints: int, deliveries: int, to=None) -> list:
+    """``endpoints`` webhook endpoints (or the one ``to``), each with an event
+    of ``job`` and ``deliveries`` attempts."""
+    from api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    targets = (
+        [to]
+        if to is not None
+        else [
+            WebhookEndpoint.objects.create(user=user, url=f"https://hooks{n}.example.com/", secret="s")
+            for n in range(endpoints)
+        ]
+    )
+    for endpoint in targets:
+        event = WebhookEvent.objects.create(endpoint=endpoint, type="ping")
+        WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(event=event, attempt=1 + n % 6, status_code=500, latency_ms=5) for n in range(deliveries)
+        )
+    return targets
+
+
 @pytest.fixture
 def make_history(alice, offers, presets, demo_offer, django_capture_on_commit_callbacks):
     """alice with a small history: one real job through the demo pipeline
@@ -186,6 +207,7 @@ def make_history(alice, offers, presets, demo_offer, django_capture_on_commit_ca
         small = _jobs(alice, offers, presets, [(service, status) for service in SERVICES])
         _purchases(alice, pack, 1)
         _uploads(alice, 1)
+        endpoint = _webhooks(alice, job, endpoints=1, deliveries=1)[0]
 
         def grow() -> None:
             every = itertools.cycle(itertools.product(SERVICES, STATUSES))
@@ -193,8 +215,10 @@ def make_history(alice, offers, presets, demo_offer, django_capture_on_commit_ca
             _entries(alice, 500)
             _purchases(alice, pack, 60, start=1, refunded=True)
             _uploads(alice, 30)
+            _webhooks(alice, job, endpoints=4, deliveries=50)
+            _webhooks(alice, job, endpoints=0, deliveries=60, to=endpoint)
 
-        return {"job": job, "avatar_job": small[-1], "grow": grow}
+        return {"job": job, "avatar_job": small[-1], "grow": grow, "endpoint": endpoint}
 
     return make
 
@@ -250,6 +274,7 @@ PAGES = [
     ),
     ("avatar job card poll", lambda h: reverse("job_card", args=[h["avatar_job"].pk]), HX, JobStatus.SUCCEEDED, []),
     ("account settings", lambda h: reverse("account_settings"), {}, JobStatus.SUCCEEDED, []),
+    ("webhook endpoint", lambda h: reverse("api_webhook_detail", args=[h["endpoint"].pk]), {}, JobStatus.SUCCEEDED, []),
 ]
 
 

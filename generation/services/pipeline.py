@@ -413,6 +413,12 @@ def _finish_locked(job: Job) -> Job:
         job.error_message = failed[0].error_message if failed else _("The job failed.")
     job.save(update_fields=["charged_credits", "finished_at", "status", "error_code", "error_message"])
     _start_waiting(job)
+    # Webhooks out: an explicit call, not a signal; imported here because the
+    # api app builds on generation, not the other way round. It queries
+    # nothing now, only after commit (api/webhooks.py).
+    from api.webhooks import job_finished_notify
+
+    job_finished_notify(job=job)
     return job
 
 

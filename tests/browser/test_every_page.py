@@ -63,6 +63,9 @@ SKIPPED = {
     "portal": "POST only, answers with a redirect to Stripe's customer portal",
     "api_key_create": "POST only (the account page's API keys form; answers with the new key's secret)",
     "api_key_revoke": "a key's revoke confirmation (tests/api/test_keys.py); the account page lists the keys",
+    "api_webhook_create": "POST only (the account page's webhooks form; answers with the signing secret)",
+    "api_webhook_test": "POST only (an endpoint page's test event button)",
+    "api_webhook_enable": "POST only (a turned-off endpoint's turn back on button)",
     # Files: images, videos, sounds and CSV, not HTML.
     "asset_file": "a result's file",
     "asset_poster": "a video result's poster image",
@@ -111,6 +114,9 @@ EXTRA = [
     "creations:filtered",
     "image:reuse",
     "video:animate",
+    "api_webhook_detail",
+    "api_webhook_detail:off",
+    "api_webhook_delete",
 ]
 #: Pages seen as the staff member: the operator dashboard, and the pages of an
 #: authenticator app that only someone with one can open (staff must have one).
@@ -302,6 +308,7 @@ class World:
     upload: Any
     video_files: set[str]
     project: Any
+    webhooks: dict[str, Any]
 
 
 def _finished(job: Job) -> Job:
@@ -359,7 +366,46 @@ def _world() -> World:
     Job.objects.filter(pk=jobs["image"].pk).update(project=project, favourite=True)
     staff = with_totp(UserFactory(email="every-page-staff@example.com", is_staff=True, is_superuser=True))
     RecoveryCodes.activate(staff)
-    return World(user=user, staff=staff, jobs=jobs, upload=upload, video_files=video_files, project=project)
+    return World(
+        user=user,
+        staff=staff,
+        jobs=jobs,
+        upload=upload,
+        video_files=video_files,
+        project=project,
+        webhooks=_webhooks(user, jobs["image"]),
+    )
+
+
+def _webhooks(user: Any, job: Job) -> dict[str, Any]:
+    """An endpoint that is on, with deliveries (a long answer among them),
+    and one Mirsam turned off: the account page's section and their pages."""
+    from django.utils import timezone
+
+    from api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    on = WebhookEndpoint.objects.create(
+        user=user,
+        url="https://hooks.example.com/mirsam/webhooks/receive?source=studio-production-account",
+        description="Our render farm",
+        secret="mwhsec_every_page",
+    )
+    off = WebhookEndpoint.objects.create(
+        user=user,
+        url="https://old.example.com/hook",
+        secret="mwhsec_every_page_off",
+        consecutive_failures=5,
+        disabled_at=timezone.now(),
+        disabled_reason="5 events in a row could not be delivered. The last error: The receiver answered HTTP 500.",
+    )
+    event = WebhookEvent.objects.create(endpoint=on, job=job, type="job.succeeded", status="succeeded", attempts=2)
+    WebhookDelivery.objects.create(
+        event=event, attempt=1, status_code=500, latency_ms=87, response_excerpt='{"error":"' + "x" * 400 + '"}'
+    )
+    WebhookDelivery.objects.create(event=event, attempt=2, status_code=200, latency_ms=42, succeeded=True)
+    failed = WebhookEvent.objects.create(endpoint=off, type="ping", status="failed", attempts=1)
+    WebhookDelivery.objects.create(event=failed, attempt=1, latency_ms=10, error="Could not connect to the receiver.")
+    return {"on": on, "off": off}
 
 
 def _url(name: str, world: World) -> str:
@@ -385,6 +431,9 @@ def _url(name: str, world: World) -> str:
         "creations:filtered": lambda: f"{reverse('creations')}?q=boat&favourites=1&project={world.project.pk}",
         "image:reuse": lambda: f"{reverse('image')}?reuse={image.pk}",
         "video:animate": lambda: f"{reverse('video')}?first_frame={image.assets.first().pk}",
+        "api_webhook_detail": lambda: reverse("api_webhook_detail", args=[world.webhooks["on"].pk]),
+        "api_webhook_detail:off": lambda: reverse("api_webhook_detail", args=[world.webhooks["off"].pk]),
+        "api_webhook_delete": lambda: reverse("api_webhook_delete", args=[world.webhooks["on"].pk]),
     }
     return fixed[name]() if name in fixed else reverse(name)
 
