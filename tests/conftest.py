@@ -100,7 +100,7 @@ def postgres(db):
 @pytest.fixture
 def worker(settings, tmp_path):
     """A real Celery worker process on its own queue, sharing the test database
-    (use with ``django_db(transaction=True)`` so it sees committed rows)."""
+    (use with ``django_db(transaction=True, serialized_rollback=True)`` so it sees committed rows)."""
     from django.db import connection
 
     broker = settings.CELERY_BROKER_URL

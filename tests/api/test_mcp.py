@@ -34,7 +34,9 @@ from tests.test_deploy import procfile
 
 from .conftest import KeyClient
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback like every transactional test here: a plain one's flush re-creates the
+# content types that the next serialized test then loads again (UNIQUE constraint failed).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 TOOLS = {"list_models", "quote_price", "generate", "get_job", "get_balance"}
 JOB = {"model": "test-demo", "prompt": "a lighthouse at dusk", "params": {"aspect_ratio": "16:9"}, "outputs": 2}
 FINAL = {"succeeded", "failed", "canceled"}
