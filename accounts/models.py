@@ -20,6 +20,9 @@ class User(AbstractUser):
     # Set by accounts.deletion.account_delete: the row stays (scrubbed, unable to
     # sign in) because the ledger and payments point at it.
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True, editable=False)
+    # Settings → Notifications: an e-mail when a job ends while its owner is
+    # not watching it (accounts.notifications); the bell shows it either way.
+    email_job_updates = models.BooleanField(_("e-mail me when a job ends"), default=True)
 
     def __str__(self) -> str:
         return self.email or self.username
@@ -115,3 +118,48 @@ class CreditAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.amount:+d} ({self.status})"
+
+
+class Notification(models.Model):
+    """One thing the bell in the header tells its user, at most once per
+    event: ``key`` is unique (``job:<id>:final``), so an event told twice
+    (a retried task, a second worker) makes one notification and one e-mail.
+    The words are made when shown, in the reader's language, from ``kind``
+    and ``params`` (``accounts.notifications``)."""
+
+    class Kind(models.TextChoices):
+        JOB_SUCCEEDED = "job_succeeded", _("A job finished")
+        JOB_FAILED = "job_failed", _("A job failed")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user")
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    key = models.CharField(_("event"), max_length=120, unique=True)
+    params = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Presence(models.Model):
+    """When a user's browser last polled a job card: a creator whose card
+    polled within ``MIRSAM_NOTIFY_WATCHING_SECONDS`` is watching, and is not
+    e-mailed about that job's end. One row per user, written at most every
+    few seconds (``accounts.notifications.presence_seen``); in the database so
+    the worker that finishes the job sees what any web process saw."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.seen_at:%H:%M:%S}"

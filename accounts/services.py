@@ -62,6 +62,13 @@ def user_language_set(*, user: User, language: str) -> None:
         user.save(update_fields=["preferred_language"])
 
 
+def user_notifications_set(*, user: User, email_job_updates: bool) -> None:
+    """Whether the user is e-mailed when a job of theirs ends (Settings)."""
+    if user.email_job_updates != email_job_updates:
+        user.email_job_updates = email_job_updates
+        user.save(update_fields=["email_job_updates"])
+
+
 def staff_action_record(
     *, actor: User, kind: str, user: User, credits: int = 0, reason: str, reference: str = ""
 ) -> StaffAction:

@@ -39,3 +39,11 @@ def mail_send_task(self: Any, parts: dict[str, Any]) -> bool:
         self.retry(exc=exc, countdown=settings.MIRSAM_MAIL_RETRY_SECONDS * 2**self.request.retries, throw=False)
         return False
     return True
+
+
+@shared_task
+def notify_job_finished_task(job_id: int) -> bool:
+    """Tell the owner of final job ``job_id`` (accounts.notifications); True if told now."""
+    from .notifications import notify_job_finished
+
+    return notify_job_finished(job_id=job_id) is not None

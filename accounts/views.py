@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, translate_url
@@ -27,7 +28,8 @@ from api.selectors import api_keys_for_user, webhook_endpoints_for_user
 from .deletion import AccountDeletionError, uploads_delete_all
 from .deletion import account_delete as account_delete_service
 from .http import AuthedRequest
-from .services import user_language_set
+from .notifications import notifications_for, notifications_mark_read, shown, unread_count
+from .services import user_language_set, user_notifications_set
 
 
 def _translate_path(path: str, language: str) -> str:
@@ -65,6 +67,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
 def account_settings(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         user_language_set(user=request.user, language=request.POST.get("language", ""))
+        user_notifications_set(user=request.user, email_job_updates=request.POST.get("email_job_updates") == "on")
         language = request.user.preferred_language
         with translation.override(language):
             messages.success(request, _("Your settings were saved."))
@@ -162,3 +165,23 @@ def uploads_delete(request: AuthedRequest) -> HttpResponse:
     return render(
         request, "accounts/uploads_delete.html", {"uploads": Upload.objects.filter(user=request.user).count()}
     )
+
+
+@login_required
+def notifications(request: AuthedRequest) -> HttpResponse:
+    """The user's notifications, newest first, ``MIRSAM_NOTIFICATIONS_PER_PAGE``
+    a page; the ones shown are marked read (they are shown as new this once)."""
+    page = Paginator(notifications_for(user=request.user), settings.MIRSAM_NOTIFICATIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    items = [shown(n) for n in page.object_list]
+    response = render(request, "accounts/notifications.html", {"page": page, "items": items})
+    notifications_mark_read(user=request.user, ids=[item.notification.pk for item in items])
+    return response
+
+
+@login_required
+def notifications_badge(request: AuthedRequest) -> HttpResponse:
+    """htmx partial: the bell's unread count (the bell is loaded after the
+    page, so cached pages stay the same for everyone)."""
+    return render(request, "accounts/partials/bell.html", {"unread": unread_count(user=request.user)})

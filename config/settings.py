@@ -276,6 +276,10 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # tried again this many times, after MIRSAM_MAIL_RETRY_SECONDS × 2ⁿ seconds.
 MIRSAM_MAIL_RETRIES = env.int("MIRSAM_MAIL_RETRIES", default=5)
 MIRSAM_MAIL_RETRY_SECONDS = env.int("MIRSAM_MAIL_RETRY_SECONDS", default=30)
+# A creator whose job card polled this recently is watching and is not e-mailed
+# when that job ends (accounts.notifications); the bell's page shows this many a page.
+MIRSAM_NOTIFY_WATCHING_SECONDS = env.int("MIRSAM_NOTIFY_WATCHING_SECONDS", default=60)
+MIRSAM_NOTIFICATIONS_PER_PAGE = env.int("MIRSAM_NOTIFICATIONS_PER_PAGE", default=20)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ar", _("Arabic"))]

@@ -27,6 +27,7 @@ from django.views.decorators.http import condition, require_GET, require_http_me
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.http import AuthedRequest
+from accounts.notifications import presence_seen
 from accounts.selectors import signup_bonus_pending
 from config import pagecache
 from config.pagecache import cached_page
@@ -690,6 +691,8 @@ def job_card(request: AuthedRequest, job_id: int) -> HttpResponse:
     whose copy is still right (``fragments.card_etag``): the browser keeps
     the copy (``no-cache``: always asking first) and htmx swaps it in."""
     job = _get_job_for_user(request, job_id)
+    if not job.is_final:
+        presence_seen(user_id=request.user.pk)  # watching: no e-mail when it ends (accounts.notifications)
     card = fragments.job_fragment(request, fragments.CARD, job, on_detail=bool(request.GET.get("detail")))
     response = HttpResponse(card)
     if job.is_final:

@@ -413,12 +413,15 @@ def _finish_locked(job: Job) -> Job:
         job.error_message = failed[0].error_message if failed else _("The job failed.")
     job.save(update_fields=["charged_credits", "finished_at", "status", "error_code", "error_message"])
     _start_waiting(job)
-    # Webhooks out: an explicit call, not a signal; imported here because the
-    # api app builds on generation, not the other way round. It queries
-    # nothing now, only after commit (api/webhooks.py).
+    # Webhooks out and the owner's notification: explicit calls, not signals;
+    # imported here because api and accounts' notifications build on
+    # generation, not the other way round. Neither queries anything now, only
+    # after commit (api/webhooks.py, accounts/notifications.py).
+    from accounts.notifications import job_finished
     from api.webhooks import job_finished_notify
 
     job_finished_notify(job=job)
+    job_finished(job=job)  # the bell and, when the owner is not watching, an e-mail
     return job
 
 

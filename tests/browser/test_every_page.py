@@ -82,6 +82,7 @@ SKIPPED = {
     "socialaccount_login_error": "allauth's failure page (401), shown after a failed Google sign-in",
     # htmx partials: fragments of the pages above, rendered inside them.
     "balance_badge": "htmx partial (the header's balance)",
+    "notifications_badge": "htmx partial (the header's bell and its unread count)",
     "checkout_status": "htmx partial polled by checkout_success",
     "studio_options": "htmx partial of the studio form",
     "reference_results": "htmx partial of the reference picker",
