@@ -23,6 +23,10 @@ class User(AbstractUser):
     # Settings → Notifications: an e-mail when a job ends while its owner is
     # not watching it (accounts.notifications); the bell shows it either way.
     email_job_updates = models.BooleanField(_("e-mail me when a job ends"), default=True)
+    # Told once when the available balance falls below this many credits
+    # (0: never); told again only after it has been back above it.
+    low_balance_threshold = models.PositiveIntegerField(_("low-balance notice below (credits)"), default=20)
+    low_balance_notified = models.BooleanField(_("low balance told"), default=False)
 
     def __str__(self) -> str:
         return self.email or self.username
@@ -130,6 +134,10 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         JOB_SUCCEEDED = "job_succeeded", _("A job finished")
         JOB_FAILED = "job_failed", _("A job failed")
+        PURCHASE = "purchase", _("A payment was received")
+        PLAN_RENEWED = "plan_renewed", _("A plan renewed")
+        RENEWAL_FAILED = "renewal_failed", _("A plan's payment failed")
+        LOW_BALANCE = "low_balance", _("The balance is low")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user")

@@ -1,5 +1,10 @@
 """What the bell tells and what is e-mailed: a job that ended (succeeded or
-failed; a job its owner canceled is not news).
+failed; a job its owner canceled is not news), a payment received (a pack, a
+plan's first payment or its renewal: the receipt, with the amount, the
+credits and the invoice), a plan's renewal payment that failed, and a balance
+that fell below the owner's ``low_balance_threshold`` (once, until it is back
+above it). Every event makes one :class:`~accounts.models.Notification` (a
+unique key) and at most one e-mail, in the owner's language.
 
 The pipeline calls :func:`job_finished` in the transaction that made a job
 final; after commit a Celery task (:func:`notify_job_finished`) makes the
@@ -25,6 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .mail import mail_queue
 from .models import Notification, Presence, User
@@ -68,11 +74,24 @@ def job_finished(*, job: Any) -> None:
     transaction.on_commit(after_commit, robust=True)
 
 
+def _notify(*, user: User, kind: str, key: str, params: dict[str, Any], email: bool) -> Notification | None:
+    """Make the notification ``key`` (``None`` if it exists: told before) and
+    e-mail it when ``email`` and the user has an address."""
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(user=user, kind=kind, key=key, params=params)
+    except IntegrityError:
+        return None
+    if email and user.email and user.is_active:
+        _email(notification, user)
+    return notification
+
+
 def notify_job_finished(*, job_id: int) -> Notification | None:
     """Make job ``job_id``'s notification and e-mail it if wanted; returns
     the notification made now, ``None`` when it existed already (the event
     was told before) or the job is not news (canceled, unfinished, or its
-    account deleted)."""
+    account deleted). Then checks the owner's balance (:func:`low_balance_check`)."""
     from generation.models import Job
 
     job = Job.objects.select_related("user", "offer").filter(pk=job_id).first()
@@ -85,16 +104,86 @@ def notify_job_finished(*, job_id: int) -> Notification | None:
         "model": getattr(offer, "name_en", "") or offer.name,
         "model_ar": getattr(offer, "name_ar", "") or "",
     }
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                user=job.user, kind=kind, key=f"job:{job.pk}:final", params=params
-            )
-    except IntegrityError:
-        return None
-    if job.user.email_job_updates and job.user.email and not is_watching(user_id=job.user_id):
-        _email(notification, job)
+    wanted = job.user.email_job_updates and not is_watching(user_id=job.user_id)
+    notification = _notify(user=job.user, kind=kind, key=f"job:{job.pk}:final", params=params, email=wanted)
+    if job.charged_credits:
+        low_balance_check(user=job.user)
     return notification
+
+
+def purchase_made(*, purchase: Any, invoice_url: str = "") -> None:
+    """Called by billing where a purchase is first recorded: after commit,
+    queue the receipt (:func:`notify_purchase`)."""
+    purchase_id = purchase.pk
+
+    def after_commit() -> None:
+        from .tasks import notify_purchase_task
+
+        notify_purchase_task.delay(purchase_id, invoice_url)
+
+    transaction.on_commit(after_commit, robust=True)
+
+
+def notify_purchase(*, purchase_id: int, invoice_url: str = "") -> Notification | None:
+    """The receipt of purchase ``purchase_id``: what was paid (minor units
+    and currency, as Stripe reported it), the credits granted, and a link to
+    Stripe's invoice when there is one (else the billing page). A plan's
+    renewal (Stripe's ``billing_reason`` ``subscription_cycle``) says so.
+    A balance back above the threshold may be told low again later."""
+    from billing.models import Purchase
+
+    purchase = Purchase.objects.select_related("user", "pack", "plan").filter(pk=purchase_id).first()
+    if purchase is None or purchase.user.deleted_at is not None:
+        return None
+    offering = purchase.pack or purchase.plan
+    renewal = purchase.billing_reason == "subscription_cycle"
+    params = {
+        "amount": purchase.amount,
+        "currency": purchase.currency,
+        "credits": purchase.credits,
+        "name": getattr(offering, "name_en", "") or (offering.name if offering else ""),
+        "name_ar": getattr(offering, "name_ar", "") or "",
+        "invoice_url": invoice_url,
+    }
+    kind = Notification.Kind.PLAN_RENEWED if renewal else Notification.Kind.PURCHASE
+    notification = _notify(
+        user=purchase.user, kind=kind, key=f"purchase:{purchase.stripe_id}", params=params, email=True
+    )
+    low_balance_check(user=purchase.user)
+    return notification
+
+
+def notify_renewal_failed(
+    *, user: User, invoice_id: str, amount: int, currency: str, invoice_url: str
+) -> Notification | None:
+    """A plan's renewal payment failed (Stripe's ``invoice.payment_failed``):
+    tell the owner, once per invoice, with Stripe's page to pay it."""
+    params = {"amount": amount, "currency": currency, "invoice_url": invoice_url}
+    return _notify(
+        user=user, kind=Notification.Kind.RENEWAL_FAILED, key=f"invoice:{invoice_id}:failed", params=params, email=True
+    )
+
+
+def low_balance_check(*, user: User) -> Notification | None:
+    """Tell ``user`` once that their available credits fell below their
+    ``low_balance_threshold`` (0: never); re-arm when they are back above it."""
+    from credits.services import wallet_for
+
+    threshold = user.low_balance_threshold
+    if not threshold:
+        return None
+    wallet = wallet_for(user)
+    available = wallet.balance - wallet.held
+    if available >= threshold:
+        User.objects.filter(pk=user.pk, low_balance_notified=True).update(low_balance_notified=False)
+        return None
+    if not User.objects.filter(pk=user.pk, low_balance_notified=False).update(low_balance_notified=True):
+        return None  # told already, and not back above since
+    stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+    params = {"available": available, "threshold": threshold}
+    return _notify(
+        user=user, kind=Notification.Kind.LOW_BALANCE, key=f"low_balance:{user.pk}:{stamp}", params=params, email=True
+    )
 
 
 @dataclass(frozen=True)
@@ -107,30 +196,72 @@ class Shown:
     url: str
 
 
+def _money(params: dict[str, Any]) -> str:
+    from billing.money import format_money
+
+    return format_money(int(params.get("amount") or 0), str(params.get("currency") or ""))
+
+
+def _named(params: dict[str, Any], key: str) -> str:
+    return str((params.get(f"{key}_ar") if translation.get_language() == "ar" else "") or params.get(key, ""))
+
+
 def shown(notification: Notification) -> Shown:
     """``notification`` in the active language: its title, a sentence and where it leads."""
-    params = notification.params
-    model = (params.get("model_ar") if translation.get_language() == "ar" else "") or params.get("model", "")
-    url = reverse("job_detail", args=[params["job_id"]]) if "job_id" in params else reverse("dashboard")
-    if notification.kind == Notification.Kind.JOB_SUCCEEDED:
-        title = _("Your creation is ready")
-        body = _("The %(model)s job you started is done. Open it to see, download or keep iterating.") % {
-            "model": model
-        }
-    else:
-        title = _("A job could not be made")
-        body = _("The %(model)s job you started failed; its credits were returned to you.") % {"model": model}
-    return Shown(notification, title, body, url)
+    params, kind = notification.params, notification.kind
+    if kind in (Notification.Kind.JOB_SUCCEEDED, Notification.Kind.JOB_FAILED):
+        url = reverse("job_detail", args=[params["job_id"]])
+        if kind == Notification.Kind.JOB_SUCCEEDED:
+            title = _("Your creation is ready")
+            body = _("The %(model)s job you started is done. Open it to see, download or keep iterating.")
+        else:
+            title = _("A job could not be made")
+            body = _("The %(model)s job you started failed; its credits were returned to you.")
+        return Shown(notification, title, body % {"model": _named(params, "model")}, url)
+    if kind in (Notification.Kind.PURCHASE, Notification.Kind.PLAN_RENEWED):
+        url = params.get("invoice_url") or reverse("billing")
+        values = {"amount": _money(params), "credits": params.get("credits", 0), "name": _named(params, "name")}
+        if kind == Notification.Kind.PLAN_RENEWED:
+            title = _("Your plan renewed")
+            body = ngettext(
+                "%(name)s renewed: %(amount)s paid, %(credits)d credit added to your balance.",
+                "%(name)s renewed: %(amount)s paid, %(credits)d credits added to your balance.",
+                values["credits"],
+            )
+        else:
+            title = _("Payment received")
+            body = ngettext(
+                "Thank you: %(amount)s paid for %(name)s, %(credits)d credit added to your balance.",
+                "Thank you: %(amount)s paid for %(name)s, %(credits)d credits added to your balance.",
+                values["credits"],
+            )
+        return Shown(notification, title, body % values, url)
+    if kind == Notification.Kind.RENEWAL_FAILED:
+        url = params.get("invoice_url") or reverse("billing")
+        body = _(
+            "We could not take %(amount)s for your plan. "
+            "Pay the invoice or update your card to keep its credits coming."
+        ) % {"amount": _money(params)}
+        return Shown(notification, _("Your plan's payment failed"), body, url)
+    available, threshold = int(params.get("available", 0)), int(params.get("threshold", 0))
+    body = ngettext(
+        "You have %(available)d credit left to spend, below the %(threshold)d you asked to be told about.",
+        "You have %(available)d credits left to spend, below the %(threshold)d you asked to be told about.",
+        available,
+    ) % {"available": available, "threshold": threshold}
+    return Shown(notification, _("Your balance is low"), body, reverse("pricing"))
 
 
-def _email(notification: Notification, job: Any) -> None:
-    user: User = job.user
+def _email(notification: Notification, user: User) -> None:
     with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
         item = shown(notification)
+        url = item.url if item.url.startswith("http") else settings.MIRSAM_SITE_URL + item.url
+        job_mail = notification.kind in (Notification.Kind.JOB_SUCCEEDED, Notification.Kind.JOB_FAILED)
         context = {
             "title": item.title,
             "body": item.body,
-            "url": settings.MIRSAM_SITE_URL + item.url,
+            "url": url,
+            "job_mail": job_mail,
             "settings_url": settings.MIRSAM_SITE_URL + reverse("account_settings") + "#notifications",
         }
         subject = f"{_('Mirsam')} · {item.title}"

@@ -62,11 +62,21 @@ def user_language_set(*, user: User, language: str) -> None:
         user.save(update_fields=["preferred_language"])
 
 
-def user_notifications_set(*, user: User, email_job_updates: bool) -> None:
-    """Whether the user is e-mailed when a job of theirs ends (Settings)."""
+def user_notifications_set(*, user: User, email_job_updates: bool, low_balance_threshold: int | None = None) -> None:
+    """Settings → Notifications: whether the user is e-mailed when a job of
+    theirs ends, and below how many available credits they are told their
+    balance is low (0: never; ``None`` leaves it; at most 1,000,000)."""
+    fields = []
     if user.email_job_updates != email_job_updates:
         user.email_job_updates = email_job_updates
-        user.save(update_fields=["email_job_updates"])
+        fields.append("email_job_updates")
+    if low_balance_threshold is not None:
+        threshold = max(0, min(low_balance_threshold, 1_000_000))
+        if threshold != user.low_balance_threshold:
+            user.low_balance_threshold, user.low_balance_notified = threshold, False
+            fields += ["low_balance_threshold", "low_balance_notified"]
+    if fields:
+        user.save(update_fields=fields)
 
 
 def staff_action_record(

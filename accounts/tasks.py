@@ -47,3 +47,11 @@ def notify_job_finished_task(job_id: int) -> bool:
     from .notifications import notify_job_finished
 
     return notify_job_finished(job_id=job_id) is not None
+
+
+@shared_task
+def notify_purchase_task(purchase_id: int, invoice_url: str = "") -> bool:
+    """The receipt of purchase ``purchase_id`` (accounts.notifications); True if told now."""
+    from .notifications import notify_purchase
+
+    return notify_purchase(purchase_id=purchase_id, invoice_url=invoice_url) is not None

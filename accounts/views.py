@@ -67,7 +67,12 @@ def language_set(request: HttpRequest) -> HttpResponse:
 def account_settings(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         user_language_set(user=request.user, language=request.POST.get("language", ""))
-        user_notifications_set(user=request.user, email_job_updates=request.POST.get("email_job_updates") == "on")
+        threshold = request.POST.get("low_balance_threshold", "").strip()
+        user_notifications_set(
+            user=request.user,
+            email_job_updates=request.POST.get("email_job_updates") == "on",
+            low_balance_threshold=int(threshold) if threshold.isdigit() else None,
+        )
         language = request.user.preferred_language
         with translation.override(language):
             messages.success(request, _("Your settings were saved."))

@@ -51,6 +51,11 @@ def grant_paid_invoice(sender: Any, event: Any, **kwargs: Any) -> None:
     services.purchase_from_invoice(invoice=_object(event))
 
 
+@webhook_receiver("invoice.payment_failed")
+def tell_failed_renewal(sender: Any, event: Any, **kwargs: Any) -> None:
+    services.renewal_payment_failed(invoice=_object(event))
+
+
 @webhook_receiver("charge.refunded")
 def revoke_refunded_charge(sender: Any, event: Any, **kwargs: Any) -> None:
     services.revoke_for_refund(charge=_object(event))

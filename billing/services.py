@@ -189,6 +189,7 @@ def _grant(
     subscription_id: str = "",
     billing_reason: str = "",
     expires_at: datetime | None = None,
+    invoice_url: str = "",
 ) -> Purchase:
     offering = pack or plan
     with transaction.atomic():
@@ -224,6 +225,9 @@ def _grant(
             _reversals_apply(purchase)
             pk = purchase.pk
             transaction.on_commit(lambda: _fee_task().delay(pk))
+            from accounts.notifications import purchase_made
+
+            purchase_made(purchase=purchase, invoice_url=invoice_url)  # the receipt, after commit
         return purchase
 
 
@@ -428,6 +432,7 @@ def purchase_from_invoice(*, invoice: Any) -> Purchase | None:
         subscription_id=subscription_id,
         billing_reason=reason,
         expires_at=_plan_credits_expire(invoice, plan),
+        invoice_url=_get(invoice, "hosted_invoice_url") or "",
     )
 
 
@@ -922,3 +927,28 @@ def offering_sync_to_stripe(*, offering: CreditPack | Plan) -> str:
 def offering_sync_failed(*, offering: CreditPack | Plan, error: str) -> None:
     """Note on the row why the last push to Stripe failed (staff see it)."""
     type(offering).objects.filter(pk=offering.pk).update(stripe_sync_error=error[:255])
+
+
+def renewal_payment_failed(*, invoice: Any) -> None:
+    """A subscription's invoice could not be paid (Stripe's
+    ``invoice.payment_failed``): tell its owner, once per invoice, with
+    Stripe's hosted page to pay it. Nothing is granted or taken."""
+    from djstripe.models import Customer
+
+    from accounts.notifications import notify_renewal_failed
+
+    metadata = _get(invoice, "parent", "subscription_details", "metadata") or {}
+    user = _user(_get(metadata, METADATA_USER))
+    if user is None:
+        customer = Customer.objects.filter(id=_get(invoice, "customer")).select_related("subscriber").first()
+        user = customer.subscriber if customer else None
+    if user is None:
+        log.warning("failed invoice %s names no Mirsam user", _get(invoice, "id"))
+        return
+    notify_renewal_failed(
+        user=user,
+        invoice_id=str(_get(invoice, "id")),
+        amount=int(_get(invoice, "amount_due") or 0),
+        currency=str(_get(invoice, "currency") or ""),
+        invoice_url=str(_get(invoice, "hosted_invoice_url") or ""),
+    )

@@ -122,3 +122,82 @@ def test_the_bell_counts_the_owners_unread_and_the_page_marks_them_read(
 def test_the_bell_and_its_page_need_a_signed_in_user(client):
     for name in ("notifications", "notifications_badge"):
         assert client.get(reverse(name)).status_code == 302
+
+
+# --- payments (through the Stripe stand-in and dj-stripe's real webhook endpoint) ---------
+
+
+def _paid_session(stripe_env, user, offering):
+    from billing.services import checkout_start
+
+    checkout_start(user=user, offering=offering, success_url="https://m.test/ok", cancel_url="https://m.test/no")
+    return stripe_env.complete_session(stripe_env.of_type("checkout.session")[-1]["id"], paid=True)
+
+
+def test_a_pack_purchase_sends_one_receipt_with_amount_credits_and_a_link(
+    alice, pack, stripe_env, post_event, django_capture_on_commit_callbacks
+):
+    event = stripe_env.event("checkout.session.completed", _paid_session(stripe_env, alice, pack))
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(event)
+        post_event(event)  # a second delivery of the same event
+    [notification] = Notification.objects.filter(user=alice, kind=Notification.Kind.PURCHASE)
+    [message] = [m for m in mail.outbox if "Payment received" in m.subject]
+    assert "100 credits" in message.body and "5.00" in message.body
+    assert reverse("billing") in message.body  # no Stripe invoice for a one-time checkout here: the billing page
+    assert notification.emailed_at is not None
+
+
+def test_a_plan_renewal_and_a_failed_renewal_are_told_with_stripes_invoice_page(
+    alice, plan, stripe_env, post_event, django_capture_on_commit_callbacks
+):
+    session = _paid_session(stripe_env, alice, plan)
+    sub = stripe_env.get(session["subscription"])
+    period_end = sub["items"]["data"][0]["current_period_end"]
+    renewal = stripe_env.pay_invoice(sub["id"], period_start=period_end, period_end=period_end + 30 * 86400)
+    renewal["billing_reason"] = "subscription_cycle"
+    renewal["hosted_invoice_url"] = "https://invoice.stripe.test/i/renewal"
+    unpaid = stripe_env.pay_invoice(sub["id"], paid=False)
+    unpaid["hosted_invoice_url"] = "https://invoice.stripe.test/i/unpaid"
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(stripe_env.event("invoice.paid", renewal))
+        post_event(stripe_env.event("invoice.payment_failed", unpaid))
+        post_event(stripe_env.event("invoice.payment_failed", unpaid))  # told once
+    assert Notification.objects.filter(user=alice, kind=Notification.Kind.PLAN_RENEWED).count() == 1
+    assert Notification.objects.filter(user=alice, kind=Notification.Kind.RENEWAL_FAILED).count() == 1
+    renewed = next(m for m in mail.outbox if "plan renewed" in m.subject)
+    failed = next(m for m in mail.outbox if "payment failed" in m.subject)
+    assert "https://invoice.stripe.test/i/renewal" in renewed.body
+    assert "https://invoice.stripe.test/i/unpaid" in failed.body
+
+
+def test_a_low_balance_is_told_once_until_it_is_back_above_the_threshold(
+    alice, demo_offer, django_capture_on_commit_callbacks
+):
+    from credits.services import credits_grant, wallet_for
+
+    alice.low_balance_threshold = 200  # alice has 100 available
+    alice.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = notifications.low_balance_check(user=alice)
+    assert first is not None and len(mail.outbox) == 1
+    assert "100 credits left" in mail.outbox[0].body
+    assert notifications.low_balance_check(user=alice) is None  # once
+    credits_grant(user=alice, amount=150, idempotency_key="t:top-up", reason="top up")
+    assert wallet_for(alice).balance == 250
+    alice.refresh_from_db()
+    assert notifications.low_balance_check(user=alice) is None  # back above: re-armed
+    alice.refresh_from_db()
+    assert not alice.low_balance_notified
+    alice.low_balance_threshold = 0
+    alice.save()
+    assert notifications.low_balance_check(user=alice) is None  # 0: never
+
+
+def test_the_settings_page_sets_the_threshold(alice, alice_client):
+    alice_client.post(reverse("account_settings"), {"language": "en", "low_balance_threshold": "35"})
+    alice.refresh_from_db()
+    assert alice.low_balance_threshold == 35
+    alice_client.post(reverse("account_settings"), {"language": "en", "low_balance_threshold": "-4"})
+    alice.refresh_from_db()
+    assert alice.low_balance_threshold == 35  # not a number we take: left as it was
