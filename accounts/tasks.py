@@ -39,3 +39,19 @@ def mail_send_task(self: Any, parts: dict[str, Any]) -> bool:
         self.retry(exc=exc, countdown=settings.MIRSAM_MAIL_RETRY_SECONDS * 2**self.request.retries, throw=False)
         return False
     return True
+
+
+@shared_task
+def data_export_build_task(export_id: int) -> None:
+    """Build a requested export of a user's data (accounts.export.export_build)."""
+    from .export import export_build
+
+    export_build(export_id=export_id)
+
+
+@shared_task
+def exports_purge_task() -> int:
+    """Delete expired exports of users' data (accounts.export.exports_purge), on beat."""
+    from .export import exports_purge
+
+    return exports_purge()
