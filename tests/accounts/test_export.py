@@ -26,6 +26,7 @@ from accounts.export import ExportRefused, export_request, exports_purge
 from accounts.models import DataExport
 from billing.models import CreditPack, Purchase, PurchaseKind
 from generation.models import Asset, Job, JobStatus
+from tests.test_storage_s3 import moto_endpoint, s3  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -277,3 +278,45 @@ def test_memory_stays_bounded_exporting_300_results(alice, demo_offer, django_ca
     assert rss < 24 * MB, f"peak RSS rose {rss / MB:.1f} MB while exporting {total / MB:.0f} MB"
     archive = _zip(export)
     assert len([n for n in archive.namelist() if n.startswith("results/")]) == len(jobs)
+
+
+def test_a_file_missing_mid_archive_fails_the_export_and_leaves_no_partial_zip(
+    alice, demo_offer, django_capture_on_commit_callbacks
+):
+    first = _job(alice, demo_offer, "first", data=b"a" * 300 * KB)
+    second = _job(alice, demo_offer, "second")
+    default_storage.delete(second.assets.get().file.name)  # gone from storage after the first was written
+
+    export = _export(alice, django_capture_on_commit_callbacks)
+
+    assert export.status == DataExport.Status.FAILED and "FileNotFoundError" in export.error
+    assert not export.file
+    _dirs, files = default_storage.listdir(f"exports/{alice.pk}")
+    assert files == []
+    assert first.assets.exists()
+
+
+def test_on_s3_the_zip_is_uploaded_and_the_download_redirects_to_a_signed_url(
+    s3,  # noqa: F811  (the fixture imported above)
+    alice,
+    alice_client,
+    demo_offer,
+    django_capture_on_commit_callbacks,
+):
+    job = _job(alice, demo_offer, "on s3", data=b"s3-bytes" * 1000)
+
+    export = _export(alice, django_capture_on_commit_callbacks)
+
+    assert export.status == DataExport.Status.READY
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket)["Contents"]}
+    assert export.file.name in keys
+    body = s3.get_object(Bucket=s3.bucket, Key=export.file.name)["Body"].read()
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    assert archive.read(f"results/{job.pk}-1-on-s3.png") == b"s3-bytes" * 1000
+    response = alice_client.get(reverse("data_export_download", args=[export.pk]))
+    assert response.status_code == 302
+    assert "X-Amz-Signature=" in response["Location"] and "attachment" in response["Location"]
+    with django_capture_on_commit_callbacks(execute=True):
+        account_delete(user=alice)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket).get("Contents", [])}
+    assert export.file.name not in keys
