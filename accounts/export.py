@@ -42,7 +42,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -86,9 +86,14 @@ def export_request(*, user: User) -> DataExport:
 
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
+        refused = _("An export of your data is being prepared already. Please wait until it is ready.")
         if DataExport.objects.filter(user=user, status=DataExport.Status.PENDING).exists():
-            raise ExportRefused(_("An export of your data is being prepared already. Please wait until it is ready."))
-        export = DataExport.objects.create(user=user)
+            raise ExportRefused(refused)
+        try:
+            with transaction.atomic():  # a savepoint: the constraint, should the lock ever be bypassed
+                export = DataExport.objects.create(user=user)
+        except IntegrityError:
+            raise ExportRefused(refused) from None
         export_id = export.pk
         transaction.on_commit(lambda: data_export_build_task.delay(export_id))
     log.info("user %s asked for an export of their data (export %s)", user.pk, export.pk)
