@@ -24,7 +24,7 @@ from credits.services import CreditsError
 
 from .deletion import AccountDeletionError, account_delete
 from .http import AuthedRequest
-from .models import CreditAdjustment, StaffAction, User
+from .models import CreditAdjustment, DataExport, StaffAction, User
 from .services import (
     AdjustmentRefused,
     adjustment_allowance,
@@ -416,3 +416,20 @@ class CreditAdjustmentAdmin(admin.ModelAdmin[CreditAdjustment]):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/accounts/creditadjustment/decide.html", context)
+
+
+@admin.register(DataExport)
+class DataExportAdmin(admin.ModelAdmin):
+    """Users' data exports, to read (why one failed): made and deleted by
+    ``accounts.export`` only, never edited here."""
+
+    list_display = ["id", "user", "status", "size_bytes", "created_at", "finished_at", "expires_at"]
+    list_filter = ["status"]
+    search_fields = ["user__email"]
+    readonly_fields = ["user", "status", "file", "size_bytes", "error", "created_at", "finished_at", "expires_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DataExport | None = None) -> bool:
+        return False

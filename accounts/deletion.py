@@ -1,7 +1,7 @@
 """Deleting an account (issue 19): what goes, what stays and why.
 
 Goes: every file the user has in storage (uploads, results and their
-posters), the rows that point at them (uploads, assets, job inputs, showcase
+posters, exports of their data), the rows that point at them (uploads, assets, job inputs, showcase
 picks of their results), projects, API keys, allauth e-mail addresses and
 second factors, sessions, the prompts and provider payloads of their jobs,
 and any other row that belongs to the user through a foreign key with
@@ -36,7 +36,7 @@ from django.db.models import ForeignObjectRel
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import StaffAction, User
+from .models import DataExport, StaffAction, User
 from .services import staff_action_record
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ def _delete_locked(user: User) -> dict[str, int]:
     for asset in Asset.objects.filter(user=user).only("file", "poster"):
         names += [f.name for f in (asset.file, asset.poster) if f.name]
     names += [name for name in Upload.objects.filter(user=user).values_list("file", flat=True) if name]
+    names += [name for name in DataExport.objects.filter(user=user).values_list("file", flat=True) if name]
     counts["files"] = len(names)
 
     job_ids = Job.objects.filter(user=user).values("pk")

@@ -171,3 +171,46 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.seen_at:%H:%M:%S}"
+
+
+def data_export_upload_to(instance: DataExport, filename: str) -> str:
+    """``exports/<user id>/<filename>``: the builder names the file itself
+    (``accounts.export``), unique per export."""
+    return f"exports/{instance.user_id}/{filename}"
+
+
+class DataExport(models.Model):
+    """One "Export my data" ZIP (``accounts.export``): built by a Celery task
+    into the default storage, downloadable by its owner until ``expires_at``
+    (``MIRSAM_EXPORT_HOURS`` after it was ready), then deleted by the beat
+    task ``accounts.tasks.exports_purge_task``. At most one per user is
+    pending at a time (a partial unique constraint)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("In progress")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports", verbose_name=_("user")
+    )
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(_("file"), upload_to=data_export_upload_to, max_length=255, blank=True)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("data export")
+        verbose_name_plural = _("data exports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(status="pending"), name="one_pending_export_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.user_id} ({self.status})"

@@ -55,3 +55,19 @@ def notify_purchase_task(purchase_id: int, invoice_url: str = "") -> bool:
     from .notifications import notify_purchase
 
     return notify_purchase(purchase_id=purchase_id, invoice_url=invoice_url) is not None
+
+
+@shared_task
+def data_export_build_task(export_id: int) -> None:
+    """Build a requested export of a user's data (accounts.export.export_build)."""
+    from .export import export_build
+
+    export_build(export_id=export_id)
+
+
+@shared_task
+def exports_purge_task() -> int:
+    """Delete expired exports of users' data (accounts.export.exports_purge), on beat."""
+    from .export import exports_purge
+
+    return exports_purge()

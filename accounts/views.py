@@ -13,20 +13,22 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, translate_url
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language_from_path, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from api.models import Scope
 from api.selectors import api_keys_for_user, webhook_endpoints_for_user
 
 from .deletion import AccountDeletionError, uploads_delete_all
 from .deletion import account_delete as account_delete_service
+from .export import ExportRefused, export_is_expired, export_latest, export_request
 from .http import AuthedRequest
 from .notifications import notifications_for, notifications_mark_read, shown, unread_count
 from .services import user_language_set, user_notifications_set
@@ -88,6 +90,7 @@ def account_settings(request: AuthedRequest) -> HttpResponse:
             "api_scopes": Scope.choices,
             "webhook_endpoints": webhook_endpoints_for_user(user=request.user),
             "webhook_limit": settings.MIRSAM_WEBHOOK_MAX_ENDPOINTS,
+            **_export_context(request),
         },
     )
 
@@ -190,3 +193,58 @@ def notifications_badge(request: AuthedRequest) -> HttpResponse:
     """htmx partial: the bell's unread count (the bell is loaded after the
     page, so cached pages stay the same for everyone)."""
     return render(request, "accounts/partials/bell.html", {"unread": unread_count(user=request.user)})
+
+
+def _export_context(request: AuthedRequest) -> dict[str, object]:
+    """The "Your data" export panel: the newest export and whether its link ran out."""
+    export = export_latest(user=request.user)
+    return {
+        "data_export": export,
+        "data_export_expired": export is not None and export_is_expired(export),
+        "export_hours": settings.MIRSAM_EXPORT_HOURS,
+    }
+
+
+@login_required
+@require_POST
+def data_export_request(request: AuthedRequest) -> HttpResponse:
+    """Start an export of the user's own data (refused while one is in progress)."""
+    try:
+        export_request(user=request.user)
+    except ExportRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your export is being prepared. We will e-mail you a link when it is ready."))
+    return redirect(reverse("account_settings") + "#your-data")
+
+
+@login_required
+@require_GET
+def data_export_status(request: AuthedRequest) -> HttpResponse:
+    """The export panel alone, polled by htmx while an export is in progress."""
+    return render(request, "accounts/partials/export.html", _export_context(request))
+
+
+@login_required
+@require_GET
+def data_export_download(request: AuthedRequest, export_id: int) -> HttpResponseBase:
+    """The ZIP of one of the user's own ready exports (another user's, or one
+    not ready, is 404). After ``expires_at``, or when its file is gone, a page
+    says so (410) and offers a new export. Served as results are
+    (``generation.files.serve``: streamed locally, a signed redirect on S3)."""
+    from generation.files import serve
+
+    from .models import DataExport
+
+    export = get_object_or_404(DataExport, pk=export_id, user=request.user)
+    if export.status != DataExport.Status.READY or not export.file:
+        raise Http404
+    if export_is_expired(export) or not export.file.storage.exists(export.file.name or ""):
+        return render(
+            request,
+            "accounts/export_expired.html",
+            {"data_export": export, "export_hours": settings.MIRSAM_EXPORT_HOURS},
+            status=410,
+        )
+    filename = f"mirsam-data-{timezone.localtime(export.finished_at):%Y-%m-%d}.zip"
+    return serve(request, export.file, "application/zip", filename, attachment=True, cache_control="private, no-store")

@@ -462,6 +462,13 @@ CELERY_BEAT_SCHEDULE["purge-api-idempotency"] = {
     "task": "api.tasks.idempotency_purge_task",
     "schedule": 3600.0,
 }
+# Export my data (accounts/export.py): the ZIP's download link lasts this many
+# hours, then the beat task below deletes it (checking every interval).
+MIRSAM_EXPORT_HOURS = env.int("MIRSAM_EXPORT_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
+    "task": "accounts.tasks.exports_purge_task",
+    "schedule": env.float("MIRSAM_EXPORT_PURGE_INTERVAL_SECONDS", default=3600.0),
+}
 CELERY_BEAT_SCHEDULE["reconcile-stripe-checkouts"] = {
     "task": "billing.tasks.reconcile_checkouts_task",
     "schedule": env.float("MIRSAM_STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600.0),

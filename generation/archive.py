@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.text import slugify
 from zipstream import ZIP_STORED, ZipStream
@@ -34,10 +35,11 @@ def entry_name(job: Job, asset: Asset) -> str:
     return f"{job.pk}-{asset.index + 1}-{slug}{suffix}"
 
 
-def _chunks(asset: Asset) -> Iterator[bytes]:
-    """``asset``'s file, :data:`CHUNK` bytes at a time, opened only when the
-    archive reaches it and closed after."""
-    with asset.file.storage.open(asset.file.name or "", "rb") as f:
+def field_chunks(field: FieldFile) -> Iterator[bytes]:
+    """A stored file (an asset's file or poster, any ``FileField``),
+    :data:`CHUNK` bytes at a time, opened only when the archive reaches it
+    and closed after."""
+    with field.storage.open(field.name or "", "rb") as f:
         while True:
             data = f.read(CHUNK)
             if not data:
@@ -63,7 +65,7 @@ def zip_stream(entries: list[tuple[str, Asset]]) -> ZipStream:
     they are made."""
     archive = ZipStream(compress_type=ZIP_STORED)
     for name, asset in entries:
-        archive.add(_chunks(asset), name)
+        archive.add(field_chunks(asset.file), name)
     return archive
 
 

@@ -48,13 +48,15 @@ def serve(
     filename: str,
     *,
     downloadable: bool = True,
+    attachment: bool = False,
     cache_control: str = "private, max-age=3600",
 ) -> HttpResponseBase:
     """``field``'s file as ``content_type``; ``?download=1`` makes it an
-    attachment named ``filename`` (when ``downloadable``). A satisfiable
+    attachment named ``filename`` (when ``downloadable``; always when
+    ``attachment``). A satisfiable
     ``Range`` gets 206 with that span, an unsatisfiable one 416; the whole
     file otherwise (200). ``cache_control`` is sent on local files."""
-    download = downloadable and bool(request.GET.get("download"))
+    download = attachment or (downloadable and bool(request.GET.get("download")))
     if not isinstance(field.storage, FileSystemStorage):
         # S3: a short-lived signed URL; a download asks S3 to send it as an attachment.
         params = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if download else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.conf import settings as django_settings
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
+from accounts.models import DataExport
 from billing.models import CreditPack, Purchase, PurchaseKind
 from generation import selectors, services
 from generation.models import Asset, Job, JobStatus, Project
@@ -66,6 +68,7 @@ SKIPPED = {
     "api_webhook_create": "POST only (the account page's webhooks form; answers with the signing secret)",
     "api_webhook_test": "POST only (an endpoint page's test event button)",
     "api_webhook_enable": "POST only (a turned-off endpoint's turn back on button)",
+    "data_export_request": "POST only (Settings' Export my data button)",
     # Files: images, videos, sounds and CSV, not HTML.
     "asset_file": "a result's file",
     "asset_poster": "a video result's poster image",
@@ -74,6 +77,7 @@ SKIPPED = {
     "upload_file": "an upload's file",
     "voice_sample": "an MP3 sample of a voice",
     "staff_export": "a CSV download",
+    "data_export_download": "a ZIP download (its expired page, 410: tests/accounts/test_export.py)",
     "mfa_download_recovery_codes": "a text file of recovery codes",
     # Sign in with Google (tests/accounts/test_google.py): off here, so 404; a redirect to Google when on.
     "google_login": "POST starts the redirect to Google (off here: 404)",
@@ -88,6 +92,7 @@ SKIPPED = {
     "reference_results": "htmx partial of the reference picker",
     "avatar_price": "htmx partial of the avatar form",
     "job_card": "htmx partial (a job card, shown on the studio pages)",
+    "data_export_status": "htmx partial polled by account_settings while an export is made",
 }
 #: The Django admin's own screens (staff tooling in Django's translations)
 #: are skipped but for its index, our operator dashboard; our admin money
@@ -365,6 +370,16 @@ def _world() -> World:
     # A project whose budget its image used up: the library's and studio's budget warnings show.
     project = Project.objects.create(user=user, name="Summer campaign", budget_credits=jobs["image"].charged_credits)
     Job.objects.filter(pk=jobs["image"].pk).update(project=project, favourite=True)
+    # A ready export of their data: Settings shows its download link, size and expiry.
+    now = timezone.now()
+    DataExport.objects.create(
+        user=user,
+        status=DataExport.Status.READY,
+        file=f"exports/{user.pk}/mirsam-data-every-page.zip",
+        size_bytes=48_213_776,
+        finished_at=now,
+        expires_at=now + timedelta(hours=24),
+    )
     staff = with_totp(UserFactory(email="every-page-staff@example.com", is_staff=True, is_superuser=True))
     RecoveryCodes.activate(staff)
     return World(
