@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import Notification
 from billing.models import CreditPack, Purchase, PurchaseKind, Revocation, RevocationKind
 from credits.models import EntryKind, LedgerEntry, Wallet
 from credits.services import credits_grant
@@ -217,6 +218,10 @@ def make_history(alice, offers, presets, demo_offer, django_capture_on_commit_ca
             _uploads(alice, 30)
             _webhooks(alice, job, endpoints=4, deliveries=50)
             _webhooks(alice, job, endpoints=0, deliveries=60, to=endpoint)
+            Notification.objects.bulk_create(
+                Notification(user=alice, kind="job_succeeded", key=f"q:{i}", params={"job_id": job.pk})
+                for i in range(80)
+            )
 
         return {"job": job, "avatar_job": small[-1], "grow": grow, "endpoint": endpoint}
 
@@ -261,6 +266,8 @@ PAGES = [
     ("credit history", lambda h: reverse("credit_history"), {}, JobStatus.SUCCEEDED, []),
     ("credit history page 2", lambda h: reverse("credit_history") + "?page=2", {}, JobStatus.SUCCEEDED, []),
     ("balance badge", lambda h: reverse("balance_badge"), HX, JobStatus.SUCCEEDED, []),
+    ("notifications bell", lambda h: reverse("notifications_badge"), HX, JobStatus.SUCCEEDED, []),
+    ("notifications", lambda h: reverse("notifications"), {}, JobStatus.SUCCEEDED, []),
     ("billing", lambda h: reverse("billing"), {}, JobStatus.SUCCEEDED, []),
     ("pricing", lambda h: reverse("pricing"), {}, JobStatus.SUCCEEDED, []),
     ("job detail", lambda h: reverse("job_detail", args=[h["job"].pk]), {}, JobStatus.SUCCEEDED, []),
