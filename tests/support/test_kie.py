@@ -59,8 +59,9 @@ def test_a_market_task_is_created_polled_and_its_png_downloaded(fake):
 
     assert download.content_type == "image/png"
     assert download.file.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert [c["op"] for c in fake.calls] == ["create", "poll", "download"]
-    assert all(c["task"] == task_id and c["recv"] <= c["sent"] for c in fake.calls)
+    calls = fake.calls_settled(3)
+    assert [c["op"] for c in calls] == ["create", "poll", "download"]
+    assert all(c["task"] == task_id and c["recv"] <= c["sent"] for c in calls)
     assert fake.tasks[task_id].prompt == "a red fox"
 
 

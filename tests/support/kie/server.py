@@ -245,6 +245,17 @@ class KieFake:
             if self._log is not None:
                 self._log.write(json.dumps(line) + "\n")
 
+    def calls_settled(self, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+        """The calls log once it has ``count`` lines: a line is written after
+        its answer was sent (it records when), so a client that has read the
+        answer may look before the server thread wrote it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if len(self.calls) >= count or time.monotonic() > deadline:
+                    return list(self.calls)
+            time.sleep(0.01)
+
     def calls_of(self, op: str) -> list[dict[str, Any]]:
         """The lines of the calls log whose ``op`` is ``op``, in order."""
         with self.lock:
