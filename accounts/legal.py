@@ -43,6 +43,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
             "list_separator": pgettext("between the items of a list", ", "),
             "upload_days": settings.MIRSAM_UPLOAD_RETENTION_DAYS,
             "call_days": settings.PROVIDER_CALL_RETENTION_DAYS,
+            "export_hours": settings.MIRSAM_EXPORT_HOURS,
             "consent_version": consent.CURRENT_VERSION,
             "consent_text": consent.current_wording(),
         },

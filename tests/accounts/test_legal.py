@@ -73,6 +73,7 @@ def test_privacy_policy_states_the_facts_from_settings_and_the_catalogue(client:
     assert "Uploads: 3 days." in html
     assert "45 days" in html
     assert "dpo@example.com" in html
+    assert "whose link works for 24 hours" in html  # MIRSAM_EXPORT_HOURS
     assert consent.CURRENT_VERSION in html
     with translation.override("en"):
         assert str(consent.current_wording()) in html
