@@ -90,6 +90,12 @@ def account_delete(*, user: User, actor: User | None = None, reason: str = "") -
     # An HTTP call, before the transaction: if Stripe refuses, nothing is deleted.
     subscriptions = _subscriptions_cancel(user)
     with transaction.atomic():
+        # The wallet first, then the user: job_submit takes the wallet's lock
+        # and then inserts the job, whose foreign key share-locks the user
+        # row; the other order deadlocks with it (seen on PostgreSQL).
+        from credits.models import Wallet
+
+        Wallet.objects.select_for_update().filter(user_id=user.pk).first()
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.deleted_at is not None:
             return False
