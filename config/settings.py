@@ -614,6 +614,11 @@ KIE_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("KIE_RATE_LIMIT_MAX_WAIT_SECONDS", d
 MIRSAM_REDIS_URL = env.str(
     "MIRSAM_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
+# Push (generation/push.py): where pages open their event stream, a path served by
+# the ASGI process; empty = the cards poll. Needs Redis, so off without one.
+MIRSAM_PUSH_URL = env.str("MIRSAM_PUSH_URL", default="/events/" if MIRSAM_REDIS_URL else "")
+MIRSAM_PUSH_HEARTBEAT_SECONDS = env.float("MIRSAM_PUSH_HEARTBEAT_SECONDS", default=15.0)
+MIRSAM_PUSH_STREAM_SECONDS = env.float("MIRSAM_PUSH_STREAM_SECONDS", default=300.0)
 PROVIDER_LOG_BODY_CHARS = env.int("PROVIDER_LOG_BODY_CHARS", default=4000)
 # About three calls per job, each up to twice PROVIDER_LOG_BODY_CHARS: kept for
 # support and disputes, then deleted by beat (0 = keep forever).

@@ -10,6 +10,7 @@ from api.v1 import api as api_v1
 from billing.webhooks import stripe_webhook
 from config import health
 from config.pagecache import cached_page
+from generation import push
 from generation.callbacks import provider_callback
 from generation.versions import LANDING
 from generation.views import landing
@@ -28,6 +29,7 @@ urlpatterns = [
     re_path(r"^readyz/?$", health.readyz, name="readyz"),
     # Not translated: providers and the language switcher post here.
     path("callbacks/<str:token>/", provider_callback, name="provider_callback"),
+    path("events/", push.events, name="push_events"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Stripe posts webhook events to djstripe:djstripe_webhook_by_uuid here.
     # dj-stripe's webhook route, answered by our signature check first (billing/webhooks.py).

@@ -235,6 +235,20 @@ class Job(Stamped):
         return range(self.outputs)
 
     @property
+    def slots_left(self) -> range:
+        """One slot per output not delivered yet: a running job's card shows
+        the results its tasks delivered and placeholders for the rest."""
+        return range(max(0, self.outputs - len(self.assets.all())))
+
+    @property
+    def version_us(self) -> int:
+        """``updated_at`` in whole microseconds since the Unix epoch: what a
+        push event's ``at`` is compared with (generation/push.py)."""
+        from .push import micros  # push builds on the models
+
+        return micros(self.updated_at)
+
+    @property
     def credits_returned(self) -> int:
         return self.price_credits - self.charged_credits if self.is_final else 0
 

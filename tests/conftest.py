@@ -6,6 +6,8 @@ import os
 import uuid
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import translation
 
@@ -16,6 +18,10 @@ from tests.support.worker import worker as celery_worker
 from tests.support.worker import worker_env
 
 pytest_plugins = ["tests.billing.fixtures"]
+
+# Read before _test_settings blanks it for every test: the Redis the deployment
+# would share (CI: the broker's), else the local default one.
+REDIS_URL = django_settings.MIRSAM_REDIS_URL or "redis://127.0.0.1:6379/0"
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -49,6 +55,7 @@ def _test_settings(settings, tmp_path):
     caches["fragments"].clear()
     caches["pages"].clear()
     settings.MIRSAM_REDIS_URL = ""
+    settings.MIRSAM_PUSH_URL = ""  # push needs Redis; tests of it (tests/generation/test_push.py) turn it on
     ratelimit.reset_local()
     # A request to an /ar/ page leaves Arabic active in this thread; start each
     # test in English so reverse() gives unprefixed URLs.
@@ -137,3 +144,19 @@ def staff_client(staff):
     client = Client()
     client.force_login(staff)
     return client
+
+
+@pytest.fixture
+def push_on(settings):
+    """Push (generation/push.py) on, against the real Redis: streams end after
+    2 s, with heartbeats every 0.2 s. Fails under CI=true without Redis."""
+    try:
+        reachable = bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        reachable = False
+    need(reachable, f"Redis at {REDIS_URL} is not reachable")
+    settings.MIRSAM_REDIS_URL = REDIS_URL
+    settings.MIRSAM_PUSH_URL = "/events/"
+    settings.MIRSAM_PUSH_HEARTBEAT_SECONDS = 0.2
+    settings.MIRSAM_PUSH_STREAM_SECONDS = 2.0
+    return settings

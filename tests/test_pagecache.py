@@ -72,7 +72,7 @@ def test_a_page_is_rendered_again_for_every_change_a_reader_could_see(
     newer = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "a blue harbour", "outputs": 1})
     for name in ("dashboard", "image", "creations"):
         assert "a blue harbour" in _page(alice_client, name)
-    assert 'hx-trigger="every 2s"' in _page(alice_client, "image"), "the new job's card polls"
+    assert 'hx-trigger="every 2s, mirsam:job"' in _page(alice_client, "image"), "the new job's card polls"
 
     services.job_mark_processing(job_id=newer.pk)
     assert "Creating your image" in _page(alice_client, "image")

@@ -36,6 +36,7 @@ from credits.services import credits_capture
 from providers.base import Adapter, Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState
 from providers.registry import get_adapter
 
+from .. import push
 from ..media import CheckedOutput, image_check, output_check, video_poster
 from ..models import (
     FINAL_TASK_STATUSES,
@@ -201,6 +202,7 @@ def job_dispatch(*, job_id: int) -> Job:
         status=JobStatus.SUBMITTED, submitted_at=now, updated_at=now, poll_chain=1
     ):
         job.status, job.submitted_at, job.updated_at, job.poll_chain = JobStatus.SUBMITTED, now, now, 1
+        push.job_changed(job_id=job.pk, user_id=job.user_id, status=job.status, updated_at=now)
     else:
         job.poll_chain = poll_chain_restart(job_id=job.pk)
     if submitted and not failed:
@@ -220,9 +222,12 @@ def task_finish_failed(*, task_pk: int, code: str, message: str) -> None:
 
 def job_mark_processing(*, job_id: int) -> None:
     """The provider says the job's work has begun: ``processing`` on its card."""
-    Job.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.SUBMITTED]).update(
-        status=JobStatus.PROCESSING
-    )
+    now = timezone.now()
+    if Job.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.SUBMITTED]).update(
+        status=JobStatus.PROCESSING, updated_at=now
+    ):
+        user_id = Job.objects.values_list("user_id", flat=True).get(pk=job_id)
+        push.job_changed(job_id=job_id, user_id=user_id, status=JobStatus.PROCESSING, updated_at=now)
 
 
 @dataclass
@@ -337,6 +342,10 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
             if unfinished.update(**claim):
                 Asset.objects.bulk_create(assets)
                 finished = _finish_locked(locked)
+                if not finished.is_final:  # one output of several: its card shows it now
+                    now = timezone.now()
+                    Job.objects.filter(pk=locked.pk).update(updated_at=now)
+                    push.job_changed(job_id=locked.pk, user_id=locked.user_id, status=locked.status, updated_at=now)
     finally:
         for item in fetched:
             item.download.file.close()
@@ -412,6 +421,7 @@ def _finish_locked(job: Job) -> Job:
         job.error_code = failed[0].error_code if failed else "failed"
         job.error_message = failed[0].error_message if failed else _("The job failed.")
     job.save(update_fields=["charged_credits", "finished_at", "status", "error_code", "error_message"])
+    push.job_changed(job_id=job.pk, user_id=job.user_id, status=job.status, updated_at=job.updated_at)
     _start_waiting(job)
     # Webhooks out and the owner's notification: explicit calls, not signals;
     # imported here because api and accounts' notifications build on

@@ -645,6 +645,63 @@
     if (menu && item.tagName !== "SUMMARY") window.setTimeout(function () { menu.removeAttribute("open"); }, 0);
   });
 
+  // --- push (generation/push.py) ----------------------------------------------
+  // While the page shows a running job card it holds one EventSource on
+  // body[data-push-url]. An event names a job and its new version ("at", µs);
+  // the job's card, when it shows an older version (data-updated), fetches
+  // itself ("mirsam:job" is one of its hx-triggers). While the stream is open
+  // the cards' 2-second polls are cancelled; while it is not (no push on this
+  // site, Redis down, reconnecting) they run as before. A stream the server
+  // ends for good (503, 204) is opened again after a growing pause.
+  var push = { source: null, live: false, timer: 0, pause: 5000 };
+
+  function runningCards() { return document.querySelectorAll(".job-card.is-running[data-updated]"); }
+
+  function pushOpen(url, cards) {
+    var since = Infinity;
+    cards.forEach(function (card) { since = Math.min(since, Number(card.getAttribute("data-updated"))); });
+    var source = new EventSource(url + (url.indexOf("?") < 0 ? "?" : "&") + "since=" + since);
+    push.source = source;
+    source.addEventListener("open", function () { push.live = true; push.pause = 5000; });
+    source.addEventListener("job", function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      var card = document.getElementById("job-" + data.id);
+      if (card && card.classList.contains("is-running") && data.at > Number(card.getAttribute("data-updated") || 0)) {
+        htmx.trigger(card, "mirsam:job");
+      }
+    });
+    source.addEventListener("error", function () {
+      push.live = false;
+      if (source.readyState !== EventSource.CLOSED) return;  // the browser reconnects by itself
+      source.close();
+      push.source = null;
+      push.timer = window.setTimeout(function () { push.timer = 0; pushSync(); }, push.pause);
+      push.pause = Math.min(push.pause * 2, 60000);
+    });
+  }
+
+  function pushSync() {
+    var url = document.body.getAttribute("data-push-url");
+    if (!url || typeof EventSource === "undefined") return;
+    var cards = runningCards();
+    if (cards.length && !push.source && !push.timer) pushOpen(url, cards);
+    else if (!cards.length && push.source) {
+      push.source.close();
+      push.source = null;
+      push.live = false;
+    }
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    // A poll has no triggering event; a push-triggered fetch has "mirsam:job".
+    if (push.live && !event.detail.triggeringEvent && elt.classList && elt.classList.contains("job-card")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("htmx:afterSettle", pushSync);
+
   function ready() {
     initDock(document);
     initCounters(document);
@@ -652,6 +709,7 @@
     showJsOnly(document);
     initDropZones(document);
     initReferences(document);
+    pushSync();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);

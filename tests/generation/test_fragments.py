@@ -59,7 +59,7 @@ def test_a_running_jobs_card_is_rendered_once_per_step_of_the_job(alice_client, 
 
     def poll() -> str:
         body = alice_client.get(reverse("job_card", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
-        assert 'hx-trigger="every 2s"' in body
+        assert 'hx-trigger="every 2s, mirsam:job"' in body
         return body
 
     assert all("Waiting for a free slot" in poll() for _ in range(3))
