@@ -78,8 +78,8 @@ def test_the_docker_files_and_the_procfile_run_the_same_commands():
     assert "FROM python:3.11-slim" in dockerfile and "USER mirsam" in dockerfile
     assert "manage.py collectstatic --noinput" in dockerfile
     compose = (ROOT / "compose.yaml").read_text()
-    assert commands["mcp"] == "uvicorn config.asgi:application --no-server-header"
-    for name in ("web", "mcp", "worker", "videoworker", "beat", "release"):
+    assert commands["asgi"] == "uvicorn config.asgi:application --no-server-header"
+    for name in ("web", "asgi", "worker", "videoworker", "beat", "release"):
         assert f"command: {commands[name]}" in compose
 
 
@@ -200,14 +200,16 @@ def test_gunicorn_and_django_log_json_lines_with_the_request_id(served):
     assert all({"time", "level", "message", "job_id"} <= set(e) for e in mine)
 
 
-def test_the_mcp_process_serves_the_site_and_the_mcp_endpoint_over_asgi(served):
-    """The Procfile's mcp command (uvicorn, config.asgi) with the production
+def test_the_asgi_process_serves_the_site_and_the_mcp_endpoint(served):
+    """The Procfile's asgi command (uvicorn, config.asgi) with the production
     settings and the database the web process uses."""
     port = _free_port()
     env = {**served["env"], "UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(port)}
     log_path = served["tmp"] / "uvicorn.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen(shlex.split(procfile()["mcp"]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            shlex.split(procfile()["asgi"]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
