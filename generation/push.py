@@ -116,9 +116,10 @@ def _since(request: HttpRequest) -> datetime:
     floor = timezone.now() - CATCH_UP
     marks = [request.GET.get("since", ""), request.headers.get("Last-Event-ID", "")]
     values = [int(m) for m in marks if m.isdigit()]
-    if not values:
+    try:
+        return max([floor, *(datetime.fromtimestamp(v / 1_000_000, tz=UTC) for v in values)])
+    except (OverflowError, ValueError, OSError):  # a forged mark past the calendar
         return floor
-    return max(floor, datetime.fromtimestamp(max(values) / 1_000_000, tz=UTC))
 
 
 def _viewer(request: HttpRequest) -> int | None:

@@ -100,6 +100,10 @@ def test_the_stream_starts_with_the_jobs_changed_since_the_page_or_the_last_even
     # A reconnecting browser sends the id of the last event it saw, which wins over the page's ?since=.
     _, chunks = _read(alice, "/events/?since=0", headers={"Last-Event-ID": str(newer.version_us)})
     assert _events(chunks) == []
+    # Forged marks are ignored (the last hour is sent), never an error.
+    for forged in ("?since=abc", "?since=" + "9" * 30, "?since=-5"):
+        status, chunks = _read(alice, "/events/" + forged)
+        assert status == 200 and {e["id"] for e in _events(chunks)} == {older.pk, newer.pk}
 
 
 def test_the_pipeline_publishes_each_step_of_a_job_after_commit(
