@@ -54,9 +54,13 @@ def presence_seen(*, user_id: int) -> None:
 
 
 def is_watching(*, user_id: int) -> bool:
-    """Did a job card of ``user_id`` poll within ``MIRSAM_NOTIFY_WATCHING_SECONDS``?"""
+    """Did a job card of ``user_id`` poll within ``MIRSAM_NOTIFY_WATCHING_SECONDS``,
+    or is a page of theirs holding a push stream now (a card waiting on
+    push does not poll: generation/push.py)?"""
+    from generation.push import watching  # generation builds on accounts
+
     since = timezone.now() - datetime.timedelta(seconds=settings.MIRSAM_NOTIFY_WATCHING_SECONDS)
-    return Presence.objects.filter(user_id=user_id, seen_at__gte=since).exists()
+    return Presence.objects.filter(user_id=user_id, seen_at__gte=since).exists() or watching(user_id=user_id)
 
 
 def job_finished(*, job: Any) -> None:

@@ -104,6 +104,21 @@ def job_changed(*, job_id: int, user_id: int, status: str, updated_at: datetime)
     transaction.on_commit(publish)
 
 
+def watching(*, user_id: int) -> bool:
+    """Does ``user_id`` have a push stream open, i.e. a page showing a
+    running card of theirs (``PUBSUB NUMSUB`` of their channel: streams are
+    its only subscribers)? ``False`` without Redis or when it cannot say."""
+    url = settings.MIRSAM_REDIS_URL
+    if not url:
+        return False
+    try:
+        [(_, count)] = _client(url).pubsub_numsub(channel(user_id))
+    except redis.RedisError as exc:
+        log.info("push presence unknown: %s", exc)
+        return False
+    return int(count) > 0
+
+
 def _event(message: str) -> bytes:
     """One ``job`` event of the stream for a published ``message`` (JSON)."""
     at = json.loads(message)["at"]

@@ -212,3 +212,14 @@ def test_without_redis_nothing_is_published_and_a_redis_error_loses_the_job_noth
         job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "a lighthouse", "outputs": 1})
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and calls
+
+
+def test_an_open_stream_counts_as_watching_so_no_email_is_sent(push_on, alice, charlie):
+    from accounts.notifications import is_watching
+
+    seen = []
+    _read(alice, during=lambda: seen.append((is_watching(user_id=alice.pk), is_watching(user_id=charlie.pk))))
+    assert seen == [(True, False)]  # alice's page holds a stream; charlie has none
+    assert not is_watching(user_id=alice.pk)  # the stream ended
+    push_on.MIRSAM_REDIS_URL = "redis://127.0.0.1:1/0"
+    assert not push.watching(user_id=alice.pk)  # cannot say: not watching, so the e-mail goes
