@@ -297,6 +297,7 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
         return None
     if task.is_final:
         return None
+    seen = timezone.now()  # when we learned it finished, before downloads take their time
     fetched: list[_Fetched] = []
     code, message = result.error_code, result.error_message
     succeeded = result.state == TaskState.SUCCEEDED
@@ -319,6 +320,8 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
         }
     claim["billed_credits"] = result.billed_credits
     claim["billed_usd"] = billed_usd(result.billed_credits)
+    claim["cost_seconds"] = result.cost_seconds
+    claim["finished_at"] = seen
     # The files go to storage before any row is locked (an upload to S3 can
     # take a while). Then one transaction records the result and finishes the
     # job: the job is locked first, as staff actions do (job_refund cancels
