@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from credits.services import credits_capture
 from providers.base import Adapter, Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState
+from providers.ratelimit import RateLimited
 from providers.registry import get_adapter
 
 from ..media import CheckedOutput, image_check, output_check, video_poster
@@ -465,7 +466,11 @@ def job_poll(*, job_id: int, chain: int | None = None) -> Job:
     final results. Returns the job; ``is_final`` tells whether it finished
     (here or before). Transient provider errors are logged and left for the
     next poll. A poll of a ``chain`` other than the job's ``poll_chain``
-    (superseded) asks nothing; ``None`` polls whatever the chain."""
+    (superseded) asks nothing; ``None`` polls whatever the chain.
+
+    Raises :class:`~providers.ratelimit.RateLimited` when the provider's poll
+    limit gave no slot (nothing more is asked then; results recorded before
+    it stay), so the caller can come back soon rather than wait a whole gap."""
     job = _pipeline_job(job_id)
     if job.is_final or (chain is not None and job.poll_chain != chain):
         return job
@@ -474,6 +479,8 @@ def job_poll(*, job_id: int, chain: int | None = None) -> Job:
     for task in job.tasks.filter(status=TaskStatus.RUNNING).exclude(task_id=""):
         try:
             result = adapter.fetch(task.task_id, _task_request(job, task))
+        except RateLimited:
+            raise
         except ProviderError as exc:
             if not exc.permanent:
                 log.info("poll of task %s: transient %s", task.pk, exc.code)
