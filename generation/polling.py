@@ -31,6 +31,7 @@ the request budget.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,6 +41,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .models import Job, ProviderTask, TaskStatus
+
+log = logging.getLogger(__name__)
 
 #: The gap between polls as a share of the seconds elapsed.
 STEP_RATIO = 0.1
@@ -106,9 +109,14 @@ def duration_estimate(*, offer_id: int, seeded: float) -> Estimate:
     succeeded tasks of the past :data:`HISTORY_DAYS` days (``cost_seconds``,
     else ``finished_at − create_sent_at``), or from ``seeded`` seconds (the
     catalogue's ``typical_seconds``) with fewer than :data:`MIN_SAMPLES`.
-    Kept in the default cache for :data:`ESTIMATE_CACHE_SECONDS`."""
+    Kept in the default cache for :data:`ESTIMATE_CACHE_SECONDS` (a cache
+    that does not answer only costs the query)."""
     key = _cache_key(offer_id)
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    except Exception:  # a cache that does not answer costs one query, not the poll
+        log.warning("poll estimate cache unavailable", exc_info=True)
+        cached = None
     if isinstance(cached, Estimate):
         return cached
     durations: list[float] = []
@@ -126,7 +134,10 @@ def duration_estimate(*, offer_id: int, seeded: float) -> Estimate:
             elif sent is not None and finished is not None and finished > sent:
                 durations.append((finished - sent).total_seconds())
     estimate = estimate_from(durations, seeded=seeded)
-    cache.set(key, estimate, ESTIMATE_CACHE_SECONDS)
+    try:
+        cache.set(key, estimate, ESTIMATE_CACHE_SECONDS)
+    except Exception:
+        log.warning("poll estimate cache unavailable", exc_info=True)
     return estimate
 
 

@@ -3,6 +3,7 @@ duration learned from the model's finished tasks (kie.ai costTime, docs/kie.md Â
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 from datetime import timedelta
@@ -216,15 +217,32 @@ def test_an_estimate_is_kept_briefly_so_polls_do_not_query_history(django_assert
 
 @pytest.mark.django_db
 def test_the_catalogue_is_seeded_with_each_models_typical_duration():
-    seeded = dict(Offer.objects.values_list("slug", "typical_seconds"))
-    assert seeded["nano-banana"] == 10
-    assert seeded["veo3-quality"] == 180
-    assert seeded["suno-v5"] == 120
-    assert seeded["demo-image"] == 5
-    images = [s for slug, s in seeded.items() if slug in ("nano-banana-pro", "seedream-4-5", "flux-kontext-pro")]
-    assert all(10 <= s <= 20 for s in images)
-    videos = Offer.objects.filter(service="video", adapter="kie").values_list("typical_seconds", flat=True)
+    from django.apps import apps
+
+    seeding = importlib.import_module("providers.migrations.0011_offer_typical_seconds")
+    rows = {
+        "nano-banana": ("image", "kie"),
+        "veo3-quality": ("video", "kie"),
+        "suno-v5": ("audio", "kie"),
+        "demo-image": ("image", "demo"),
+        "a-new-video": ("video", "kie"),
+    }
+    for slug, (service, adapter) in rows.items():
+        Offer.objects.update_or_create(
+            slug=slug, defaults={"service": service, "adapter": adapter, "provider_model": slug, "name": slug}
+        )
+    Offer.objects.update(typical_seconds=60)  # as the new field's default leaves them
+
+    seeding.seed(apps, None)
+
+    seeded = dict(Offer.objects.filter(slug__in=rows).values_list("slug", "typical_seconds"))
+    assert seeded == {"nano-banana": 10, "veo3-quality": 180, "suno-v5": 120, "demo-image": 5, "a-new-video": 120}
+    videos = [
+        s for slug, s in seeding.BY_SLUG.items() if slug.startswith(("veo3", "kling-2", "kling-3", "seedance", "wan"))
+    ]
     assert videos and all(60 <= s <= 180 for s in videos)
+    images = [seeding.BY_SLUG[slug] for slug in ("nano-banana-pro", "seedream-4-5", "flux-kontext-pro")]
+    assert all(10 <= s <= 20 for s in images)
 
 
 # --- the next poll of a job -----------------------------------------------------------
@@ -249,3 +267,18 @@ def test_the_next_poll_follows_the_models_schedule_and_stops_at_the_deadline(set
     job.created_at = now
     assert next_poll_delay(job=job, attempt=0) == 1
     assert next_poll_delay(job=job, attempt=7) == 4
+
+
+@pytest.mark.django_db
+def test_a_cache_that_does_not_answer_costs_a_query_not_the_poll(monkeypatch, caplog):
+    offer = OfferFactory(adapter="kie", typical_seconds=30)
+
+    class Down:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("cache down")
+
+        set = get
+
+    monkeypatch.setattr(polling, "cache", Down())
+    assert duration_estimate(offer_id=offer.pk, seeded=30) == Estimate(typical=30, low=18, samples=0)
+    assert "poll estimate cache unavailable" in caplog.text
