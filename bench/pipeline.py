@@ -17,8 +17,9 @@ no callbacks), or with ``--callbacks`` as deployed: gunicorn serves our
 callback endpoint, the fake kie.ai POSTs a signed callback to it when a task
 is done (``KIE_WEBHOOK_HMAC_KEY`` set), and polls follow the default
 ``MIRSAM_POLL_SCHEDULE`` as the fallback. ``KIE_RATE_LIMIT=0``: kie.ai's 20
-creates per 10 s would make 1,000 jobs take 500 s whatever our code does; the
-limiter is tested on its own.
+creates per 10 s would make 1,000 jobs take 500 s whatever our code does
+(and ``KIE_POLL_RATE_LIMIT=0``: its 10 polls a second would pace 1,000 jobs
+polled every second); the limiters are tested on their own.
 
 It prints jobs/s, our own overhead per job (p50/p95, defined in
 bench/README.md: the time our code works on a job — Generate's
@@ -443,6 +444,7 @@ def main() -> int:
         KIE_CALLBACK_BASE_URL=f"http://{HOST}:{web_port}" if args.callbacks else "",
         KIE_WEBHOOK_HMAC_KEY=hmac_key,
         KIE_RATE_LIMIT="0",
+        KIE_POLL_RATE_LIMIT="0",
         MIRSAM_POLL_SCHEDULE=args.poll,
         MIRSAM_POLL_MAX_ATTEMPTS="120",
         MIRSAM_JOB_TIMEOUT_SECONDS="3600",

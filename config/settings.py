@@ -524,10 +524,16 @@ MIRSAM_UPLOAD_RETENTION_DAYS = env.int("MIRSAM_UPLOAD_RETENTION_DAYS", default=7
 MIRSAM_AUDIO_UPLOAD_MAX_MB = env.float("MIRSAM_AUDIO_UPLOAD_MAX_MB", default=20.0)
 MIRSAM_AUDIO_MAX_SECONDS = env.float("MIRSAM_AUDIO_MAX_SECONDS", default=300.0)
 MIRSAM_AUDIO_MIN_SECONDS = env.float("MIRSAM_AUDIO_MIN_SECONDS", default=1.0)
-# Seconds between polls of a provider task, in order; the last repeats.
-MIRSAM_POLL_SCHEDULE = [
-    int(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=["3", "3", "5", "5", "10", "10", "20"])
-]
+# Polls of a provider task follow its model's typical duration (generation.polling):
+# never closer than the floor, never further apart than the cap, in seconds; the
+# estimate reads the model's last MIRSAM_POLL_HISTORY succeeded tasks (0 = the
+# catalogue's seeded duration only). MIRSAM_POLL_SCHEDULE, when set, replaces
+# all that with fixed seconds between polls, in order, the last repeating
+# (tests and benches).
+MIRSAM_POLL_FLOOR_SECONDS = env.float("MIRSAM_POLL_FLOOR_SECONDS", default=2.5)
+MIRSAM_POLL_CAP_SECONDS = env.float("MIRSAM_POLL_CAP_SECONDS", default=30.0)
+MIRSAM_POLL_HISTORY = env.int("MIRSAM_POLL_HISTORY", default=50)
+MIRSAM_POLL_SCHEDULE = [float(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=[]) if s.strip()]
 MIRSAM_POLL_MAX_ATTEMPTS = env.int("MIRSAM_POLL_MAX_ATTEMPTS", default=60)
 
 # Rate limits of our own endpoints, counted in the default cache (CACHE_URL:
@@ -609,6 +615,11 @@ KIE_RETRY_BACKOFF_SECONDS = env.float("KIE_RETRY_BACKOFF_SECONDS", default=1.0)
 KIE_RATE_LIMIT = env.int("KIE_RATE_LIMIT", default=20)  # 0 = off
 KIE_RATE_LIMIT_WINDOW_SECONDS = env.float("KIE_RATE_LIMIT_WINDOW_SECONDS", default=10.0)
 KIE_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("KIE_RATE_LIMIT_MAX_WAIT_SECONDS", default=30.0)
+# ... and at most 10 record (poll) requests per second per key, counted apart;
+# a poll waits a short while for a slot, then comes back later.
+KIE_POLL_RATE_LIMIT = env.int("KIE_POLL_RATE_LIMIT", default=10)  # 0 = off
+KIE_POLL_RATE_LIMIT_WINDOW_SECONDS = env.float("KIE_POLL_RATE_LIMIT_WINDOW_SECONDS", default=1.0)
+KIE_POLL_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("KIE_POLL_RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
 # Redis for state shared by all workers; default: the broker when it is Redis. Empty
 # (the embedded default) = an in-process limiter, which only holds with one worker.
 MIRSAM_REDIS_URL = env.str(

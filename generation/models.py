@@ -274,6 +274,11 @@ class ProviderTask(Stamped):
         _("estimated cost (USD)"), max_digits=10, decimal_places=4, null=True, blank=True
     )
     billed_usd = models.DecimalField(_("billed (USD)"), max_digits=10, decimal_places=4, null=True, blank=True)
+    # Seconds the provider says it worked on the task (kie.ai costTime, docs/kie.md
+    # §2.1), when it says; and when we recorded its final result. Polling learns
+    # each model's duration from them (generation.polling).
+    cost_seconds = models.FloatField(_("run time at the provider (seconds)"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

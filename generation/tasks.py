@@ -23,7 +23,8 @@ from providers.base import ProviderError, TaskResult
 from providers.ratelimit import RateLimited
 
 from . import services
-from .models import JobStatus, ProviderTask
+from .models import Job, JobStatus, ProviderTask
+from .polling import next_poll_delay
 from .queues import queue_for, queue_for_job_id
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,15 @@ log = logging.getLogger(__name__)
 SUBMIT_MAX_RETRIES = 5
 
 
-def _poll_delay(attempt: int) -> int:
-    schedule = settings.MIRSAM_POLL_SCHEDULE
-    return schedule[min(attempt, len(schedule) - 1)]
+def _poll_later(job: Job, attempt: int, *, language: str, chain: int | None) -> None:
+    """Send the job's ``attempt``-th poll when its model's schedule says
+    (``generation.polling``); none once polling is over (the sweeper's then)."""
+    delay = next_poll_delay(job=job, attempt=attempt)
+    if delay is None:
+        return
+    poll_job_task.apply_async(
+        (job.pk, attempt), {"language": language, "chain": chain}, countdown=delay, queue=queue_for(job)
+    )
 
 
 @shared_task(bind=True, max_retries=SUBMIT_MAX_RETRIES)
@@ -63,30 +70,34 @@ def submit_job_task(self: Task, job_id: int, language: str = "") -> None:
             return
     waiting = job.status == JobStatus.QUEUED and bool(job.params.get("after_job"))  # for its speech
     if not job.is_final and not waiting:
-        poll_job_task.apply_async(
-            (job_id, 0),
-            {"language": language, "chain": job.poll_chain},
-            countdown=_poll_delay(0),
-            queue=queue_for(job),
-        )
+        _poll_later(job, 0, language=language, chain=job.poll_chain)
 
 
 @shared_task
 def poll_job_task(job_id: int, attempt: int = 0, language: str = "", chain: int | None = None) -> None:
     """Poll until the job is final; the sweeper catches what polling gives up
     on. A poll of a superseded ``chain`` (the job's messages were sent again)
-    stops; a message without one (sent before chains existed) polls on."""
+    stops; a message without one (sent before chains existed) polls on.
+
+    A poll that finds no slot of the provider's poll limit in its short wait
+    asked nothing: it is sent again (the same ``attempt``) once a slot may be
+    free, spread over the limit's window; the job's deadline still bounds it."""
     with services.owner_language(job_id=job_id, language=language):
-        job = services.job_poll(job_id=job_id, chain=chain)
+        try:
+            job = services.job_poll(job_id=job_id, chain=chain)
+        except RateLimited as exc:
+            countdown = exc.retry_after + random.uniform(0, settings.KIE_POLL_RATE_LIMIT_WINDOW_SECONDS)
+            poll_job_task.apply_async(
+                (job_id, attempt),
+                {"language": language, "chain": chain},
+                countdown=countdown,
+                queue=queue_for_job_id(job_id),
+            )
+            return
     if chain is not None and job.poll_chain != chain:
         return
-    if not job.is_final and attempt + 1 < settings.MIRSAM_POLL_MAX_ATTEMPTS:
-        poll_job_task.apply_async(
-            (job_id, attempt + 1),
-            {"language": language, "chain": chain},
-            countdown=_poll_delay(attempt + 1),
-            queue=queue_for(job),
-        )
+    if not job.is_final:
+        _poll_later(job, attempt + 1, language=language, chain=chain)
 
 
 @shared_task(bind=True, autoretry_for=(requests.RequestException,), retry_backoff=True, max_retries=3)

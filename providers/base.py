@@ -106,7 +106,10 @@ class TaskResult:
     """A task's state. ``output_urls`` are the results (images or videos);
     ``poster_urls`` optional still images for videos, in the same order;
     ``billed_credits`` what the provider says the task cost, in its own
-    credits (kie.ai ``creditsConsumed``, docs/kie.md §2.1), when it says."""
+    credits (kie.ai ``creditsConsumed``, docs/kie.md §2.1), when it says;
+    ``cost_seconds`` how long the provider says it worked on the task, in
+    seconds (kie.ai ``costTime``, §2.1: ms in a record, s in a callback, each
+    family converts), when it says."""
 
     task_id: str
     state: TaskState
@@ -115,6 +118,7 @@ class TaskResult:
     error_message: str = ""
     poster_urls: list[str] = field(default_factory=list)
     billed_credits: int | None = None
+    cost_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +129,7 @@ class TaskResult:
             "error_message": self.error_message,
             "poster_urls": list(self.poster_urls),
             "billed_credits": self.billed_credits,
+            "cost_seconds": self.cost_seconds,
         }
 
     @classmethod
@@ -137,6 +142,7 @@ class TaskResult:
             error_message=data.get("error_message", ""),
             poster_urls=list(data.get("poster_urls") or []),
             billed_credits=data.get("billed_credits"),
+            cost_seconds=data.get("cost_seconds"),
         )
 
 

@@ -92,6 +92,10 @@ class Offer(Stamped):
                    "extend_usd": "0.30"}                                   # USD per output
         }
 
+    ``typical_seconds`` is the seeded guess of how long one task takes at the
+    provider; polling (``generation.polling``) learns the real figure from
+    the model's finished tasks and uses this until it has enough of them.
+
     The price of one output is derived from its cost (``price_credits``
     empty), or staff set ``price_credits`` for the default settings and the
     other settings scale with their cost; always whole credits.
@@ -117,6 +121,15 @@ class Offer(Stamped):
             "Empty: the price follows from the cost in the options (cost × (1 + margin) ÷ the value of a credit,"
             " rounded up to a whole credit). Set: the price of the default settings; other settings and the"
             " extend scale with their cost. The table of prices shows the margin each one leaves."
+        ),
+    )
+    typical_seconds = models.PositiveIntegerField(
+        _("typical duration (seconds)"),
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "How long the provider usually takes for one output. Polling starts from it until the model has"
+            " finished tasks of its own to learn from."
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)

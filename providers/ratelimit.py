@@ -5,7 +5,9 @@ and answers the excess with HTTP 429 without queueing it (``docs/kie.md``
 §1 "Rate limits"). Several Celery workers on several hosts submit jobs, so the
 count has to live outside any one process: in Redis. Before each create,
 generate or extend call the kie adapter takes a *slot* here
-(:func:`acquire_slot`); a burst then waits its turn instead of failing.
+(:func:`acquire_slot`); a burst then waits its turn instead of failing. Polls
+take slots too, under a key of their own (``mirsam:kie:record:<account>``:
+kie.ai's 10 recordInfo requests per second per key), with a short wait.
 
 How a slot is counted: a sorted set per key (``mirsam:kie:create:<account>``)
 holds one member per grant, scored with the grant time in microseconds of the
@@ -25,7 +27,9 @@ rather than holding a worker any longer (``generation.tasks``).
 Settings: ``MIRSAM_REDIS_URL`` (empty → :class:`LocalLimiter`, which only
 counts inside one process: right for the embedded default's single worker,
 not for several), ``KIE_RATE_LIMIT`` (slots per window; 0 turns the limit
-off), ``KIE_RATE_LIMIT_WINDOW_SECONDS``, ``KIE_RATE_LIMIT_MAX_WAIT_SECONDS``.
+off), ``KIE_RATE_LIMIT_WINDOW_SECONDS``, ``KIE_RATE_LIMIT_MAX_WAIT_SECONDS``,
+and for polls ``KIE_POLL_RATE_LIMIT``, ``KIE_POLL_RATE_LIMIT_WINDOW_SECONDS``,
+``KIE_POLL_RATE_LIMIT_MAX_WAIT_SECONDS`` (``providers.kie.client``).
 """
 
 from __future__ import annotations

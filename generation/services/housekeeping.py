@@ -86,8 +86,9 @@ def jobs_revive() -> int:
             submit_job_task.apply_async((job.pk,), queue=queue_for(job))
         elif TaskStatus.RUNNING in statuses:
             chain = poll_chain_restart(job_id=job.pk)
-            # The schedule's longest wait: a revived job is not new.
-            attempt = len(settings.MIRSAM_POLL_SCHEDULE) - 1
+            # A revived job is not new: a fixed schedule goes on at its longest
+            # gap; the fitted one reads the time since the job was sent anyway.
+            attempt = max(0, len(settings.MIRSAM_POLL_SCHEDULE) - 1)
             poll_job_task.apply_async((job.pk, attempt), {"chain": chain}, queue=queue_for(job))
         else:
             continue

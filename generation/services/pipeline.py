@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from credits.services import credits_capture
 from providers.base import Adapter, Download, InputFile, ProviderError, TaskRequest, TaskResult, TaskState
+from providers.ratelimit import RateLimited
 from providers.registry import get_adapter
 
 from .. import push
@@ -302,6 +303,7 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
         return None
     if task.is_final:
         return None
+    seen = timezone.now()  # when we learned it finished, before downloads take their time
     fetched: list[_Fetched] = []
     code, message = result.error_code, result.error_message
     succeeded = result.state == TaskState.SUCCEEDED
@@ -324,6 +326,8 @@ def _task_record(job: Job, task: ProviderTask, result: TaskResult) -> Job | None
         }
     claim["billed_credits"] = result.billed_credits
     claim["billed_usd"] = billed_usd(result.billed_credits)
+    claim["cost_seconds"] = result.cost_seconds
+    claim["finished_at"] = seen
     # The files go to storage before any row is locked (an upload to S3 can
     # take a while). Then one transaction records the result and finishes the
     # job: the job is locked first, as staff actions do (job_refund cancels
@@ -472,7 +476,11 @@ def job_poll(*, job_id: int, chain: int | None = None) -> Job:
     final results. Returns the job; ``is_final`` tells whether it finished
     (here or before). Transient provider errors are logged and left for the
     next poll. A poll of a ``chain`` other than the job's ``poll_chain``
-    (superseded) asks nothing; ``None`` polls whatever the chain."""
+    (superseded) asks nothing; ``None`` polls whatever the chain.
+
+    Raises :class:`~providers.ratelimit.RateLimited` when the provider's poll
+    limit gave no slot (nothing more is asked then; results recorded before
+    it stay), so the caller can come back soon rather than wait a whole gap."""
     job = _pipeline_job(job_id)
     if job.is_final or (chain is not None and job.poll_chain != chain):
         return job
@@ -481,6 +489,8 @@ def job_poll(*, job_id: int, chain: int | None = None) -> Job:
     for task in job.tasks.filter(status=TaskStatus.RUNNING).exclude(task_id=""):
         try:
             result = adapter.fetch(task.task_id, _task_request(job, task))
+        except RateLimited:
+            raise
         except ProviderError as exc:
             if not exc.permanent:
                 log.info("poll of task %s: transient %s", task.pk, exc.code)

@@ -134,12 +134,18 @@ class KieAdapter(Adapter):
         ``poster_urls`` where the family sends them), or FAILED with kie's code
         and a readable ``error_message``.
 
+        Every fetch first takes a slot of the shared poll limiter
+        (:meth:`Client.poll_slot`, kie's 10 record requests per second per
+        key); none within its short wait raises
+        :class:`~providers.ratelimit.RateLimited` and nothing is sent.
+
         Raises :class:`ProviderError` as :meth:`submit` does, except that an
         unreadable answer (``"bad_response"``) is transient: polling is safe to
         repeat and the sweeper bounds it. A success whose URLs cannot be read
         will not get better, so that one is permanent.
         """
         family = family_for(request.provider_model)
+        self.client.poll_slot()
         if family.asks:
             return self._ask(family, request, operation="fetch")
         data = self.client.call(

@@ -1,5 +1,5 @@
 """The one HTTP seam to kie.ai: the envelope, the error table, authenticated
-calls, the shared create limiter, callback signatures and output downloads.
+calls, the shared create and poll limiters, callback signatures and output downloads.
 
 Facts from ``docs/kie.md`` §1 (Basics): base URL, ``Authorization: Bearer
 <key>``, the envelope ``{code, msg, data}`` whose ``code`` may report an error
@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..base import Download, ProviderError, spooled_file
 from ..http import provider_request
-from ..ratelimit import acquire_slot
+from ..ratelimit import Grant, acquire_slot
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ CREDIT_PATH = "/api/v1/chat/credit"
 #: Prefix of the shared limiter's key for new generation requests (§1 Rate
 #: limits: per account); a hash of the API key names the account.
 RATE_LIMIT_KEY = "mirsam:kie:create"
+#: Prefix of the shared limiter's key for polls (record/detail requests, §1
+#: Rate limits: recordInfo ≤ 10 per second per key).
+POLL_RATE_LIMIT_KEY = "mirsam:kie:record"
 
 #: Bytes read per chunk when downloading an output.
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
@@ -137,6 +140,11 @@ def check_envelope(response: requests.Response, *, bad_response_permanent: bool)
     return body["data"]
 
 
+def account() -> str:
+    """The limiter's name of the kie.ai account: a hash of ``KIE_API_KEY``, never the key."""
+    return hashlib.sha256(settings.KIE_API_KEY.encode()).hexdigest()[:16]
+
+
 def callback_signature(*, key: str, task_id: str, timestamp: str) -> str:
     """``base64(HMAC_SHA256(key, taskId + "." + timestamp))`` (§1 Callbacks)."""
     digest = hmac.new(key.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256).digest()
@@ -215,12 +223,27 @@ class Client:
         account across every worker (:mod:`providers.ratelimit`). Raises
         :class:`~providers.ratelimit.RateLimited` (transient) when no slot
         comes within ``KIE_RATE_LIMIT_MAX_WAIT_SECONDS``."""
-        account = hashlib.sha256(settings.KIE_API_KEY.encode()).hexdigest()[:16]
         acquire_slot(
-            f"{RATE_LIMIT_KEY}:{account}",
+            f"{RATE_LIMIT_KEY}:{account()}",
             limit=settings.KIE_RATE_LIMIT,
             window=settings.KIE_RATE_LIMIT_WINDOW_SECONDS,
             max_wait=settings.KIE_RATE_LIMIT_MAX_WAIT_SECONDS,
+        )
+
+    def poll_slot(self) -> Grant | None:
+        """Wait for one of ``KIE_POLL_RATE_LIMIT`` record/detail requests per
+        ``KIE_POLL_RATE_LIMIT_WINDOW_SECONDS`` (§1 Rate limits: recordInfo ≤ 10
+        per second per key), counted per key across every worker, in a key of
+        its own (creates do not spend it). The wait is short
+        (``KIE_POLL_RATE_LIMIT_MAX_WAIT_SECONDS``): a poll is cheap to put off,
+        so past it :class:`~providers.ratelimit.RateLimited` is raised and the
+        poll task comes back later (``generation.tasks.poll_job_task``).
+        ``None`` when the limit is off (0)."""
+        return acquire_slot(
+            f"{POLL_RATE_LIMIT_KEY}:{account()}",
+            limit=settings.KIE_POLL_RATE_LIMIT,
+            window=settings.KIE_POLL_RATE_LIMIT_WINDOW_SECONDS,
+            max_wait=settings.KIE_POLL_RATE_LIMIT_MAX_WAIT_SECONDS,
         )
 
     def download(self, url: str, *, job_ref: int | None, max_bytes: int) -> Download:

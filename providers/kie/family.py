@@ -214,6 +214,27 @@ def billed_credits(data: dict[str, Any]) -> int | None:
     return None
 
 
+#: Seconds in one unit of ``costTime``: milliseconds in a record, seconds in a callback (§2.1, §4).
+COST_TIME_RECORD = 0.001
+COST_TIME_CALLBACK = 1.0
+
+
+def cost_seconds(data: dict[str, Any], *, unit: float) -> float | None:
+    """``costTime`` in seconds: the value times ``unit`` (:data:`COST_TIME_RECORD`
+    or :data:`COST_TIME_CALLBACK`); ``None`` when absent, not a positive
+    number, or over a day (a unit mix-up, not a run time)."""
+    value = data.get("costTime")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return None
+    seconds = float(value) * unit
+    return round(seconds, 3) if seconds <= 86_400 else None
+
+
 # --- shared builders --------------------------------------------------------------
 
 

@@ -46,11 +46,14 @@ from ..base import TaskRequest, TaskResult, TaskState
 from ..shots import ShotsError, shots_on, split_shots
 from .client import bad_input
 from .family import (
+    COST_TIME_CALLBACK,
+    COST_TIME_RECORD,
     NO_EXTEND_MESSAGE,
     NO_INPUTS_MESSAGE,
     Family,
     Malformed,
     billed_credits,
+    cost_seconds,
     failed_result,
     given,
     on_off,
@@ -90,15 +93,16 @@ def result_urls(result_json: Any) -> list[str]:
     return url_list(urls, "resultUrls")
 
 
-def task_result(data: Any, *, task_id: str | None = None) -> TaskResult:
+def task_result(data: Any, *, task_id: str | None = None, cost_unit: float = COST_TIME_RECORD) -> TaskResult:
     """A :class:`TaskResult` from a Market record (recordInfo ``data`` or a
     callback's ``data``, §2.1).
 
     ``state``: waiting/queuing/generating → RUNNING; success → SUCCEEDED with
     ``output_urls`` from ``resultJson``; fail → FAILED with ``error_code`` =
     ``failCode`` (``"fail"`` when empty) and a readable ``error_message`` built
-    from ``failMsg``; ``billed_credits`` from ``creditsConsumed``. ``task_id``
-    defaults to ``data.taskId``. Raises :class:`Malformed` for a missing task
+    from ``failMsg``; ``billed_credits`` from ``creditsConsumed``;
+    ``cost_seconds`` from ``costTime`` in ``cost_unit`` seconds (a record's
+    are ms, a callback's s). ``task_id`` defaults to ``data.taskId``. Raises :class:`Malformed` for a missing task
     id, an unknown state or a success without result URLs.
     """
     if not isinstance(data, dict):
@@ -106,12 +110,13 @@ def task_result(data: Any, *, task_id: str | None = None) -> TaskResult:
     task_id = task_id_of(data, task_id)
     state = MARKET.state(data)
     billed = billed_credits(data)
+    cost = cost_seconds(data, unit=cost_unit)
     if state is TaskState.SUCCEEDED:
         urls = result_urls(data.get("resultJson"))
-        return TaskResult(task_id=task_id, state=state, output_urls=urls, billed_credits=billed)
+        return TaskResult(task_id=task_id, state=state, output_urls=urls, billed_credits=billed, cost_seconds=cost)
     if state is TaskState.FAILED:
         failed = failed_result(task_id, code=data.get("failCode"), reason_text=data.get("failMsg"))
-        return replace(failed, billed_credits=billed)
+        return replace(failed, billed_credits=billed, cost_seconds=cost)
     return TaskResult(task_id=task_id, state=state)
 
 
@@ -217,12 +222,12 @@ class Market(Family):
         return CREATE_PATH, with_callback(body, request)
 
     def read_record(self, data: Any, *, task_id: str) -> TaskResult:
-        return task_result(data, task_id=task_id)
+        return task_result(data, task_id=task_id, cost_unit=COST_TIME_RECORD)
 
     def read_callback(self, envelope: dict[str, Any]) -> TaskResult:
         """``data`` is a record; its ``state`` decides (the envelope's 200/501
-        only repeats it)."""
-        return task_result(envelope.get("data"))
+        only repeats it). Its ``costTime`` is in seconds (§2.1)."""
+        return task_result(envelope.get("data"), cost_unit=COST_TIME_CALLBACK)
 
     def is_callback(self, data: dict[str, Any]) -> bool:
         return "state" in data
