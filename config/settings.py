@@ -599,6 +599,11 @@ if DEBUG and CACHES["default"]["BACKEND"].endswith(".LocMemCache"):
 # Providers
 DEMO_DELAY_SECONDS = env.float("DEMO_DELAY_SECONDS", default=4.0)
 DEMO_FAILURE_RATE = env.float("DEMO_FAILURE_RATE", default=0.0)
+# The demo provider calls back as kie.ai does (signed, to MIRSAM_SITE_URL/callbacks/<token>/)
+# once a task is done, polling staying the fallback. On by default with the embedded
+# broker, where the worker and the web server share this computer and MIRSAM_SITE_URL
+# is the local server; off elsewhere unless set.
+DEMO_CALLBACKS = env.bool("DEMO_CALLBACKS", default=CELERY_BROKER_URL.startswith("filesystem://"))
 KIE_API_KEY = env.str("KIE_API_KEY", default="")
 KIE_BASE_URL = env.str("KIE_BASE_URL", default="https://api.kie.ai")
 KIE_UPLOAD_BASE_URL = env.str("KIE_UPLOAD_BASE_URL", default="https://kieai.redpandaai.co")

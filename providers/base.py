@@ -11,7 +11,9 @@ Lifecycle of a task, as the pipeline drives it:
    :class:`ProviderError`; ``permanent=True`` means retrying cannot help.
 2. ``fetch(task_id, request)`` → :class:`TaskResult`, any number of times.
 3. ``parse_callback(body, headers)`` → :class:`TaskResult` for a callback
-   POSTed by the provider (after ``verify_callback``).
+   POSTed by the provider (after ``verify_callback``) to
+   ``request.callback_url``, which the pipeline builds from
+   ``callback_base_url()`` for an adapter that ``supports_callbacks``.
 4. ``download(url, request, max_bytes)`` → :class:`Download`: the output's
    bytes, read at once because provider URLs expire (docs/kie.md §1 Retention),
    streamed in chunks and capped at ``max_bytes``; images and videos.
@@ -171,6 +173,12 @@ class Adapter:
     def is_configured(self) -> bool:
         """Whether the adapter has what it needs (keys) to run."""
         return True
+
+    def callback_base_url(self) -> str:
+        """The base URL at which this provider reaches our callback endpoint
+        (``<base>/callbacks/<job token>/``, no trailing slash needed); empty
+        when it cannot, and then its tasks are only polled."""
+        return ""
 
     def submit(self, request: TaskRequest) -> str:
         """Create the task at the provider and return its id. Calls

@@ -27,24 +27,42 @@ makes an MP4 (and poster) of its ``"portrait"`` input speaking its ``"speech"``
 input, and ``demo/lip-sync`` one of its ``"video"`` input's frames, a mouth
 moving with the ``"speech"`` input, which replaces the video's sound. They are
 tones, not words; their metadata says "Mirsam demo" (:data:`demo_media.LABEL`).
+
+With ``DEMO_CALLBACKS`` on (the embedded default) the demo also calls back as
+kie.ai does, so the default setup runs the deployed path: a task whose request
+has a ``callback_url`` is POSTed there once it is done (Celery's
+:func:`providers.tasks.demo_callback_task`, counting down the delay) in
+kie.ai's Market callback shape (docs/kie.md §2.1 Callback body), signed as
+kie.ai signs (§1 Callbacks) with a key derived from ``SECRET_KEY``
+(:func:`callback_key`). Polling stays the fallback; the pipeline stores and
+charges a task once whichever comes first.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
+import json
+import logging
 import re
 import time
 import uuid
 from typing import IO, Any
 
 from django.conf import settings
+from django.db import transaction
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageDraw, ImageFilter
 
 from . import demo_media
 from .base import Adapter, Download, ProviderError, TaskRequest, TaskResult, TaskState, spooled_file
-from .http import log_call
+from .http import log_call, provider_request
+from .kie.adapter import BAD_CALLBACK_MESSAGE, BAD_SIGNATURE_MESSAGE, SIGNATURE_MAX_SKEW_SECONDS
+from .kie.client import callback_signature
+
+log = logging.getLogger(__name__)
 
 #: Long side of a rendered image, in pixels.
 LONG_SIDE = 768
@@ -184,10 +202,104 @@ def _duration(params: dict[str, Any]) -> int:
     return min(max(seconds, 1), demo_media.MAX_DURATION_SECONDS)
 
 
+FAILURE_CODE = "demo_failure"
+FAILURE_MESSAGE = _("The demo provider failed this on purpose, to show what a failure looks like.")
+
+#: How long the demo waits for our callback endpoint's answer, in seconds (as kie.ai: docs/kie.md §1 Callbacks).
+CALLBACK_TIMEOUT_SECONDS = 15.0
+
+
+def _posters(output_urls: list[str]) -> list[str]:
+    """The poster of each video output (``…/0.mp4`` → ``…/0.png``), in order."""
+    return [url.removesuffix(".mp4") + ".png" for url in output_urls if url.endswith(".mp4")]
+
+
+def callback_key() -> str:
+    """The demo's webhook HMAC key: derived from ``SECRET_KEY``, so the worker
+    that signs and the web process that checks share it with nothing to set."""
+    return salted_hmac("providers.demo.callback", "webhook-hmac-key").hexdigest()
+
+
+def callback_body(result: TaskResult, *, provider_model: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The callback the demo POSTs for a final ``result``, in kie.ai's Market
+    shape (docs/kie.md §2.1 Callback body): ``{"code": 200 | 501, "msg",
+    "data": {taskId, model, state: "success" | "fail", param, resultJson,
+    failCode, failMsg, costTime (seconds), completeTime, createTime,
+    updateTime (ms epoch), creditsConsumed}}``; ``resultJson`` is a JSON
+    string ``{"resultUrls": [...]}`` and ``param`` one of the create request.
+    The start time comes from the task id (:meth:`DemoAdapter.submit`)."""
+    created_ms = int(result.task_id.split("-")[1])
+    done_ms = created_ms + int(settings.DEMO_DELAY_SECONDS * 1000)
+    succeeded = result.state is TaskState.SUCCEEDED
+    return {
+        "code": 200 if succeeded else 501,
+        "msg": "Playground task completed successfully." if succeeded else "Playground task failed.",
+        "data": {
+            "taskId": result.task_id,
+            "model": provider_model,
+            "state": "success" if succeeded else "fail",
+            "param": json.dumps({"model": provider_model, "input": params}, ensure_ascii=False),
+            "resultJson": json.dumps({"resultUrls": result.output_urls}) if succeeded else None,
+            "failCode": None if succeeded else result.error_code,
+            "failMsg": None if succeeded else result.error_message,
+            "costTime": round(settings.DEMO_DELAY_SECONDS),
+            "completeTime": done_ms,
+            "createTime": created_ms,
+            "updateTime": int(time.time() * 1000),
+            "creditsConsumed": 0,
+        },
+    }
+
+
+def callback_headers(task_id: str, *, timestamp: int | None = None) -> dict[str, str]:
+    """kie.ai's signature headers (docs/kie.md §1 Callbacks) for ``task_id``:
+    ``X-Webhook-Timestamp`` (unix seconds, now unless given) and
+    ``X-Webhook-Signature`` = :func:`~providers.kie.client.callback_signature`
+    with :func:`callback_key`."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": "application/json",
+        "X-Webhook-Timestamp": stamp,
+        "X-Webhook-Signature": callback_signature(key=callback_key(), task_id=task_id, timestamp=stamp),
+    }
+
+
+def callback_send(*, url: str, result: TaskResult, provider_model: str, params: dict[str, Any], job_ref: int) -> int:
+    """POST the signed callback of ``result`` to ``url`` (our own endpoint)
+    through :func:`~providers.http.provider_request`, logged as the demo's
+    ``callback`` call; returns the answer's HTTP status. One attempt: raises
+    ``requests.ConnectionError`` or ``requests.Timeout`` when there is no
+    answer (the Celery task retries those)."""
+    response = provider_request(
+        adapter=DemoAdapter.name,
+        operation="callback",
+        method="POST",
+        url=url,
+        json_body=callback_body(result, provider_model=provider_model, params=params),
+        headers=callback_headers(result.task_id),
+        timeout=CALLBACK_TIMEOUT_SECONDS,
+        task_id=result.task_id,
+        job_ref=job_ref,
+        # The URL's job token lets anyone post to the job's endpoint: kept out of the log.
+        secrets=(url.rstrip("/").rsplit("/", 1)[-1],),
+    )
+    if response.status_code != 200:
+        log.warning("demo callback for task %s answered %s: %s", result.task_id, response.status_code, response.text)
+    return response.status_code
+
+
 class DemoAdapter(Adapter):
     name = "demo"
+    supports_callbacks = True
+
+    def callback_base_url(self) -> str:
+        """``MIRSAM_SITE_URL`` when ``DEMO_CALLBACKS`` is on, else empty (polled only)."""
+        return str(settings.MIRSAM_SITE_URL) if settings.DEMO_CALLBACKS else ""
 
     def submit(self, request: TaskRequest) -> str:
+        """Start a task (its id carries the start time, ms) and, when the
+        request has a ``callback_url``, send :func:`providers.tasks.demo_callback_task`
+        after commit, due when the task is done (``DEMO_DELAY_SECONDS``)."""
         request.create_starts()
         started = time.monotonic()
         task_id = f"demo-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
@@ -205,7 +317,19 @@ class DemoAdapter(Adapter):
             job_ref=request.job_id,
             secrets=(),
         )
+        if request.callback_url:
+            self._call_back_later(task_id, request, callback_url=request.callback_url)
         return task_id
+
+    def _call_back_later(self, task_id: str, request: TaskRequest, *, callback_url: str) -> None:
+        from .tasks import demo_callback_task
+
+        result = self._outcome(task_id, request)
+        countdown = max(0.0, self._started_at(task_id) + settings.DEMO_DELAY_SECONDS - time.time())
+        kwargs = {"provider_model": request.provider_model, "params": request.params, "job_ref": request.job_id}
+        transaction.on_commit(
+            lambda: demo_callback_task.apply_async((callback_url, result.as_dict()), kwargs, countdown=countdown)
+        )
 
     def _started_at(self, task_id: str) -> float:
         try:
@@ -217,21 +341,20 @@ class DemoAdapter(Adapter):
         started = self._started_at(task_id)
         if time.time() - started < settings.DEMO_DELAY_SECONDS:
             return TaskResult(task_id=task_id, state=TaskState.RUNNING)
+        return self._outcome(task_id, request)
+
+    def _outcome(self, task_id: str, request: TaskRequest) -> TaskResult:
+        """What the task ends as, once done: the same for every fetch and the callback."""
         draw = int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:4], "big") / 2**32
         if draw < settings.DEMO_FAILURE_RATE:
             return TaskResult(
-                task_id=task_id,
-                state=TaskState.FAILED,
-                error_code="demo_failure",
-                error_message=str(_("The demo provider failed this on purpose, to show what a failure looks like.")),
+                task_id=task_id, state=TaskState.FAILED, error_code=FAILURE_CODE, error_message=str(FAILURE_MESSAGE)
             )
         kind = _kind(request)
         if kind in ("video", "talking_portrait", "lip_sync"):
+            outputs = [f"demo://{task_id}/0.mp4"]
             return TaskResult(
-                task_id=task_id,
-                state=TaskState.SUCCEEDED,
-                output_urls=[f"demo://{task_id}/0.mp4"],
-                poster_urls=[f"demo://{task_id}/0.png"],
+                task_id=task_id, state=TaskState.SUCCEEDED, output_urls=outputs, poster_urls=_posters(outputs)
             )
         if kind == "music":
             tracks = [f"demo://{task_id}/{track}.mp3" for track in range(MUSIC_TRACKS)]
@@ -239,6 +362,60 @@ class DemoAdapter(Adapter):
         if kind in ("speech", "dialogue", "sound_effect"):
             return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=[f"demo://{task_id}/0.mp3"])
         return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=[f"demo://{task_id}/0.png"])
+
+    # --- callbacks --------------------------------------------------------------
+
+    def verify_callback(self, body: bytes, headers: dict[str, str]) -> None:
+        """Check a demo callback's signature as kie.ai's are checked
+        (:meth:`providers.kie.adapter.KieAdapter.verify_callback`), always:
+        ``headers`` (lower-case names) ``x-webhook-timestamp`` within
+        ``SIGNATURE_MAX_SKEW_SECONDS`` of now and ``x-webhook-signature`` =
+        :func:`callback_headers`' for ``data.taskId`` of the body. Raises
+        ``ProviderError(code="bad_signature", permanent=True)`` on any mismatch."""
+
+        def reject(why: str) -> ProviderError:
+            log.warning("demo callback signature rejected: %s", why)
+            return ProviderError(BAD_SIGNATURE_MESSAGE, code="bad_signature", permanent=True)
+
+        timestamp = headers.get("x-webhook-timestamp", "").strip()
+        signature = headers.get("x-webhook-signature", "").strip()
+        if not timestamp.isdigit() or not signature:
+            raise reject("missing or malformed headers")
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_SKEW_SECONDS:
+            raise reject("timestamp out of range")
+        try:
+            task_id = json.loads(body)["data"]["taskId"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise reject("no task id") from exc
+        expected = callback_signature(key=callback_key(), task_id=str(task_id), timestamp=timestamp)
+        if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
+            raise reject("signature mismatch")
+
+    def parse_callback(self, body: bytes, *, provider_model: str = "") -> TaskResult:
+        """A :class:`TaskResult` from a body of :func:`callback_body`: state
+        ``success`` → SUCCEEDED with ``resultJson.resultUrls`` (``demo://``
+        URLs) and a poster per video, as :meth:`fetch` gives them; ``fail`` →
+        FAILED with ``failCode`` and, for the demo's own failure, its message
+        in the active language (the owner's). Raises
+        ``ProviderError(code="bad_callback", permanent=True)`` for anything else."""
+        try:
+            data = json.loads(body)["data"]
+            task_id, state = data["taskId"], data["state"]
+            if not isinstance(task_id, str) or not task_id.startswith("demo-"):
+                raise ValueError("not a demo task id")
+            if state == "fail":
+                code = str(data.get("failCode") or "failed")
+                message = str(FAILURE_MESSAGE) if code == FAILURE_CODE else str(data.get("failMsg") or "")
+                return TaskResult(task_id=task_id, state=TaskState.FAILED, error_code=code, error_message=message)
+            if state != "success":
+                raise ValueError(f"unknown state {state!r}")
+            urls = json.loads(data["resultJson"])["resultUrls"]
+            if not urls or not all(isinstance(url, str) and url.startswith(f"demo://{task_id}/") for url in urls):
+                raise ValueError("result URLs are not this task's")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("demo callback unreadable: %s", exc)
+            raise ProviderError(BAD_CALLBACK_MESSAGE, code="bad_callback", permanent=True) from exc
+        return TaskResult(task_id=task_id, state=TaskState.SUCCEEDED, output_urls=urls, poster_urls=_posters(urls))
 
     def download(self, url: str, request: TaskRequest, *, max_bytes: int) -> Download:
         """Render the output ``url`` (``demo://<task id>/0.mp4``, ``.png`` or

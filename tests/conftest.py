@@ -36,6 +36,7 @@ def _test_settings(settings, tmp_path):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.DEMO_DELAY_SECONDS = 0
     settings.DEMO_FAILURE_RATE = 0.0
+    settings.DEMO_CALLBACKS = False  # on with the embedded broker; tests of it turn it on
     settings.MIRSAM_POLL_MAX_ATTEMPTS = 3
     settings.MIRSAM_POLL_SCHEDULE = [0]
     settings.KIE_RETRY_BACKOFF_SECONDS = 0.01
@@ -105,9 +106,11 @@ def postgres(db):
 
 
 @pytest.fixture
-def worker(settings, tmp_path):
+def worker(settings, tmp_path, request):
     """A real Celery worker process on its own queue, sharing the test database
-    (use with ``django_db(transaction=True, serialized_rollback=True)`` so it sees committed rows)."""
+    (use with ``django_db(transaction=True, serialized_rollback=True)`` so it sees committed rows).
+    Parametrized indirectly, its parameter is more environment for the worker
+    (``{"MIRSAM_POLL_SCHEDULE": "30"}``)."""
     from django.db import connection
 
     broker = settings.CELERY_BROKER_URL
@@ -118,7 +121,8 @@ def worker(settings, tmp_path):
     from config.celery import app
 
     queue = f"mirsam-test-{uuid.uuid4().hex[:8]}"
-    proc = celery_worker(queue, env=worker_env(settings, queue), log=tmp_path / "worker.log").start()
+    extra = getattr(request, "param", None) or {}
+    proc = celery_worker(queue, env=worker_env(settings, queue, **extra), log=tmp_path / "worker.log").start()
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.MIRSAM_QUEUE_IMAGES = settings.MIRSAM_QUEUE_VIDEOS = queue

@@ -71,8 +71,9 @@ def owner_language(*, job_id: int, language: str = "") -> translation.override:
 
 
 def _callback_url(job: Job) -> str | None:
-    base = settings.KIE_CALLBACK_BASE_URL
-    if not base or not get_adapter(job.offer.adapter).supports_callbacks:
+    adapter = get_adapter(job.offer.adapter)
+    base = adapter.callback_base_url() if adapter.supports_callbacks else ""
+    if not base:
         return None
     return base.rstrip("/") + reverse("provider_callback", kwargs={"token": job.callback_token})
 

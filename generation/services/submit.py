@@ -88,13 +88,12 @@ def usable(offer: Offer) -> bool:
     """Whether ``offer`` can run here: its adapter is configured and, for a
     row with ``options["needs_callback"]`` (Suno, docs/kie.md §2.7), this
     site has a callback address the provider can reach
-    (``KIE_CALLBACK_BASE_URL``)."""
+    (:meth:`~providers.base.Adapter.callback_base_url`: kie.ai's is
+    ``KIE_CALLBACK_BASE_URL``)."""
     adapter = get_adapter(offer.adapter)
     if not adapter.is_configured():
         return False
-    return not offer.options.get("needs_callback") or (
-        adapter.supports_callbacks and bool(settings.KIE_CALLBACK_BASE_URL)
-    )
+    return not offer.options.get("needs_callback") or (adapter.supports_callbacks and bool(adapter.callback_base_url()))
 
 
 def offers_available(*, service: str) -> list[Offer]:

@@ -75,6 +75,10 @@ class KieAdapter(Adapter):
     def is_configured(self) -> bool:
         return bool(settings.KIE_API_KEY)
 
+    def callback_base_url(self) -> str:
+        """``KIE_CALLBACK_BASE_URL``: this site's public address, which kie.ai reaches."""
+        return str(settings.KIE_CALLBACK_BASE_URL)
+
     def supports_extend(self, provider_model: str) -> bool:
         """Veo (``veo/extend``, §2.2) and Runway (``runway/extend``, §2.3) can
         continue an earlier task; Market models cannot."""

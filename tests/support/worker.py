@@ -4,11 +4,12 @@ again as a supervisor would.
 
 ``worker_env(settings, queue)`` is the environment such a process needs: the
 test database and broker, the test's media folder, every pipeline queue
-pointed at ``queue`` (tasks the worker sends itself stay on it) and short
-pipeline timings. :class:`CeleryProcess` runs one ``celery -A config ...``
-command in a session of its own, so :meth:`CeleryProcess.kill` can SIGKILL
-the whole worker (main process and pool children) at once, as an OOM killer
-or a lost host does; :meth:`CeleryProcess.kill_child` kills one pool child.
+pointed at ``queue`` (tasks the worker sends itself stay on it), short
+pipeline timings and the test's ``DEMO_CALLBACKS`` and ``MIRSAM_SITE_URL``.
+:class:`CeleryProcess` runs one ``celery -A config ...`` command in a session
+of its own, so :meth:`CeleryProcess.kill` can SIGKILL the whole worker (main
+process and pool children) at once, as an OOM killer or a lost host does;
+:meth:`CeleryProcess.kill_child` kills one pool child.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def worker_env(settings: Any, queue: str, *, application_name: str = "", **extra
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEMO_DELAY_SECONDS": "1",
+        # The demo calls back where this test says (its live_server), or not at all.
+        "DEMO_CALLBACKS": "true" if settings.DEMO_CALLBACKS else "false",
+        "MIRSAM_SITE_URL": settings.MIRSAM_SITE_URL,
         "MIRSAM_POLL_SCHEDULE": "1",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
