@@ -70,7 +70,7 @@ def test_the_shared_rate_limiter_holds_the_kie_limit_across_two_workers(redis_ke
         "MIRSAM_REDIS_URL": REDIS_URL,
         "MIRSAM_VAR_DIR": str(tmp_path),
     }
-    start_at = time.time() + 3  # both processes are set up by then and start together
+    start_at = time.time() + 8  # both processes are set up by then (a loaded machine takes seconds) and start together
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER_SCRIPT, redis_key, "15", str(start_at)],
