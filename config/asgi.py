@@ -15,6 +15,18 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.conf import settings
+
+# No persistent database connections here, whatever DB_CONN_MAX_AGE says:
+# Django's ASGI handler runs each request's sync code in a thread of its own
+# (asgiref's ThreadSensitiveContext), so a connection kept for reuse is never
+# reused and stays open after its thread is gone: under load PostgreSQL ran
+# out of connections (bench/latency.py found it). Closed at each request's
+# end instead; push streams close theirs before streaming (generation/push.py).
+for database in settings.DATABASES.values():
+    database["CONN_MAX_AGE"] = 0
+
 django_application = get_asgi_application()  # sets Django up before api.mcp imports models
 
 from starlette.types import Receive, Scope, Send  # noqa: E402
