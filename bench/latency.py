@@ -12,7 +12,10 @@ process (``python -m tests.support.kie``: images done after ``--image-time``
 (8–15 s), videos after ``--video-time`` (30–60 s), a 1.5 MB PNG, a 20 MB MP4
 with a 300 KB poster), one Celery worker (``--concurrency`` 4), the site under
 ``uvicorn config.asgi:application`` (``--web gunicorn``: ``gunicorn
-config.wsgi``; both 2 workers) and Chromium through Playwright with
+config.wsgi``; both 2 workers; uvicorn with ``CONN_MAX_AGE=0``: Django's ASGI
+handler runs sync views in threads that each kept a connection of their own
+with 60 s, 80 of them after two minutes, until PostgreSQL refused the
+workers') and Chromium through Playwright with
 ``--tabs`` browser contexts, each a signed-in user. Each tab submits its jobs
 one after another (``generation.services.job_submit``: what Generate runs;
 images ``nano-banana``, videos ``runway``, which sends a poster) and opens
@@ -113,6 +116,9 @@ VIDEO_PARAMS = {"duration": "5", "resolution": "720p", "aspect_ratio": "16:9", "
 CHROMIUM = "/usr/bin/chromium"
 PATHS = ("callback", "poll")
 GAPS = ("done_to_learned", "learned_to_stored", "stored_to_painted", "done_to_painted")
+# stored → painted, split: until the card with the output is in the page
+# (its poll, or a push), the output's download, its decoding and paint.
+SPLIT = ("stored_to_shown", "shown_to_loaded", "loaded_to_painted")
 
 # Runs in every page before its own scripts: records the first paint of an
 # output (Element Timing entries named job-output; else an output <img>'s
@@ -120,7 +126,7 @@ GAPS = ("done_to_learned", "learned_to_stored", "stored_to_painted", "done_to_pa
 # window.__mirsamPaint, on the tab's clock (epoch ms).
 PAINT_JS = """
 (() => {
-  const rec = (window.__mirsamPaint = {first: null, fallback: null, supported: false});
+  const rec = (window.__mirsamPaint = {first: null, fallback: null, shown: null, supported: false});
   const now = () => performance.timeOrigin + performance.now();
   try {
     new PerformanceObserver((list) => {
@@ -142,6 +148,7 @@ PAINT_JS = """
   const watch = (el) => {
     if (seen.has(el)) return;
     seen.add(el);
+    if (!rec.shown) rec.shown = {t: now(), tag: el.tagName};
     if (el.tagName === "IMG") {
       if (el.complete && el.naturalWidth) painted(el.currentSrc, "IMG");
       else el.addEventListener("load", () => painted(el.currentSrc, "IMG"), {once: true});
@@ -159,9 +166,19 @@ PAINT_JS = """
       if (node.matches(OUTPUTS)) watch(node);
       scan(node);
     }
-  }).observe(document.documentElement, {childList: true, subtree: true});
+  }).observe(document, {childList: true, subtree: true});  // documentElement may not exist yet
   document.addEventListener("DOMContentLoaded", () => scan(document));
 })();
+"""
+
+
+# When the last byte of ``url`` arrived (epoch ms on the tab's clock), from
+# Resource Timing; null when the page did not fetch it.
+RESOURCE_JS = """
+(url) => {
+  const entry = url && performance.getEntriesByName(new URL(url, location.href).href, "resource")[0];
+  return entry ? performance.timeOrigin + entry.responseEnd : null;
+}
 """
 
 
@@ -185,6 +202,8 @@ class Watched:
     opened: float = 0.0
     painted: float | None = None
     how: str = ""
+    shown: float | None = None  # the card with the output was put in the page
+    loaded: float | None = None  # the painted file's last byte arrived (Resource Timing)
     clock_offset_ms: float = 0.0
     rtt_ms: float = 0.0
     error: str = ""
@@ -232,6 +251,11 @@ async def _watch_tab(
             first = rec["first"] or rec["fallback"]
             seen.painted = (first["t"] - seen.clock_offset_ms) / 1000
             seen.how = first["how"]
+            if rec["shown"]:
+                seen.shown = (rec["shown"]["t"] - seen.clock_offset_ms) / 1000
+            loaded = await page.evaluate(RESOURCE_JS, first.get("url") or "")
+            if loaded:
+                seen.loaded = (loaded - seen.clock_offset_ms) / 1000
         except Exception as exc:  # reported per job, the run goes on
             seen.error = f"{type(exc).__name__}: {str(exc)[:200]}"
 
@@ -312,6 +336,8 @@ def timeline(watched: list[Watched], calls: list[dict]) -> list[dict]:
             "stored": stored.get(w.job_id),
             "finished": finished.get(w.job_id, ("?", None))[1],
             "painted": w.painted,
+            "shown": w.shown,
+            "loaded": w.loaded,
             "paint_how": w.how,
             "clock_offset_ms": w.clock_offset_ms,
             "clock_rtt_ms": w.rtt_ms,
@@ -322,6 +348,9 @@ def timeline(watched: list[Watched], calls: list[dict]) -> list[dict]:
             "learned_to_stored": ("learned", "stored"),
             "stored_to_painted": ("stored", "painted"),
             "done_to_painted": ("done", "painted"),
+            "stored_to_shown": ("stored", "shown"),
+            "shown_to_loaded": ("shown", "loaded"),
+            "loaded_to_painted": ("loaded", "painted"),
         }.items():
             row[name] = row[b] - row[a] if row[a] is not None and row[b] is not None else None
         rows.append(row)
@@ -343,7 +372,9 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, dict]]:
             mine = [r for r in rows if r["path"] == path and r["kind"] == kind]
             if not mine:
                 continue
-            entry: dict[str, Any] = {gap: _stats([r[gap] for r in mine if r[gap] is not None]) for gap in GAPS}
+            entry: dict[str, Any] = {
+                gap: _stats([r[gap] for r in mine if r.get(gap) is not None]) for gap in GAPS + SPLIT
+            }
             entry["jobs"] = len(mine)
             entry["not_painted"] = sum(1 for r in mine if r["painted"] is None)
             entry["learned_via"] = dict(Counter(r["learned_via"] or "never" for r in mine))
@@ -666,6 +697,12 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=200, help="simulated waiting viewers (default 200)")
     parser.add_argument("--rounds", type=int, help="viewer rounds, each a poll and a push slice (default 3; quick 2)")
     parser.add_argument("--slice", type=float, help="seconds measured per viewer slice (default 10; quick 5)")
+    parser.add_argument(
+        "--asgi-conn-max-age",
+        type=int,
+        default=0,
+        help="uvicorn's CONN_MAX_AGE (default 0: under ASGI each request's thread keeps its own connection)",
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="prefork children of the worker (default 4)")
     parser.add_argument("--seed", type=int, default=21, help="the order of the jobs' kinds")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB} database afterwards")
@@ -682,6 +719,8 @@ def main() -> int:
     args.slice = args.slice or (5.0 if quick else 10.0)
     if quick:
         args.tabs = min(args.tabs, 4)
+    if args.push == "on" and args.web == "gunicorn":
+        parser.error("--push on needs --web uvicorn: the pages' event stream is an async view")
     paths = [p for p in args.paths.split(",") if p]
     if not set(paths) <= set(PATHS):
         parser.error(f"--paths: one or both of {', '.join(PATHS)}")
@@ -781,7 +820,7 @@ def main() -> int:
         uvicorn = children.start(
             [str(BIN / "uvicorn"), "config.asgi:application", "--host", HOST, "--port", str(uvicorn_port)]
             + ["--workers", "2", "--no-access-log"],
-            env=web_env,
+            env={**web_env, "DATABASE_URL": f"{PG_URL}/{DB}?conn_max_age={args.asgi_conn_max_age}"},
             log=work / "uvicorn.log",
         )
         wait_http(f"http://{HOST}:{gunicorn_port}/healthz", proc=gunicorn)
@@ -912,6 +951,14 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
                         f"| {path} | {kind} | {s['n']} | {gap.replace('_to_', ' → ')} | "
                         f"{s['p50']:.2f} | {s['p95']:.2f} | {s['max']:.2f} |"
                     )
+    print()
+    print("stored → painted, split (card in the page, output downloaded, painted):")
+    print("| path | kind | " + " | ".join(f"{g.replace('_to_', ' → ')} p50 / p95 s" for g in SPLIT) + " |")
+    print("|---|---|" + "--:|" * len(SPLIT))
+    for path, kinds in lat.items():
+        for kind, entry in kinds.items():
+            cells = [f"{entry[g]['p50']:.2f} / {entry[g]['p95']:.2f}" if entry.get(g) else "–" for g in SPLIT]
+            print(f"| {path} | {kind} | " + " | ".join(cells) + " |")
     for path, kinds in lat.items():
         for kind, entry in kinds.items():
             print(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.latency import cpu_used, deal, parse_event_stream, summarise
+from bench.latency import Viewers, cpu_used, deal, parse_event_stream, summarise
 
 
 def events(text: str) -> list[dict]:
@@ -59,7 +61,7 @@ def test_cpu_of_a_process_born_during_a_slice_counts_whole_and_a_gone_one_not_be
 
 
 def row(path: str, kind: str, *, task_s: float, done_to_painted: float | None) -> dict:
-    gaps = {g: None for g in ("done_to_learned", "learned_to_stored", "stored_to_painted")}
+    gaps = {g: None for g in ("done_to_learned", "learned_to_stored", "stored_to_painted", "stored_to_shown")}
     painted = None if done_to_painted is None else 100.0 + done_to_painted
     return {
         "path": path,
@@ -85,3 +87,62 @@ def test_the_poll_only_allowance_is_3_s_or_15_percent_of_the_task():
     assert out["poll"]["video"]["not_painted"] == 1
     assert out["poll"]["video"]["paint_how"] == {"element timing": 1, "never": 1}
     assert "callback" not in out
+
+
+class _Events(BaseHTTPRequestHandler):
+    """``/events/``: a chunked ``text/event-stream`` of three job events and a
+    heartbeat, then held open; anything else 404."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path != "/events/" or "sessionid=" not in self.headers.get("Cookie", ""):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for n in range(3):
+            chunk = f': keep-alive\n\nevent: job\ndata: {{"id": {n}, "status": "succeeded"}}\n\n'.encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        time.sleep(30)  # held open, as a push channel is, until the client goes
+
+
+@pytest.fixture
+def events_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Events)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_push_viewers_hold_a_stream_each_and_count_its_events(events_server):
+    viewers = Viewers("push", port=events_server, cards=[("key-a", 1), ("key-b", 2)], count=4, events_path="/events/")
+    viewers.start()
+    deadline = time.monotonic() + 10
+    while viewers.snapshot() < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    viewers.stop()
+    assert time.monotonic() - started < 5  # a held stream does not keep a viewer from stopping
+    assert viewers.open_streams == 4 and viewers.answers == {200: 4}
+    assert viewers.events == {"job": 12} and viewers.errors == []
+
+
+def test_push_viewers_see_a_missing_endpoint_as_its_status(events_server):
+    viewers = Viewers("push", port=events_server, cards=[("key-a", 1)], count=2, events_path="/nope/")
+    viewers.start()
+    deadline = time.monotonic() + 10
+    while sum(viewers.answers.values()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    viewers.stop()
+    assert viewers.answers == {404: 2} and viewers.open_streams == 0 and viewers.snapshot() == 0
