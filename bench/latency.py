@@ -51,7 +51,8 @@ path done→painted p95 ≤ 1.0 s (images) and ≤ 2.0 s (videos' posters);
 poll-only the same gap ≤ max(3 s, 15 % of the task's time) at p95; push
 costs the web no more CPU than polling; 0 lost or charged twice and
 ``manage.py check_ledger`` clean. ``--quick``: 6 images + 2 videos, short
-tasks, short slices (about 2–3 minutes); the default run takes about 7.
+tasks, short slices (about 1.5 minutes, 3 when the template is migrated
+first); the default run takes about 7.
 """
 
 from __future__ import annotations
@@ -679,7 +680,7 @@ def seed_running_cards(users: list, per_user: int) -> list[tuple[int, int]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="6 images + 2 videos, short tasks and slices (~2–3 min)")
+    parser.add_argument("--quick", action="store_true", help="6 images + 2 videos, short tasks and slices (~1.5–3 min)")
     parser.add_argument("--images", type=int, help="image jobs per path (default 24; quick 6)")
     parser.add_argument("--videos", type=int, help="video jobs per path (default 6; quick 2)")
     parser.add_argument("--tabs", type=int, default=6, help="browser tabs, each a signed-in user (default 6)")
