@@ -149,6 +149,8 @@ def analyse(
     by_task: dict[str, int] = {task_id: job_id for task_id, job_id in task_map}
     runs_by_job: dict[int, list[dict]] = defaultdict(list)
     for run in runs:
+        if not isinstance(run["job"], int):
+            continue  # a task that is not about one job (mail_send_task's first argument is the message)
         # complete_task_task's first argument is the provider task's row, not the job
         job_id = task_pks.get(run["job"]) if run["task"].endswith("complete_task_task") else run["job"]
         runs_by_job[job_id].append(run)
