@@ -55,6 +55,7 @@ from bench.common import (
     percentile,
     production_env,
     recreate_database,
+    sign_in,
     time_limit,
     wait_http,
     write_json,
@@ -185,22 +186,6 @@ def seed(users: int, jobs_per_user: int) -> tuple[list[str], list[int]]:
         cursor.execute("CHECKPOINT")
     connection.close()
     return sign_in(people), running
-
-
-def sign_in(people: list) -> list[str]:  # people: accounts.User instances
-    """A signed-in session for each user (made with this process's SECRET_KEY); their keys."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    keys = []
-    for user in people:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        keys.append(session.session_key)
-    return keys
 
 
 def reuse(users: int) -> tuple[list[str], list[int]]:

@@ -175,3 +175,22 @@ def test_someone_elses_card_is_404_whatever_the_etag(alice, charlie_client, demo
     job = services.job_submit(user=alice, offer=demo_offer, params={"prompt": "slow", "outputs": 1})
     response = charlie_client.get(reverse("job_card", args=[job.pk]), HTTP_IF_NONE_MATCH='"anything"')
     assert response.status_code == 404
+
+
+def test_outputs_carry_the_element_timing_name_the_latency_benchmark_watches(
+    alice_client, alice, demo_offer, django_capture_on_commit_callbacks
+):
+    """bench/latency.py times the first paint of ``elementtiming="job-output"``:
+    an image output's ``<img>`` and a video (its poster) carry it."""
+    job = _done_job(alice, demo_offer, django_capture_on_commit_callbacks)
+    card = reverse("job_card", args=[job.pk])
+    html = alice_client.get(card).content.decode()
+    image = re.search(r"<img [^>]*>", html[html.index("gallery") :])
+    assert image is not None and 'elementtiming="job-output"' in image.group(0)
+
+    asset = job.assets.get()
+    asset.content_type, asset.poster = "video/mp4", f"outputs/{alice.pk}/{job.pk}/poster.png"
+    asset.save()
+    job.save()  # a new version of the job: its card is rendered again
+    video = re.search(r"<video [^>]*>", alice_client.get(card).content.decode())
+    assert video is not None and 'poster="' in video.group(0) and 'elementtiming="job-output"' in video.group(0)

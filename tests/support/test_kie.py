@@ -188,3 +188,47 @@ def test_the_benchmarks_process_serves_logs_and_stops_on_sigterm(tmp_path):
         assert proc.wait(timeout=10) == 0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(c["op"], c["task"]) for c in lines] == [("create", task_id), ("poll", task_id)]
+
+
+def test_outputs_of_a_given_size_and_videos_on_their_own_clock(settings):
+    """The benchmarks' realistic outputs: a PNG of about ``image_bytes`` that
+    decodes, an MP4 of exactly ``video_bytes``, Runway's poster of about
+    ``poster_bytes``; video tasks take ``video_generation``, images ``generation``."""
+    import io
+
+    from PIL import Image
+
+    with KieFake(
+        key=KIE_KEY,
+        latency=(0, 0),
+        cdn_latency=(0, 0),
+        generation=(0, 0),
+        video_generation=(30, 30),
+        image_bytes=1_500_000,
+        video_bytes=2_000_000,
+        poster_bytes=200_000,
+    ) as kie:
+        settings.KIE_BASE_URL = settings.KIE_UPLOAD_BASE_URL = kie.url
+        settings.KIE_API_KEY = KIE_KEY
+        settings.KIE_MAX_RETRIES = 0
+        adapter = KieAdapter()
+        image = task("google/nano-banana", aspect_ratio="1:1")
+        result = adapter.fetch(adapter.submit(image), image)
+        assert result.state is TaskState.SUCCEEDED
+        png = adapter.download(result.output_urls[0], image, max_bytes=10**7).file.read()
+        assert 1_400_000 <= len(png) <= 1_600_000
+        assert Image.open(io.BytesIO(png)).size[0] > 600
+
+        video = task("runway", duration="5", resolution="720p", aspect_ratio="16:9")
+        video_task = adapter.submit(video)
+        assert adapter.fetch(video_task, video).state is TaskState.RUNNING
+        kie.task(video_task).done_at = time.time()  # as if its 30 s had passed
+        done = adapter.fetch(video_task, video)
+        assert done.state is TaskState.SUCCEEDED
+        created = kie.calls_of("create")
+        assert created[1]["done_at"] - created[1]["recv"] >= 30 > created[0]["done_at"] - created[0]["recv"]
+        mp4 = adapter.download(done.output_urls[0], video, max_bytes=10**7).file.read()
+        assert len(mp4) == 2_000_000 and mp4[4:8] == b"ftyp"
+        poster = adapter.download(done.poster_urls[0], video, max_bytes=10**7).file.read()
+        assert 180_000 <= len(poster) <= 220_000 and poster != png
+        Image.open(io.BytesIO(poster)).verify()

@@ -21,8 +21,10 @@ As a process, for the benchmarks (bench/pipeline.py starts it)::
 Behaviour. Every API call sleeps a random ``latency`` (default 150–400 ms)
 before answering, once the key and the body have been checked; the CDN
 answers in ``cdn_latency`` (20–80 ms); a task is done ``generation`` (1–3 s)
-after its creation and succeeds, with one output on the CDN (Market: a
-256×256 PNG; Veo and Runway: an MP4, Runway also a poster). A task created
+after its creation (Veo and Runway: ``video_generation`` after it, when given)
+and succeeds, with one output on the CDN (Market: a 256×256 PNG, or a PNG of
+``image_bytes``; Veo and Runway: an MP4 of ``video_bytes`` (4 KiB), Runway
+also a poster, the Market PNG or a PNG of ``poster_bytes``). A task created
 with a ``callBackUrl`` is announced there when it is done: a JSON POST of its
 family's callback body, signed as §1 says when ``hmac_key`` is set, one
 attempt, 15 s timeout. Answers: a wrong or missing key is HTTP 401 with body
@@ -70,7 +72,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import wire
-from .media import gradient_png, mp4_bytes
+from .media import gradient_png, mp4_bytes, noise_png
 
 MARKET, VEO, RUNWAY = "market", "veo", "runway"
 
@@ -121,7 +123,10 @@ def _ms(seconds: float) -> int:
 class KieFake:
     """A stateful kie.ai on ``host``:``port`` (0: any free port); see the
     module docstring for what it answers. ``latency``, ``cdn_latency`` and
-    ``generation`` are (low, high) seconds, drawn uniformly per call or task.
+    ``generation`` are (low, high) seconds, drawn uniformly per call or task;
+    ``video_generation`` the same for Veo and Runway tasks (None: ``generation``).
+    ``image_bytes``, ``poster_bytes`` (0: the small gradient PNG) and
+    ``video_bytes`` are the sizes of the outputs the CDN serves (bytes).
     ``key`` is the one API key accepted; ``hmac_key`` ("" = unsigned) signs
     callbacks; ``credits`` is what ``chat/credit`` reports; ``log`` a file the
     calls are appended to (JSON lines). Thread-safe."""
@@ -136,14 +141,19 @@ class KieFake:
         latency: Range = (0.15, 0.40),
         cdn_latency: Range = (0.02, 0.08),
         generation: Range = (1.0, 3.0),
+        video_generation: Range | None = None,
         credits: int = 100,
         log: str | Path | None = None,
+        image_bytes: int = 0,
+        video_bytes: int = 4096,
+        poster_bytes: int = 0,
     ) -> None:
         self.key = key
         self.hmac_key = hmac_key
         self.latency = latency
         self.cdn_latency = cdn_latency
         self.generation = generation
+        self.video_generation = video_generation or generation
         self.credits = credits
         self.tasks: dict[str, Task] = {}
         self.calls: list[dict[str, Any]] = []
@@ -154,8 +164,9 @@ class KieFake:
         self.down_until = 0.0
         self.lock = threading.Lock()
         self._log = open(log, "a", buffering=1) if log else None
-        self._png = gradient_png()
-        self._mp4 = mp4_bytes()
+        self._png = noise_png(image_bytes, seed=1) if image_bytes > 0 else gradient_png()
+        self._poster = noise_png(poster_bytes, seed=2) if poster_bytes > 0 else self._png
+        self._mp4 = mp4_bytes(video_bytes)
         self._uploads: dict[str, _Upload] = {}
         self._due: list[tuple[float, str, str]] = []  # (done_at, task id, callback URL), a heap
         self._wake = threading.Condition(self.lock)
@@ -265,7 +276,8 @@ class KieFake:
 
     def create(self, family: str, payload: dict[str, Any], *, recv: float) -> Task:
         """Keep a new task of ``family`` for a create ``payload`` received at
-        ``recv``; it will be done after a random ``generation``."""
+        ``recv``; it will be done after a random ``generation`` (a video's:
+        ``video_generation``)."""
         if family == MARKET:
             task_id, model = "task_fake_" + uuid.uuid4().hex, payload["model"]
             prompt = payload["input"]["prompt"]
@@ -284,7 +296,7 @@ class KieFake:
             prompt=prompt,
             request=payload,
             created=recv,
-            done_at=time.time() + random.uniform(*self.generation),
+            done_at=time.time() + random.uniform(*(self.generation if family == MARKET else self.video_generation)),
             callback_url=payload.get("callBackUrl") or "",
         )
         with self.lock:
@@ -370,12 +382,15 @@ class KieFake:
     def cdn(self, path: str) -> tuple[bytes, str] | None:
         """(bytes, content type) the CDN serves at ``path``: an upload kept
         there (None if there is none), else a task's output, made up from the
-        suffix (``.mp4`` an MP4, anything else the PNG) for any name."""
+        suffix (``.mp4`` the MP4, ``.poster.png`` the poster, anything else
+        the PNG) for any name."""
         if path.startswith(f"{wire.CDN}uploads/"):
             with self.lock:
                 upload = self._uploads.get(path)
             return None if upload is None else (upload.data, upload.content_type)
-        return (self._mp4, "video/mp4") if path.endswith(".mp4") else (self._png, "image/png")
+        if path.endswith(".mp4"):
+            return self._mp4, "video/mp4"
+        return (self._poster if path.endswith(".poster.png") else self._png), "image/png"
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -605,6 +620,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency", type=_range, default=(0.15, 0.40), help="seconds per API call, e.g. 0.15-0.40")
     parser.add_argument("--cdn-latency", type=_range, default=(0.02, 0.08), help="seconds per download")
     parser.add_argument("--generation", type=_range, default=(1.0, 3.0), help="seconds until a task is done")
+    parser.add_argument(
+        "--video-generation", type=_range, help="seconds until a Veo or Runway task is done (default: --generation)"
+    )
+    parser.add_argument("--image-bytes", type=int, default=0, help="size of the PNG outputs (0: a 256×256 gradient)")
+    parser.add_argument("--video-bytes", type=int, default=4096, help="size of the MP4 outputs (default 4096)")
+    parser.add_argument("--poster-bytes", type=int, default=0, help="size of Runway's poster PNG (0: the image PNG)")
     parser.add_argument("--credits", type=int, default=100, help="what GET /api/v1/chat/credit reports")
     args = parser.parse_args(argv)
 
@@ -616,8 +637,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency=args.latency,
         cdn_latency=args.cdn_latency,
         generation=args.generation,
+        video_generation=args.video_generation,
         credits=args.credits,
         log=args.log,
+        image_bytes=args.image_bytes,
+        video_bytes=args.video_bytes,
+        poster_bytes=args.poster_bytes,
     )
 
     def stop(signum: int, frame: object) -> None:
