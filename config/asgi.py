@@ -32,17 +32,25 @@ django_application = get_asgi_application()  # sets Django up before api.mcp imp
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from api.mcp import PATH, http_app  # noqa: E402
+from generation import push  # noqa: E402
+
+EVENTS_PATH = "/events/"
 
 mcp_application = http_app()
 
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
-    """Route one ASGI connection: lifespan and ``/mcp``, ``/mcp/`` to the MCP app, the rest to Django."""
+    """Route one ASGI connection: lifespan and ``/mcp``, ``/mcp/`` to the MCP
+    app, ``/events/`` to Django through the push streams' opening gate, the
+    rest to Django."""
     if scope["type"] == "lifespan":
         await mcp_application(scope, receive, send)
         return
     path = scope.get("path", "")
     if path in (PATH, PATH.rstrip("/")):
         await mcp_application({**scope, "path": PATH, "raw_path": PATH.encode()}, receive, send)
+        return
+    if path == EVENTS_PATH:  # push streams: their opening is bounded (generation/push.py)
+        await push.gated(django_application, scope, receive, send)
         return
     await django_application(scope, receive, send)  # type: ignore[arg-type]  # Starlette's ASGI types and django-stubs' differ

@@ -49,6 +49,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -63,6 +64,12 @@ from django.views.decorators.http import require_GET
 from .models import Job
 
 log = logging.getLogger(__name__)
+
+#: How many streams of one process may be opening at once (reading the
+#: session, the user and the catch-up, each on a database connection of its
+#: own): 200 pages reconnecting together after a deploy took 200 PostgreSQL
+#: connections and were refused past ``max_connections`` (bench/latency.py).
+OPENING_AT_ONCE = 8
 
 #: How far back a stream's catch-up looks at most, and how many jobs it sends.
 CATCH_UP = timedelta(hours=1)
@@ -195,6 +202,38 @@ async def _stream(
 async def _close(client: redis.asyncio.Redis, pubsub: redis.asyncio.client.PubSub) -> None:
     await pubsub.aclose()
     await client.aclose()
+
+
+_opening: dict[int, asyncio.Semaphore] = {}
+
+
+async def gated(app: Any, scope: Any, receive: Any, send: Any) -> None:
+    """Serve a ``/events/`` request through ``app`` (Django's ASGI handler,
+    config/asgi.py) while at most :data:`OPENING_AT_ONCE` requests of this
+    process are opening: the slot is held from the request's start (the
+    middleware reads the session) to the stream's first bytes (sent once the
+    stream gave its database connection back), so a storm of reconnects
+    waits its turn instead of taking every PostgreSQL connection."""
+    loop = id(asyncio.get_running_loop())
+    gate = _opening.setdefault(loop, asyncio.Semaphore(OPENING_AT_ONCE))
+    await gate.acquire()
+    held = True
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            gate.release()
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            release()
+        await send(message)
+
+    try:
+        await app(scope, receive, sending)
+    finally:
+        release()
 
 
 @require_GET

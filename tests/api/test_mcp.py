@@ -157,7 +157,9 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory):
         "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     with log_path.open("w") as log:
-        proc = subprocess.Popen(shlex.split(procfile()["asgi"]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            shlex.split(procfile()["asgi"]), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -46,7 +46,7 @@ def test_a_poll_without_a_slot_comes_back_soon_asking_nothing_and_the_job_still_
     settings.KIE_POLL_RATE_LIMIT = 1  # one record request per 2 s (room for a slow machine)
     settings.KIE_POLL_RATE_LIMIT_WINDOW_SECONDS = 2.0
     settings.KIE_POLL_RATE_LIMIT_MAX_WAIT_SECONDS = 0
-    offer = OfferFactory(adapter="kie", provider_model="google/nano-banana", typical_seconds=10)
+    offer = OfferFactory(adapter="kie", provider_model="google/nano-banana", typical_seconds=20)
     kie.expect_request(CREATE).respond_with_json(created())
     kie.expect_oneshot_request(RECORD).respond_with_json(envelope(record("generating")))
     kie.expect_request(RECORD).respond_with_json(envelope(record("success", urls=[serve_png(kie)])))
@@ -56,7 +56,7 @@ def test_a_poll_without_a_slot_comes_back_soon_asking_nothing_and_the_job_still_
 
     (first,) = sent
     assert first["args"] == (job.pk, 0)
-    assert first["countdown"] == pytest.approx(6, abs=0.5)  # 0.6 × the seeded 10 s, not 3 s
+    assert first["countdown"] == pytest.approx(5, abs=0.5)  # 0.25 × the seeded 20 s, not 3 s
     assert first["queue"] == "images"
 
     deliver(first)  # takes the second's slot: still generating
@@ -88,7 +88,7 @@ def test_polls_stop_at_the_attempt_limit_for_the_sweeper_to_end(
 ):
     settings.MIRSAM_POLL_SCHEDULE = []
     settings.MIRSAM_POLL_MAX_ATTEMPTS = 2
-    offer = OfferFactory(adapter="kie", provider_model="google/nano-banana", typical_seconds=10)
+    offer = OfferFactory(adapter="kie", provider_model="google/nano-banana", typical_seconds=20)
     kie.expect_request(CREATE).respond_with_json(created())
     kie.expect_request(RECORD).respond_with_json(envelope(record("generating")))
     with django_capture_on_commit_callbacks(execute=True):

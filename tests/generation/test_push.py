@@ -223,3 +223,41 @@ def test_an_open_stream_counts_as_watching_so_no_email_is_sent(push_on, alice, c
     assert not is_watching(user_id=alice.pk)  # the stream ended
     push_on.MIRSAM_REDIS_URL = "redis://127.0.0.1:1/0"
     assert not push.watching(user_id=alice.pk)  # cannot say: not watching, so the e-mail goes
+
+
+def test_at_most_eight_streams_of_a_process_open_at_once_and_an_open_one_frees_its_slot():
+    """A storm of reconnects waits its turn (each opening holds a database
+    connection); a stream that has sent its first bytes no longer counts."""
+    import asyncio
+
+    opening = {"now": 0, "most": 0}
+    streaming = []
+
+    async def app(scope, receive, send):
+        opening["now"] += 1
+        opening["most"] = max(opening["most"], opening["now"])
+        await asyncio.sleep(0.01)  # the session and catch-up reads
+        opening["now"] -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"retry: 2000\n\n", "more_body": True})
+        streaming.append(scope["n"])
+        await asyncio.sleep(0.5)  # the stream goes on, not holding a slot
+
+    async def send(message):
+        pass
+
+    async def run():
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(*(push.gated(app, {"n": n}, None, send) for n in range(40)))
+        return asyncio.get_running_loop().time() - started
+
+    took = async_to_sync(run)()
+    assert opening["most"] == push.OPENING_AT_ONCE
+    assert sorted(streaming) == list(range(40))
+    assert took < 1.5  # 40 streams open together (5 rounds of 0.01 s), not one after another's 0.5 s
+
+
+def test_the_asgi_router_gates_the_path_the_urls_serve_push_on():
+    from config import asgi
+
+    assert reverse("push_events") == asgi.EVENTS_PATH
