@@ -135,8 +135,8 @@ def _delete_locked(user: User) -> dict[str, int]:
 
     counts: dict[str, int] = {"jobs_canceled": len(unfinished)}
     names: list[str] = []
-    for asset in Asset.objects.filter(user=user).only("file", "poster"):
-        names += [f.name for f in (asset.file, asset.poster) if f.name]
+    for asset in Asset.objects.filter(user=user).only("file", "poster", "preview"):
+        names += [f.name for f in (asset.file, asset.poster, asset.preview) if f.name]
     names += [name for name in Upload.objects.filter(user=user).values_list("file", flat=True) if name]
     names += [name for name in DataExport.objects.filter(user=user).values_list("file", flat=True) if name]
     counts["files"] = len(names)

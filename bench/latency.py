@@ -12,15 +12,15 @@ process (``python -m tests.support.kie``: images done after ``--image-time``
 (8–15 s), videos after ``--video-time`` (30–60 s), a 1.5 MB PNG, a 20 MB MP4
 with a 300 KB poster), one Celery worker (``--concurrency`` 4), the site under
 ``uvicorn config.asgi:application`` (``--web gunicorn``: ``gunicorn
-config.wsgi``; both 2 workers; uvicorn with ``CONN_MAX_AGE=0``: Django's ASGI
-handler runs sync views in threads that each kept a connection of their own
-with 60 s, 80 of them after two minutes, until PostgreSQL refused the
-workers') and Chromium through Playwright with
+config.wsgi``; both 2 workers; config/asgi.py turns persistent database
+connections off under uvicorn: Django's ASGI handler runs sync views in
+threads that each kept a connection of their own, 80 after two minutes of
+this benchmark, until PostgreSQL refused the workers) and Chromium through Playwright with
 ``--tabs`` browser contexts, each a signed-in user. Each tab submits its jobs
 one after another (``generation.services.job_submit``: what Generate runs;
 images ``nano-banana``, videos ``runway``, which sends a poster) and opens
-the job's page ``/jobs/<id>/`` (English, unprefixed), which updates itself by polling its card
-(``--push on``: from the push channel, ``MIRSAM_PUSH_URL``, once it exists).
+the job's page ``/jobs/<id>/`` (English, unprefixed), which updates itself from the push channel
+(``--push off``: by polling its card every 2 s, as before push).
 
 Two paths, one after the other, the worker restarted between them: the
 callback path as deployed (``KIE_CALLBACK_BASE_URL`` points at our web, the
@@ -692,18 +692,17 @@ def main() -> int:
     parser.add_argument("--video-bytes", type=int, default=20_000_000, help="size of a video output (20 MB)")
     parser.add_argument("--poster-bytes", type=int, default=300_000, help="size of a video's poster (300 KB)")
     parser.add_argument("--paths", default="callback,poll", help="which paths to run (default callback,poll)")
-    parser.add_argument("--push", choices=["off", "on"], default="off", help="pages updated by push (MIRSAM_PUSH_URL)")
+    parser.add_argument(
+        "--push",
+        choices=["off", "on"],
+        default="on",
+        help="pages updated by push (MIRSAM_PUSH_URL; off: the cards poll)",
+    )
     parser.add_argument("--web", choices=["uvicorn", "gunicorn"], default="uvicorn", help="what serves the pages")
     parser.add_argument("--events-path", default="/events/", help="the push channel's URL (default /events/)")
     parser.add_argument("--viewers", type=int, default=200, help="simulated waiting viewers (default 200)")
     parser.add_argument("--rounds", type=int, help="viewer rounds, each a poll and a push slice (default 3; quick 2)")
     parser.add_argument("--slice", type=float, help="seconds measured per viewer slice (default 10; quick 5)")
-    parser.add_argument(
-        "--asgi-conn-max-age",
-        type=int,
-        default=0,
-        help="uvicorn's CONN_MAX_AGE (default 0: under ASGI each request's thread keeps its own connection)",
-    )
     parser.add_argument("--concurrency", type=int, default=4, help="prefork children of the worker (default 4)")
     parser.add_argument("--seed", type=int, default=21, help="the order of the jobs' kinds")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB} database afterwards")
@@ -821,7 +820,7 @@ def main() -> int:
         uvicorn = children.start(
             [str(BIN / "uvicorn"), "config.asgi:application", "--host", HOST, "--port", str(uvicorn_port)]
             + ["--workers", "2", "--no-access-log"],
-            env={**web_env, "DATABASE_URL": f"{PG_URL}/{DB}?conn_max_age={args.asgi_conn_max_age}"},
+            env=web_env,  # config/asgi.py turns persistent connections off there
             log=work / "uvicorn.log",
         )
         wait_http(f"http://{HOST}:{gunicorn_port}/healthz", proc=gunicorn)

@@ -143,6 +143,16 @@ def asset_file(request: HttpRequest, asset_id: int) -> HttpResponseBase:
 
 @login_required
 @require_GET
+def asset_preview(request: AuthedRequest, asset_id: int) -> HttpResponseBase:
+    """An image's preview (the smaller copy the cards show), to its owner only."""
+    asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
+    if not asset.preview:
+        raise Http404
+    return serve(request, asset.preview, "image/webp", f"mirsam-{asset.job_id}-preview.webp", downloadable=False)
+
+
+@login_required
+@require_GET
 def asset_poster(request: AuthedRequest, asset_id: int) -> HttpResponseBase:
     """A video's poster frame, to its owner only."""
     asset = get_object_or_404(Asset, pk=asset_id, user=request.user)

@@ -31,6 +31,7 @@ urlpatterns = [
     path("projects/<int:project_id>/delete/", library_views.project_delete, name="project_delete"),
     path("files/<int:asset_id>/", files.asset_file, name="asset_file"),
     path("files/<int:asset_id>/poster/", files.asset_poster, name="asset_poster"),
+    path("files/<int:asset_id>/preview/", files.asset_preview, name="asset_preview"),
     path("uploads/<int:upload_id>/", files.upload_file, name="upload_file"),
     path("showcase/<int:item_id>/", files.showcase_file, name="showcase_file"),
     path("showcase/<int:item_id>/poster/", files.showcase_poster, name="showcase_poster"),

@@ -38,7 +38,7 @@ from providers.ratelimit import RateLimited
 from providers.registry import get_adapter
 
 from .. import push
-from ..media import CheckedOutput, image_check, output_check, video_poster
+from ..media import CheckedOutput, image_check, image_preview, output_check, video_poster
 from ..models import (
     FINAL_TASK_STATUSES,
     UNFINISHED_TASK_STATUSES,
@@ -237,6 +237,7 @@ class _Fetched:
     download: Download
     checked: CheckedOutput
     poster: bytes | None = None
+    preview: bytes | None = None
 
 
 def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fetched]:
@@ -255,6 +256,8 @@ def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fe
             fetched.append(item)
             if item.checked.is_video or item.checked.is_audio:
                 item.poster = _poster(adapter, request, result, i, download, first_frame=item.checked.is_video)
+            else:
+                item.preview = image_preview(download.file, size_bytes=download.size)
     except Exception:
         for item in fetched:
             item.download.file.close()
@@ -376,12 +379,14 @@ def _stored_asset(job: Job, task: ProviderTask, offset: int, item: _Fetched) -> 
     asset.file.save(f"output.{item.checked.extension}", File(item.download.file), save=False)
     if item.poster:
         asset.poster.save("poster.png", ContentFile(item.poster), save=False)
+    if item.preview:
+        asset.preview.save("preview.webp", ContentFile(item.preview), save=False)
     return asset
 
 
 def asset_files_delete(*, asset: Asset) -> None:
     """Delete an asset's file and poster from storage (the row is the caller's)."""
-    for field in (asset.file, asset.poster):
+    for field in (asset.file, asset.poster, asset.preview):
         if field.name:
             field.storage.delete(field.name)
 

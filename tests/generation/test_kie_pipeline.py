@@ -3,12 +3,15 @@ adapter against a local server that answers like kie.ai (docs/kie.md §1, §2.1)
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from werkzeug import Response
 
@@ -17,7 +20,7 @@ from generation import services
 from generation.models import Job, JobStatus, TaskStatus
 from generation.tasks import SUBMIT_MAX_RETRIES
 from providers.models import ProviderCall
-from tests.factories import OfferFactory
+from tests.factories import OfferFactory, UserFactory
 from tests.support.kie import (
     CREATE,
     KIE_KEY,
@@ -293,3 +296,65 @@ def test_a_task_that_never_finishes_is_failed_by_the_sweeper_and_refunded(kie, r
     assert job.error_message == str(services.TIMEOUT_MESSAGE)
     # The sweeper asked kie one last time before giving up.
     assert len(requests_to(kie, RECORD)) == settings.MIRSAM_POLL_MAX_ATTEMPTS + 1
+
+
+def _noise_png(size: tuple[int, int], mode: str = "RGB") -> bytes:
+    """A PNG of random pixels: as large in bytes as a photo-like output gets."""
+    import os
+
+    from PIL import Image
+
+    img = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode)))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_large_image_gets_a_webp_preview_that_its_card_shows_and_the_original_stays(
+    kie, run, alice, client, django_capture_on_commit_callbacks
+):
+    from PIL import Image
+
+    original = _noise_png((1800, 1200))
+    assert len(original) > 1_500_000
+    kie.expect_request(CREATE, method="POST").respond_with_json(created())
+    png_url = serve_png(kie, original)
+    kie.expect_request(RECORD).respond_with_json(envelope(record("success", urls=[png_url])))
+
+    job = run()
+
+    (asset,) = job.assets.all()
+    with asset.file.open("rb") as f:
+        assert f.read() == original  # the download is the original, untouched
+    with asset.preview.open("rb") as f:
+        preview = f.read()
+    assert len(preview) < len(original) / 2
+    with Image.open(io.BytesIO(preview)) as img:
+        assert (img.format, img.size) == ("WEBP", (1280, 853))
+    client.force_login(alice)
+    card = client.get(reverse("job_card", args=[job.pk])).content.decode()
+    assert f'src="{reverse("asset_preview", args=[asset.pk])}"' in card
+    assert f'href="{reverse("asset_file", args=[asset.pk])}"' in card  # "Open full size"
+    answer = client.get(reverse("asset_preview", args=[asset.pk]))
+    assert answer["Content-Type"] == "image/webp" and b"".join(answer.streaming_content) == preview
+
+    outsider = Client()
+    outsider.force_login(UserFactory(email="other@example.com"))
+    assert outsider.get(reverse("asset_preview", args=[asset.pk])).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        services.job_delete(job=job)
+    assert not asset.preview.storage.exists(asset.preview.name)  # deleted with its original
+
+
+def test_a_small_image_has_no_preview_and_a_transparent_one_keeps_its_alpha():
+    from PIL import Image
+
+    from generation.media import image_preview
+
+    small = png_bytes((40, 30))
+    assert image_preview(io.BytesIO(small), size_bytes=len(small)) is None
+    cutout = _noise_png((1600, 1600), mode="RGBA")
+    data = image_preview(io.BytesIO(cutout), size_bytes=len(cutout))
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.mode == "RGBA" and img.size == (1280, 1280)
+    assert image_preview(io.BytesIO(b"not an image" * 50_000), size_bytes=600_000) is None
