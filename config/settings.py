@@ -530,7 +530,7 @@ MIRSAM_AUDIO_MIN_SECONDS = env.float("MIRSAM_AUDIO_MIN_SECONDS", default=1.0)
 # catalogue's seeded duration only). MIRSAM_POLL_SCHEDULE, when set, replaces
 # all that with fixed seconds between polls, in order, the last repeating
 # (tests and benches).
-MIRSAM_POLL_FLOOR_SECONDS = env.float("MIRSAM_POLL_FLOOR_SECONDS", default=2.5)
+MIRSAM_POLL_FLOOR_SECONDS = env.float("MIRSAM_POLL_FLOOR_SECONDS", default=1.5)
 MIRSAM_POLL_CAP_SECONDS = env.float("MIRSAM_POLL_CAP_SECONDS", default=30.0)
 MIRSAM_POLL_HISTORY = env.int("MIRSAM_POLL_HISTORY", default=50)
 MIRSAM_POLL_SCHEDULE = [float(s) for s in env.list("MIRSAM_POLL_SCHEDULE", default=[]) if s.strip()]

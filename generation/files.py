@@ -148,7 +148,9 @@ def asset_preview(request: AuthedRequest, asset_id: int) -> HttpResponseBase:
     asset = get_object_or_404(Asset, pk=asset_id, user=request.user)
     if not asset.preview:
         raise Http404
-    return serve(request, asset.preview, "image/webp", f"mirsam-{asset.job_id}-preview.webp", downloadable=False)
+    webp = (asset.preview.name or "").endswith(".webp")
+    content_type, extension = ("image/webp", "webp") if webp else ("image/jpeg", "jpg")
+    return serve(request, asset.preview, content_type, f"mirsam-{asset.job_id}-preview.{extension}", downloadable=False)
 
 
 @login_required

@@ -94,33 +94,35 @@ def image_check(file: IO[bytes]) -> CheckedOutput:
 #: An image preview's longest side, in pixels: a card is at most about 900 CSS
 #: pixels wide on a desktop, and a phone's is 360 at 2-3 device pixels per pixel.
 PREVIEW_SIDE = 1280
-#: Originals up to this many bytes (and no larger than PREVIEW_SIDE) are shown as they are.
-PREVIEW_FROM_BYTES = 400_000
 
 
-def image_preview(file: IO[bytes], *, size_bytes: int) -> bytes | None:
-    """A WebP copy of a checked image at most :data:`PREVIEW_SIDE` pixels on
-    its longest side (transparency kept, quality 82), for the cards: a 1.5 MB
-    PNG took the browser 0.6 s to fetch and decode (bench/latency.py), its
-    preview a tenth of that. ``None`` when the original is small already
-    (:data:`PREVIEW_FROM_BYTES`) or the copy would not be smaller. Leaves
-    ``file`` at its start; Pillow errors come out as ``None`` (the original
-    is shown)."""
+def image_preview(file: IO[bytes]) -> tuple[bytes, str] | None:
+    """A smaller copy of a checked image for the cards, at most
+    :data:`PREVIEW_SIDE` pixels on its longest side: ``(bytes, extension)``,
+    a JPEG (quality 82), or a WebP where the image has transparency (a
+    cut-out). ``None`` when the image is no larger than that already: a
+    preview exists to send fewer pixels (a 2048 px result is four times the
+    pixels a card can show), and the same pixels re-encoded only cost the
+    worker time (bench/latency.py measured it). Leaves ``file`` at its start;
+    a Pillow error gives ``None`` (the original is shown)."""
     try:
         with Image.open(file) as img:
-            if size_bytes <= PREVIEW_FROM_BYTES and max(img.size) <= PREVIEW_SIDE:
+            if max(img.size) <= PREVIEW_SIDE:
                 return None
             img.draft("RGB", (PREVIEW_SIDE, PREVIEW_SIDE))  # JPEG: decode at a smaller scale
-            small = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
+            alpha = "A" in img.getbands() or "transparency" in img.info
+            small = img.convert("RGBA" if alpha else "RGB")
             small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
             out = io.BytesIO()
-            small.save(out, "WEBP", quality=82, method=4)
+            if alpha:
+                small.save(out, "WEBP", quality=82, method=2)
+            else:
+                small.save(out, "JPEG", quality=82, optimize=True)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
     finally:
         file.seek(0)
-    data = out.getvalue()
-    return data if len(data) < size_bytes else None
+    return out.getvalue(), "webp" if alpha else "jpg"
 
 
 def video_check(file: IO[bytes]) -> CheckedOutput:

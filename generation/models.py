@@ -315,7 +315,7 @@ class Asset(models.Model):
     index = models.PositiveSmallIntegerField(_("index"), default=0)
     file = models.FileField(_("file"), upload_to=asset_upload_to, max_length=255)
     poster = models.FileField(_("poster"), upload_to=asset_upload_to, max_length=255, blank=True)
-    # An image's smaller WebP copy the cards show (generation.media.image_preview); the file is the original.
+    # A large image's smaller copy the cards show (generation.media.image_preview); the file is the original.
     preview = models.FileField(_("preview"), upload_to=asset_upload_to, max_length=255, blank=True)
     content_type = models.CharField(_("content type"), max_length=100)
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)

@@ -237,7 +237,7 @@ class _Fetched:
     download: Download
     checked: CheckedOutput
     poster: bytes | None = None
-    preview: bytes | None = None
+    preview: tuple[bytes, str] | None = None  # bytes, extension
 
 
 def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fetched]:
@@ -257,7 +257,7 @@ def _fetch_outputs(job: Job, task: ProviderTask, result: TaskResult) -> list[_Fe
             if item.checked.is_video or item.checked.is_audio:
                 item.poster = _poster(adapter, request, result, i, download, first_frame=item.checked.is_video)
             else:
-                item.preview = image_preview(download.file, size_bytes=download.size)
+                item.preview = image_preview(download.file)
     except Exception:
         for item in fetched:
             item.download.file.close()
@@ -380,7 +380,8 @@ def _stored_asset(job: Job, task: ProviderTask, offset: int, item: _Fetched) -> 
     if item.poster:
         asset.poster.save("poster.png", ContentFile(item.poster), save=False)
     if item.preview:
-        asset.preview.save("preview.webp", ContentFile(item.preview), save=False)
+        data, extension = item.preview
+        asset.preview.save(f"preview.{extension}", ContentFile(data), save=False)
     return asset
 
 

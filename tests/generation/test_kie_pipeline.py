@@ -310,13 +310,13 @@ def _noise_png(size: tuple[int, int], mode: str = "RGB") -> bytes:
     return out.getvalue()
 
 
-def test_a_large_image_gets_a_webp_preview_that_its_card_shows_and_the_original_stays(
+def test_a_large_image_gets_a_preview_that_its_card_shows_and_the_original_stays(
     kie, run, alice, client, django_capture_on_commit_callbacks
 ):
     from PIL import Image
 
-    original = _noise_png((1800, 1200))
-    assert len(original) > 1_500_000
+    original = _noise_png((2048, 1365))
+    assert len(original) > 2_000_000
     kie.expect_request(CREATE, method="POST").respond_with_json(created())
     png_url = serve_png(kie, original)
     kie.expect_request(RECORD).respond_with_json(envelope(record("success", urls=[png_url])))
@@ -330,13 +330,13 @@ def test_a_large_image_gets_a_webp_preview_that_its_card_shows_and_the_original_
         preview = f.read()
     assert len(preview) < len(original) / 2
     with Image.open(io.BytesIO(preview)) as img:
-        assert (img.format, img.size) == ("WEBP", (1280, 853))
+        assert (img.format, img.size) == ("JPEG", (1280, 853))
     client.force_login(alice)
     card = client.get(reverse("job_card", args=[job.pk])).content.decode()
     assert f'src="{reverse("asset_preview", args=[asset.pk])}"' in card
     assert f'href="{reverse("asset_file", args=[asset.pk])}"' in card  # "Open full size"
     answer = client.get(reverse("asset_preview", args=[asset.pk]))
-    assert answer["Content-Type"] == "image/webp" and b"".join(answer.streaming_content) == preview
+    assert answer["Content-Type"] == "image/jpeg" and b"".join(answer.streaming_content) == preview
 
     outsider = Client()
     outsider.force_login(UserFactory(email="other@example.com"))
@@ -346,15 +346,14 @@ def test_a_large_image_gets_a_webp_preview_that_its_card_shows_and_the_original_
     assert not asset.preview.storage.exists(asset.preview.name)  # deleted with its original
 
 
-def test_a_small_image_has_no_preview_and_a_transparent_one_keeps_its_alpha():
+def test_an_image_no_larger_than_a_card_has_no_preview_and_a_transparent_one_keeps_its_alpha():
     from PIL import Image
 
     from generation.media import image_preview
 
-    small = png_bytes((40, 30))
-    assert image_preview(io.BytesIO(small), size_bytes=len(small)) is None
-    cutout = _noise_png((1600, 1600), mode="RGBA")
-    data = image_preview(io.BytesIO(cutout), size_bytes=len(cutout))
+    assert image_preview(io.BytesIO(png_bytes((40, 30)))) is None
+    assert image_preview(io.BytesIO(_noise_png((1280, 700)))) is None  # 2.7 MB, but no more pixels than a card shows
+    data, extension = image_preview(io.BytesIO(_noise_png((1600, 1600), mode="RGBA")))
     with Image.open(io.BytesIO(data)) as img:
-        assert img.mode == "RGBA" and img.size == (1280, 1280)
-    assert image_preview(io.BytesIO(b"not an image" * 50_000), size_bytes=600_000) is None
+        assert (extension, img.format, img.mode, img.size) == ("webp", "WEBP", "RGBA", (1280, 1280))
+    assert image_preview(io.BytesIO(b"not an image" * 50_000)) is None

@@ -254,6 +254,7 @@ def test_the_catalogue_is_seeded_with_each_models_typical_duration():
 def test_the_next_poll_follows_the_models_schedule_and_stops_at_the_deadline(settings, alice):
     settings.MIRSAM_POLL_SCHEDULE = []
     settings.MIRSAM_POLL_MAX_ATTEMPTS = 60
+    settings.MIRSAM_POLL_FLOOR_SECONDS = FLOOR
     offer = OfferFactory(adapter="kie", typical_seconds=24)
     now = timezone.now()
     job = Job.objects.create(user=alice, offer=offer, service="image", params={}, price_credits=1, submitted_at=now)
