@@ -72,6 +72,8 @@ SKIPPED = {
     # Files: images, videos, sounds and CSV, not HTML.
     "asset_file": "a result's file",
     "asset_poster": "a video result's poster image",
+    "asset_preview": "a large image result's preview (tests/generation/test_kie_pipeline.py)",
+    "push_events": "a page's push stream, read by EventSource, not a page (tests/generation/test_push.py)",
     "showcase_file": "a showcased result's public file (the landing page shows it)",
     "showcase_poster": "a showcased video's public poster",
     "upload_file": "an upload's file",
